@@ -1,0 +1,33 @@
+// The seam between the reconcile loop and a datapath (vxlan, host-gw).
+import type { Ipv4 } from '../subnet/ipv4.js';
+import type { Lease, LeaseAttrs } from '../subnet/lease.js';
+
+/** The underlay interface the overlay runs on, chosen by --iface / --iface-regex / default route. */
+export interface ExternalInterface {
+  name: string;
+  index: number;
+  /** The interface's own IPv4 address (the VXLAN local address). */
+  ifaceIp: Ipv4;
+  /** The address published to peers (--public-ip, else ifaceIp). */
+  publicIp: Ipv4;
+  mtu: number;
+}
+
+export interface ApplyResult {
+  /** Kernel entries written because they were missing or wrong (neighbour, fdb, route, link). */
+  repaired: Record<string, number>;
+  /** Stale entries removed. */
+  removed: number;
+}
+
+export interface Backend {
+  readonly type: string;
+  /** Creates or adopts the datapath device; returns what to publish in the lease. */
+  prepare(signal: AbortSignal): Promise<LeaseAttrs>;
+  /** Configures the device for our own lease (address, MTU). Idempotent. */
+  configureOwnLease(lease: Lease): Promise<void>;
+  /** The MTU pods should use (written to subnet.env). */
+  readonly podMtu: number;
+  /** Converges the kernel onto exactly these peers (keyed by subnet string). Idempotent. */
+  applyPeers(peers: ReadonlyMap<string, Lease>): Promise<ApplyResult>;
+}

@@ -1,0 +1,61 @@
+// The seam between lease stores (etcd, Kubernetes) and the rest of the daemon.
+import type { Ipv4, Ipv4Net } from './ipv4.js';
+
+/** What a node publishes about itself in its lease. */
+export interface LeaseAttrs {
+  publicIp: Ipv4;
+  backendType: string;
+  /** Backend-specific JSON, e.g. {"VNI":1,"VtepMAC":"..."} for vxlan; undefined for host-gw. */
+  backendData?: VxlanBackendData | undefined;
+}
+
+export interface VxlanBackendData {
+  vni: number;
+  vtepMac: string; // lower-case aa:bb:cc:dd:ee:ff
+}
+
+export interface Lease extends LeaseAttrs {
+  subnet: Ipv4Net;
+  /** When the lease ends; undefined for a reservation (a key with no TTL), which never expires. */
+  expiresAt?: Date | undefined;
+}
+
+/** Where subnets are carved from: the parsed Network / SubnetLen / SubnetMin / SubnetMax. */
+export interface SubnetPool {
+  network: Ipv4Net;
+  subnetLen: number;
+  subnetMin: Ipv4;
+  subnetMax: Ipv4;
+}
+
+/**
+ * Peer changes, in the order they happened. A snapshot replaces everything known before it
+ * (first listing, and re-listing after a compaction or a 410); the own lease is never included.
+ */
+export type LeaseBatch =
+  | { kind: 'snapshot'; leases: Lease[] }
+  | { kind: 'added'; leases: Lease[] }
+  | { kind: 'removed'; leases: Lease[] };
+
+export interface LeaseWatcher {
+  onBatch(batch: LeaseBatch): void;
+  /** Our own lease was lost and taken again (possibly with another subnet). */
+  onOwnLeaseChanged(lease: Lease): void;
+}
+
+export interface AcquireOptions {
+  pool: SubnetPool;
+  attrs: LeaseAttrs;
+  /** The subnet from an earlier subnet.env, tried before a random one. */
+  previousSubnet?: Ipv4Net | undefined;
+}
+
+export interface LeaseManager {
+  /** The network configuration text (net-conf.json) as stored by this manager. */
+  readNetworkConfig(signal: AbortSignal): Promise<string>;
+  /** Takes (or re-takes) this node's lease and keeps it alive until close(). */
+  acquireLease(options: AcquireOptions, signal: AbortSignal): Promise<Lease>;
+  /** Streams peer leases to the watcher until the signal aborts; survives store outages. */
+  watchLeases(watcher: LeaseWatcher, signal: AbortSignal): Promise<void>;
+  close(): Promise<void>;
+}
