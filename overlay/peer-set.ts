@@ -1,0 +1,59 @@
+// Folding lease batches into the desired set of peers: pure functions, keyed by subnet text.
+import type { Ipv4Net } from '../subnet/ipv4.js';
+import type { Lease, LeaseBatch } from '../subnet/lease.js';
+
+export type PeerMap = Map<string, Lease>;
+
+/** Applies one batch to `peers` in place, ignoring our own subnet. Returns whether anything changed. */
+export function foldBatch(peers: PeerMap, batch: LeaseBatch, ownSubnet: Ipv4Net | undefined): boolean {
+  const own = ownSubnet?.toString();
+  const keyOf = (lease: Lease): string => lease.subnet.toString();
+  let changed = false;
+  switch (batch.kind) {
+    case 'snapshot': {
+      const next = new Map(batch.leases.filter((l) => keyOf(l) !== own).map((l) => [keyOf(l), l]));
+      for (const key of peers.keys()) {
+        if (!next.has(key)) {
+          peers.delete(key);
+          changed = true;
+        }
+      }
+      for (const [key, lease] of next) changed = setIfDifferent(peers, key, lease) || changed;
+      return changed;
+    }
+    case 'added':
+      for (const lease of batch.leases) {
+        if (keyOf(lease) !== own) changed = setIfDifferent(peers, keyOf(lease), lease) || changed;
+      }
+      return changed;
+    case 'removed':
+      for (const lease of batch.leases) changed = peers.delete(keyOf(lease)) || changed;
+      return changed;
+  }
+}
+
+/** Drops a peer that claims what is now our own subnet (after a re-acquire). */
+export function dropOwnSubnet(peers: PeerMap, ownSubnet: Ipv4Net): boolean {
+  return peers.delete(ownSubnet.toString());
+}
+
+function setIfDifferent(peers: PeerMap, key: string, lease: Lease): boolean {
+  const existing = peers.get(key);
+  if (existing && sameDatapath(existing, lease)) {
+    peers.set(key, lease); // keep the newest expiry without counting it as a change
+    return false;
+  }
+  peers.set(key, lease);
+  return true;
+}
+
+/** Whether two leases program the same kernel entries (expiry alone does not matter). */
+export function sameDatapath(a: Lease, b: Lease): boolean {
+  return (
+    a.subnet.equals(b.subnet) &&
+    a.publicIp === b.publicIp &&
+    a.backendType === b.backendType &&
+    a.backendData?.vni === b.backendData?.vni &&
+    a.backendData?.vtepMac === b.backendData?.vtepMac
+  );
+}

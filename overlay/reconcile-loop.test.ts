@@ -1,0 +1,83 @@
+import winston from 'winston';
+import type { ApplyResult, Backend } from '../backends/backend.js';
+import { Ipv4Net, parseIpv4 } from '../subnet/ipv4.js';
+import type { Lease, LeaseAttrs } from '../subnet/lease.js';
+import { ReconcileLoop } from './reconcile-loop.js';
+
+const logger = winston.createLogger({ silent: true });
+
+function lease(subnet: string): Lease {
+  const net = Ipv4Net.parse(subnet);
+  if (!net) throw new Error(subnet);
+  return { subnet: net, publicIp: parseIpv4('192.0.2.9') ?? 0, backendType: 'vxlan', backendData: { vni: 1, vtepMac: '02:00:00:00:00:09' } };
+}
+
+/** A backend that records what it was asked to apply and can be told to fail. */
+class RecordingBackend implements Backend {
+  readonly type = 'fake';
+  readonly podMtu = 1450;
+  applied: string[][] = [];
+  failuresLeft = 0;
+  prepare(): Promise<LeaseAttrs> {
+    return Promise.resolve({ publicIp: 0, backendType: 'fake' });
+  }
+  configureOwnLease(): Promise<void> {
+    return Promise.resolve();
+  }
+  applyPeers(peers: ReadonlyMap<string, Lease>): Promise<ApplyResult> {
+    if (this.failuresLeft > 0) {
+      this.failuresLeft -= 1;
+      return Promise.reject(new Error('netlink busy'));
+    }
+    this.applied.push([...peers.keys()].sort());
+    return Promise.resolve({ repaired: {}, removed: 0 });
+  }
+}
+
+async function until(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 5));
+  expect(check()).toBe(true);
+}
+
+describe('ReconcileLoop', () => {
+  it('applies the folded peer set, filtering our own subnet, and collapses bursts', async () => {
+    const backend = new RecordingBackend();
+    const loop = new ReconcileLoop(backend, logger, { resyncMs: 60_000, retryMinMs: 5, retryMaxMs: 20 });
+    const own = Ipv4Net.parse('10.244.1.0/24');
+    if (own) loop.setOwnSubnet(own);
+    const controller = new AbortController();
+    const running = loop.run(controller.signal);
+    await until(() => backend.applied.length === 1);
+    for (let i = 2; i < 50; i++) loop.onBatch({ kind: 'added', leases: [lease(`10.244.${i}.0/24`)] });
+    loop.onBatch({ kind: 'added', leases: [lease('10.244.1.0/24')] });
+    await until(() => backend.applied.at(-1)?.length === 48);
+    expect(backend.applied.length).toBeLessThan(10);
+    expect(backend.applied.at(-1)).not.toContain('10.244.1.0/24');
+    expect(loop.status.converged).toBe(true);
+    controller.abort();
+    await running;
+  });
+
+  it('retries a failed pass and reports the failure meanwhile', async () => {
+    const backend = new RecordingBackend();
+    backend.failuresLeft = 3;
+    const loop = new ReconcileLoop(backend, logger, { resyncMs: 60_000, retryMinMs: 5, retryMaxMs: 20 });
+    const controller = new AbortController();
+    const running = loop.run(controller.signal);
+    await until(() => backend.applied.length === 1);
+    expect(loop.status.failures).toBe(3);
+    expect(loop.status.lastError).toBeUndefined();
+    controller.abort();
+    await running;
+  });
+
+  it('resyncs periodically without any trigger', async () => {
+    const backend = new RecordingBackend();
+    const loop = new ReconcileLoop(backend, logger, { resyncMs: 10, retryMinMs: 5, retryMaxMs: 20 });
+    const controller = new AbortController();
+    const running = loop.run(controller.signal);
+    await until(() => backend.applied.length >= 3);
+    controller.abort();
+    await running;
+  });
+});
