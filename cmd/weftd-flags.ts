@@ -1,0 +1,199 @@
+// Flannel's flags (and FLANNELD_* environment equivalents; a flag on the command line wins), parsed
+// into typed DaemonOptions. Kept apart from the entry point so it can be tested without a process.
+import yargs, { type Options } from 'yargs';
+import type { DaemonOptions } from '../overlay/daemon-options.js';
+import { ConfigError } from '../subnet/errors.js';
+
+export interface LogOptions {
+  logLevel: string;
+  logFormat: 'text' | 'json';
+}
+
+export type ParsedCommandLine =
+  | { kind: 'run'; options: DaemonOptions; log: LogOptions }
+  | { kind: 'exit'; code: number; output: string };
+
+const LOG_LEVELS = ['error', 'warn', 'info', 'debug'];
+
+const FLAGS = {
+  'etcd-endpoints': { type: 'string', default: 'http://127.0.0.1:4001,http://127.0.0.1:2379', describe: 'comma-separated etcd endpoints' },
+  'etcd-prefix': { type: 'string', default: '/coreos.com/network', describe: 'etcd prefix' },
+  'etcd-keyfile': { type: 'string', default: '', describe: 'TLS key file for etcd' },
+  'etcd-certfile': { type: 'string', default: '', describe: 'TLS certificate file for etcd' },
+  'etcd-cafile': { type: 'string', default: '', describe: 'CA certificate file for etcd' },
+  'etcd-username': { type: 'string', default: '', describe: 'etcd user name' },
+  'etcd-password': { type: 'string', default: '', describe: 'etcd password' },
+  'kube-subnet-mgr': { type: 'boolean', default: false, describe: 'lease subnets from the Kubernetes API instead of etcd' },
+  'kube-api-url': { type: 'string', default: '', describe: 'Kubernetes API server URL (in-cluster config otherwise)' },
+  'kubeconfig-file': { type: 'string', default: '', describe: 'kubeconfig file' },
+  'kube-annotation-prefix': { type: 'string', default: 'flannel.alpha.coreos.com', describe: 'node annotation prefix' },
+  'net-config-path': { type: 'string', default: '/etc/kube-flannel/net-conf.json', describe: 'net-conf.json path (kube mode)' },
+  'set-node-network-unavailable': { type: 'boolean', default: true, describe: 'set NetworkUnavailable=False when ready (kube mode)' },
+  'iface': { type: 'string', array: true, default: [] as string[], describe: 'interface name or IP to use (repeatable)' },
+  'iface-regex': { type: 'string', array: true, default: [] as string[], describe: 'regex matched against interface names and IPs (repeatable)' },
+  'iface-can-reach': { type: 'string', default: '', describe: 'use the interface that routes to this IP' },
+  'public-ip': { type: 'string', default: '', describe: 'IP published to peers (default: the interface IP)' },
+  'ip-masq': { type: 'boolean', default: false, describe: 'masquerade traffic leaving the pod network' },
+  'ip-masq-fully-random-disable': { type: 'boolean', default: false, describe: 'masquerade without --random-fully' },
+  'subnet-file': { type: 'string', default: '/run/flannel/subnet.env', describe: 'where to write subnet.env' },
+  'subnet-lease-renew-margin': { type: 'number', default: 60, describe: 'renew the lease this many minutes before it expires (1-1439)' },
+  'healthz-ip': { type: 'string', default: '0.0.0.0', describe: 'health and metrics server address' },
+  'healthz-port': { type: 'number', default: 0, describe: 'health and metrics server port (0 = off)' },
+  'iptables-resync': { type: 'number', default: 5, describe: 'seconds between firewall rule checks' },
+  'iptables-forward-rules': { type: 'boolean', default: true, describe: 'add FORWARD accept rules for the pod network' },
+  'resync-interval': { type: 'number', default: 10, describe: 'seconds between full kernel-state resyncs' },
+  'log-level': { type: 'string', default: 'info', describe: `one of ${LOG_LEVELS.join(', ')}` },
+  'log-format': { type: 'string', default: 'text', describe: 'text or json' },
+} satisfies Record<string, Options>;
+
+export async function parseWeftdArgs(argv: string[], env: NodeJS.ProcessEnv, version: string): Promise<ParsedCommandLine> {
+  let output = '';
+  let failure: string | undefined;
+  let fromEnv: Record<string, unknown>;
+  try {
+    fromEnv = fromEnvironment(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return { kind: 'exit', code: 1, output: `weftd: ${err.message}` };
+    throw err;
+  }
+  let parser = yargs(argv)
+    .scriptName('weftd')
+    .usage('weftd [flags]\n\nThe weft node daemon: leases this node a pod subnet and programs the overlay.\nEvery flag can also be set as FLANNELD_<FLAG> (upper case, - becomes _); the command line wins.')
+    .parserConfiguration({ 'camel-case-expansion': false, 'strip-aliased': true })
+    .config(fromEnv);
+  for (const [name, spec] of Object.entries(FLAGS)) parser = parser.option(name, spec);
+  parser = parser
+    .version(version)
+    .help()
+    .strict()
+    .showHelpOnFail(false)
+    .exitProcess(false)
+    .fail((message: string | null, error: Error | undefined) => {
+      failure = message ?? error?.message ?? 'invalid arguments';
+    })
+    .wrap(110);
+
+  const parsed = await parser.parseAsync(argv, {}, (_err, _argv, out) => {
+    output = out;
+  });
+  if (failure !== undefined) return { kind: 'exit', code: 1, output: `weftd: ${oneLine(failure)} (see --help)` };
+  if (output !== '') return { kind: 'exit', code: 0, output };
+
+  try {
+    return buildOptions(parsed as unknown as Record<string, unknown>, env);
+  } catch (err) {
+    if (err instanceof ConfigError) return { kind: 'exit', code: 1, output: `weftd: ${err.message}` };
+    throw err;
+  }
+}
+
+function buildOptions(a: Record<string, unknown>, env: NodeJS.ProcessEnv): ParsedCommandLine {
+  const str = (name: string): string => String(a[name] ?? '');
+  const num = (name: string): number => {
+    const value = a[name];
+    if (typeof value !== 'number' || !Number.isFinite(value)) {
+      throw new ConfigError(`--${name}`, `must be a number, got "${String(value)}"`);
+    }
+    return value;
+  };
+  const optional = (name: string): string | undefined => (str(name) === '' ? undefined : str(name));
+  const list = (name: string): string[] =>
+    [a[name] ?? []].flat().flatMap((v) => String(v).split(',')).filter((v) => v !== '');
+
+  const renewMargin = num('subnet-lease-renew-margin');
+  if (!Number.isInteger(renewMargin) || renewMargin < 1 || renewMargin > 1439) {
+    throw new ConfigError('--subnet-lease-renew-margin', `${renewMargin} is out of range; use 1 to 1439 minutes`);
+  }
+  const healthzPort = num('healthz-port');
+  if (!Number.isInteger(healthzPort) || healthzPort < 0 || healthzPort > 65535) {
+    throw new ConfigError('--healthz-port', `${healthzPort} is out of range; use 0 (off) to 65535`);
+  }
+  for (const name of ['iptables-resync', 'resync-interval']) {
+    if (num(name) <= 0) throw new ConfigError(`--${name}`, `${num(name)} must be above 0 seconds`);
+  }
+  const logLevel = str('log-level');
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('--log-level', `"${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
+  const logFormat = str('log-format');
+  if (logFormat !== 'text' && logFormat !== 'json') throw new ConfigError('--log-format', `"${logFormat}" is not text or json`);
+
+  const endpoints = list('etcd-endpoints');
+  for (const endpoint of endpoints) {
+    if (!/^https?:\/\/[^/\s]+\/?$/.test(endpoint)) {
+      throw new ConfigError('--etcd-endpoints', `"${endpoint}" is not a URL like http://127.0.0.1:2379`);
+    }
+  }
+  if ((str('etcd-keyfile') === '') !== (str('etcd-certfile') === '')) {
+    throw new ConfigError('--etcd-keyfile', 'TLS needs both --etcd-keyfile and --etcd-certfile; give both or neither');
+  }
+
+  const store: DaemonOptions['store'] = a['kube-subnet-mgr']
+    ? {
+        kind: 'kube',
+        apiUrl: optional('kube-api-url'),
+        kubeconfigFile: optional('kubeconfig-file'),
+        annotationPrefix: str('kube-annotation-prefix'),
+        netConfigPath: str('net-config-path'),
+        nodeName: env['NODE_NAME'] || undefined,
+        podName: env['POD_NAME'] || undefined,
+        podNamespace: env['POD_NAMESPACE'] || undefined,
+        setNodeNetworkUnavailable: a['set-node-network-unavailable'] === true,
+      }
+    : {
+        kind: 'etcd',
+        endpoints,
+        prefix: str('etcd-prefix').replace(/\/+$/, ''),
+        keyFile: optional('etcd-keyfile'),
+        certFile: optional('etcd-certfile'),
+        caFile: optional('etcd-cafile'),
+        username: optional('etcd-username'),
+        password: optional('etcd-password'),
+      };
+
+  return {
+    kind: 'run',
+    log: { logLevel, logFormat },
+    options: {
+      store,
+      interfaceChoice: {
+        iface: list('iface'),
+        ifaceRegex: [a['iface-regex'] ?? []].flat().map(String),
+        ifaceCanReach: optional('iface-can-reach'),
+        publicIp: optional('public-ip'),
+      },
+      ipMasq: a['ip-masq'] === true,
+      ipMasqRandomFully: a['ip-masq-fully-random-disable'] !== true,
+      subnetFile: str('subnet-file'),
+      renewMarginMinutes: renewMargin,
+      healthzIp: str('healthz-ip'),
+      healthzPort,
+      iptablesResyncSeconds: num('iptables-resync'),
+      iptablesForwardRules: a['iptables-forward-rules'] === true,
+      resyncMs: num('resync-interval') * 1000,
+    },
+  };
+}
+
+/** FLANNELD_* variables as flag values; yargs ranks them below the command line. */
+function fromEnvironment(env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const values: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(FLAGS)) {
+    const variable = `FLANNELD_${name.toUpperCase().replace(/-/g, '_')}`;
+    const raw = env[variable];
+    if (raw === undefined) continue;
+    if (spec.type === 'boolean') {
+      if (!/^(true|false|1|0)$/i.test(raw)) throw new ConfigError(variable, `"${raw}" is not true or false`);
+      values[name] = /^(true|1)$/i.test(raw);
+    } else if (spec.type === 'number') {
+      values[name] = Number(raw);
+    } else if ('array' in spec) {
+      values[name] = raw.split(',').filter((v) => v !== '');
+    } else {
+      values[name] = raw;
+    }
+  }
+  return values;
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, '; ').trim();
+}
