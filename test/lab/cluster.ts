@@ -1,0 +1,247 @@
+// A local weft cluster: nodes and pods are network namespaces on one machine, joined by an
+// underlay bridge; a real etcd runs in the underlay namespace; each node runs the real weftd.
+// Used by the demo (test/lab/demo.ts) and the end-to-end tests. Everything it makes lives in
+// namespaces with a per-run prefix and is removed by dispose(), also on failure and on Ctrl-C.
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
+import { NetnsScope, stopProcess, waitFor } from './netns.js';
+import { bridgePort, type PortBridge } from './port-bridge.js';
+import { DEFAULT_NETWORK, ETCD_PORT, UNDERLAY_GATEWAY, UNDERLAY_PREFIX_LENGTH, nodeUnderlayIp } from './topology.js';
+
+const distRoot = fileURLToPath(new URL('../..', import.meta.url));
+export const WEFTD = join(distRoot, 'cmd', 'weftd.js');
+
+export interface LabNode {
+  index: number;
+  name: string;
+  ns: string;
+  underlayIp: string;
+  subnetFile: string;
+  logFile: string;
+  daemon: ChildProcess | undefined;
+}
+
+export interface LabPod {
+  node: LabNode;
+  ns: string;
+  ip: string;
+}
+
+export interface DaemonExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export class LabCluster {
+  readonly nodes: LabNode[] = [];
+  readonly pods: LabPod[] = [];
+  private etcd: ChildProcess | undefined;
+  private etcdBridge: PortBridge | undefined;
+  private disposed = false;
+
+  private constructor(
+    readonly scope: NetnsScope,
+    readonly underlayNs: string,
+    readonly workDir: string,
+  ) {}
+
+  /** Creates the underlay namespace and bridge; nodes and etcd are added separately. */
+  static async create(tag = 'w'): Promise<LabCluster> {
+    const scope = new NetnsScope(undefined);
+    const workDir = await mkdtemp(join(tmpdir(), `weft-lab-${scope.prefix}`));
+    let lab: LabCluster | undefined;
+    try {
+      const ul = await scope.createNamespace(`${tag}ul`);
+      lab = new LabCluster(scope, ul, workDir);
+      await scope.ipBatch(ul, [
+        'link add br0 type bridge',
+        `addr add ${UNDERLAY_GATEWAY}/${UNDERLAY_PREFIX_LENGTH} dev br0`,
+        'link set br0 up',
+      ]);
+      return lab;
+    } catch (err) {
+      if (lab) await lab.dispose();
+      else await scope.dispose();
+      throw err;
+    }
+  }
+
+  get etcdEndpoint(): string {
+    return `http://${UNDERLAY_GATEWAY}:${ETCD_PORT}`;
+  }
+
+  /** etcd as seen from the host namespace (for test clients and etcdctl). */
+  get etcdHostEndpoint(): string {
+    if (!this.etcdBridge) throw new Error('etcd is not running');
+    return `http://127.0.0.1:${this.etcdBridge.port}`;
+  }
+
+  async startEtcd(): Promise<void> {
+    const dataDir = join(this.workDir, 'etcd');
+    await mkdir(dataDir, { recursive: true });
+    const url = this.etcdEndpoint;
+    const log = createWriteStream(join(this.workDir, 'etcd.log'), { flags: 'a' });
+    const etcd = this.scope.spawn(this.underlayNs, 'etcd', [
+      '--name', 'lab', '--data-dir', dataDir,
+      '--listen-client-urls', url, '--advertise-client-urls', url,
+      '--listen-peer-urls', `http://${UNDERLAY_GATEWAY}:2380`,
+      '--initial-advertise-peer-urls', `http://${UNDERLAY_GATEWAY}:2380`,
+      '--initial-cluster', `lab=http://${UNDERLAY_GATEWAY}:2380`,
+      '--log-level', 'warn',
+    ]);
+    etcd.stdout?.pipe(log);
+    etcd.stderr?.pipe(log);
+    this.etcd = etcd;
+    this.etcdBridge ??= await bridgePort(this.scope, this.underlayNs, { host: UNDERLAY_GATEWAY, port: ETCD_PORT }, this.workDir);
+    await waitFor('etcd to answer', () => this.etcdctl(['endpoint', 'health']).then(() => true), 15_000, 100);
+  }
+
+  async stopEtcd(): Promise<void> {
+    if (this.etcd) await stopProcess(this.etcd, 5000);
+    this.etcd = undefined;
+  }
+
+  async etcdctl(args: string[], input?: string): Promise<string> {
+    const { stdout } = await this.scope.exec(this.underlayNs, 'etcdctl', ['--endpoints', this.etcdEndpoint, ...args], input);
+    return stdout;
+  }
+
+  async writeNetworkConfig(config: object = { Network: DEFAULT_NETWORK, Backend: { Type: 'vxlan' } }, prefix = '/coreos.com/network'): Promise<void> {
+    await this.etcdctl(['put', `${prefix}/config`, JSON.stringify(config)]);
+  }
+
+  /** Adds node `index`: a namespace with eth0 on the underlay bridge and IP forwarding on. */
+  async addNode(index: number): Promise<LabNode> {
+    const name = `n${index}`;
+    const ns = await this.scope.createNamespace(name);
+    const underlayIp = nodeUnderlayIp(index);
+    const hostSide = `${this.scope.prefix}${name}`.slice(0, 15);
+    await this.scope.ipBatch(this.underlayNs, [
+      `link add ${hostSide} type veth peer name eth0 netns ${ns}`,
+      `link set ${hostSide} master br0 up`,
+    ]);
+    await this.scope.ipBatch(ns, [
+      `addr add ${underlayIp}/${UNDERLAY_PREFIX_LENGTH} dev eth0`,
+      'link set eth0 up',
+      `route add default via ${UNDERLAY_GATEWAY}`,
+    ]);
+    await this.scope.exec(ns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+    const dir = join(this.workDir, name);
+    await mkdir(dir, { recursive: true });
+    const node: LabNode = {
+      index, name, ns, underlayIp, subnetFile: join(dir, 'subnet.env'), logFile: join(dir, 'weftd.log'), daemon: undefined,
+    };
+    this.nodes.push(node);
+    return node;
+  }
+
+  /** Starts weftd inside the node's namespace. Resolves once it has started (not once ready). */
+  startDaemon(node: LabNode, extraArgs: string[] = []): ChildProcess {
+    const log = createWriteStream(node.logFile, { flags: 'a' });
+    const daemon = this.scope.spawn(node.ns, process.execPath, [
+      WEFTD,
+      '--etcd-endpoints', this.etcdEndpoint,
+      '--subnet-file', node.subnetFile,
+      '--iface', 'eth0',
+      '--log-format', 'json',
+      ...extraArgs,
+    ]);
+    daemon.stdout?.pipe(log);
+    daemon.stderr?.pipe(log);
+    node.daemon = daemon;
+    return daemon;
+  }
+
+  /** Waits until the daemon has written subnet.env and returns its subnet line. */
+  async waitForSubnet(node: LabNode, timeoutMs = 15_000): Promise<string> {
+    return waitFor(`${node.name} to write subnet.env`, async () => {
+      const text = await readFile(node.subnetFile, 'utf8').catch(() => '');
+      return /FLANNEL_SUBNET=(\S+)/.exec(text)?.[1];
+    }, timeoutMs);
+  }
+
+  async readSubnetEnv(node: LabNode): Promise<string> {
+    return readFile(node.subnetFile, 'utf8');
+  }
+
+  async stopDaemon(node: LabNode, signal: NodeJS.Signals = 'SIGTERM'): Promise<DaemonExit> {
+    const daemon = node.daemon;
+    node.daemon = undefined;
+    if (!daemon || daemon.exitCode !== null || daemon.signalCode !== null) {
+      return { code: daemon?.exitCode ?? null, signal: daemon?.signalCode ?? null };
+    }
+    const exited = new Promise<DaemonExit>((resolve) => daemon.once('exit', (code, sig) => resolve({ code, signal: sig })));
+    daemon.kill(signal);
+    const timer = setTimeout(() => daemon.kill('SIGKILL'), 10_000);
+    const result = await exited;
+    clearTimeout(timer);
+    return result;
+  }
+
+  /**
+   * Attaches a pod namespace to the node by hand: a cni0 bridge holding the subnet's first address
+   * and a veth into the pod with the next free address.
+   */
+  async addPod(node: LabNode, mtu = 1450): Promise<LabPod> {
+    const subnet = await this.waitForSubnet(node);
+    const [gateway, length] = subnet.split('/');
+    if (gateway === undefined || length === undefined) throw new Error(`bad subnet ${subnet}`);
+    const podIndex = this.pods.filter((p) => p.node === node).length;
+    const base = gateway.split('.').slice(0, 3).join('.');
+    const hostOctet = Number(gateway.split('.')[3]) + 1 + podIndex;
+    const ip = `${base}.${hostOctet}`;
+    const ns = await this.scope.createNamespace(`${node.name}p${podIndex}`);
+    const veth = `veth${podIndex}`;
+    const hasBridge = await this.scope.exec(node.ns, 'ip', ['link', 'show', 'cni0']).then(() => true, () => false);
+    await this.scope.ipBatch(node.ns, [
+      ...(hasBridge ? [] : ['link add cni0 type bridge', `addr add ${gateway}/${length} dev cni0`, `link set cni0 mtu ${mtu} up`]),
+      `link add ${veth} mtu ${mtu} type veth peer name eth0 netns ${ns}`,
+      `link set ${veth} master cni0 up`,
+    ]);
+    await this.scope.ipBatch(ns, [
+      `addr add ${ip}/${length} dev eth0`,
+      `link set eth0 mtu ${mtu} up`,
+      `route add default via ${gateway}`,
+    ]);
+    const pod: LabPod = { node, ns, ip };
+    this.pods.push(pod);
+    return pod;
+  }
+
+  /** Sends `count` pings; returns the number received. */
+  async ping(from: LabPod, toIp: string, count = 1, intervalS = 0.2, waitS = 1): Promise<number> {
+    const result = await this.scope
+      .exec(from.ns, 'ping', ['-n', '-q', '-c', String(count), '-i', String(intervalS), '-W', String(waitS), toIp])
+      .catch((err: { stdout?: string }) => ({ stdout: err.stdout ?? '' }));
+    return Number(/(\d+) received/.exec(result.stdout)?.[1] ?? 0);
+  }
+
+  /** Every pod pings every other pod once; returns rows of [from, to, ok]. */
+  async connectivityMatrix(): Promise<{ from: LabPod; to: LabPod; ok: boolean }[]> {
+    const rows: { from: LabPod; to: LabPod; ok: boolean }[] = [];
+    for (const from of this.pods) {
+      const targets = this.pods.filter((p) => p !== from);
+      const results = await Promise.all(targets.map(async (to) => ({ from, to, ok: (await this.ping(from, to.ip, 2, 0.2, 1)) > 0 })));
+      rows.push(...results);
+    }
+    return rows;
+  }
+
+  async nodeExec(node: LabNode, cmd: string, args: string[]): Promise<string> {
+    return (await this.scope.exec(node.ns, cmd, args)).stdout;
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await Promise.all(this.nodes.map((n) => this.stopDaemon(n, 'SIGTERM')));
+    await this.etcdBridge?.close();
+    await this.stopEtcd();
+    await this.scope.dispose();
+    if (!process.env['WEFT_KEEP_LAB_LOGS']) await rm(this.workDir, { recursive: true, force: true });
+  }
+}
