@@ -1,0 +1,126 @@
+import { RemoteDataError } from './errors.js';
+import { formatIpv4, parseIpv4 } from './ipv4.js';
+import {
+  annotationKeys,
+  formatBackendData,
+  isManagedNode,
+  leaseAnnotations,
+  nodePodCidr,
+  nodeToLease,
+  overrideIp,
+  parseVxlanBackendData,
+  previousVtepMac,
+  type NodeLike,
+} from './kube-annotations.js';
+
+const P = 'flannel.alpha.coreos.com';
+const keys = annotationKeys();
+
+function node(annotations: Record<string, string>, podCIDR?: string, podCIDRs?: string[]): NodeLike {
+  return { metadata: { name: 'n1', annotations }, spec: { podCIDR, podCIDRs } };
+}
+
+const vxlanPeer = {
+  [`${P}/backend-type`]: 'vxlan',
+  [`${P}/backend-data`]: '{"VNI":1,"VtepMAC":"12:C6:0a:0b:0c:0d"}',
+  [`${P}/public-ip`]: '192.0.2.11',
+  [`${P}/kube-subnet-manager`]: 'true',
+};
+
+describe('annotation keys', () => {
+  it('uses flannel.alpha.coreos.com by default and tolerates a trailing slash', () => {
+    expect(keys.backendData).toBe('flannel.alpha.coreos.com/backend-data');
+    expect(annotationKeys('example.com/').publicIp).toBe('example.com/public-ip');
+    expect(annotationKeys('example.com').subnetKubeManaged).toBe('example.com/kube-subnet-manager');
+    expect(keys.nodePublicIp).toBe('flannel.alpha.coreos.com/node-public-ip');
+    expect(keys.publicIpOverwrite).toBe('flannel.alpha.coreos.com/public-ip-overwrite');
+  });
+});
+
+describe('formats we write', () => {
+  it('writes backend-data byte for byte as flannel', () => {
+    expect(formatBackendData({ vni: 1, vtepMac: '12:c6:0a:0b:0c:0d' })).toBe('{"VNI":1,"VtepMAC":"12:c6:0a:0b:0c:0d"}');
+    expect(formatBackendData(undefined)).toBe('null');
+  });
+
+  it('writes the four lease annotations', () => {
+    const ip = parseIpv4('192.0.2.10') ?? 0;
+    expect(leaseAnnotations(keys, { publicIp: ip, backendType: 'host-gw' }, ip)).toEqual({
+      [`${P}/backend-type`]: 'host-gw',
+      [`${P}/backend-data`]: 'null',
+      [`${P}/public-ip`]: '192.0.2.10',
+      [`${P}/kube-subnet-manager`]: 'true',
+    });
+  });
+});
+
+describe('nodeToLease', () => {
+  it('reads a vxlan peer (MAC lower-cased)', () => {
+    const lease = nodeToLease(keys, node(vxlanPeer, '10.244.3.0/24'));
+    expect(lease.subnet.toString()).toBe('10.244.3.0/24');
+    expect(formatIpv4(lease.publicIp)).toBe('192.0.2.11');
+    expect(lease.backendType).toBe('vxlan');
+    expect(lease.backendData).toEqual({ vni: 1, vtepMac: '12:c6:0a:0b:0c:0d' });
+  });
+
+  it('reads a host-gw peer with null backend-data', () => {
+    const lease = nodeToLease(keys, node({ ...vxlanPeer, [`${P}/backend-type`]: 'host-gw', [`${P}/backend-data`]: 'null' }, '10.244.4.0/24'));
+    expect(lease.backendType).toBe('host-gw');
+    expect(lease.backendData).toBeUndefined();
+  });
+
+  it('takes the IPv4 entry of a dual-stack podCIDRs', () => {
+    const n = node(vxlanPeer, 'fd00:1::/64', ['fd00:1::/64', '10.244.5.0/24']);
+    expect(nodePodCidr(n)?.toString()).toBe('10.244.5.0/24');
+  });
+
+  it('knows managed nodes by the kube-subnet-manager mark', () => {
+    expect(isManagedNode(keys, node(vxlanPeer))).toBe(true);
+    expect(isManagedNode(keys, node({ ...vxlanPeer, [`${P}/kube-subnet-manager`]: 'false' }))).toBe(false);
+    expect(isManagedNode(keys, { metadata: { name: 'bare' } })).toBe(false);
+  });
+
+  const malformed: [string, NodeLike, RegExp][] = [
+    ['no pod CIDR', node(vxlanPeer), /no pod CIDR/],
+    ['a pod CIDR that is not a CIDR', node(vxlanPeer, '10.244.3.0'), /not an IPv4 CIDR/],
+    ['no backend-type', node({ ...vxlanPeer, [`${P}/backend-type`]: '' }, '10.244.3.0/24'), /backend-type is missing/],
+    ['no public-ip', node({ [`${P}/backend-type`]: 'host-gw', [`${P}/kube-subnet-manager`]: 'true' }, '10.244.3.0/24'), /public-ip is missing/],
+    ['a public-ip that is not IPv4', node({ ...vxlanPeer, [`${P}/public-ip`]: '192.0.2.300' }, '10.244.3.0/24'), /not an IPv4 address/],
+    ['vxlan without backend-data', node({ ...vxlanPeer, [`${P}/backend-data`]: undefined as unknown as string }, '10.244.3.0/24'), /backend-data is missing/],
+    ['backend-data not JSON', node({ ...vxlanPeer, [`${P}/backend-data`]: '{VNI:1' }, '10.244.3.0/24'), /is not JSON/],
+    ['backend-data null for vxlan', node({ ...vxlanPeer, [`${P}/backend-data`]: 'null' }, '10.244.3.0/24'), /not a JSON object/],
+    ['a bad VNI', node({ ...vxlanPeer, [`${P}/backend-data`]: '{"VNI":"1","VtepMAC":"12:c6:0a:0b:0c:0d"}' }, '10.244.3.0/24'), /VNI "1"/],
+    ['a bad MAC', node({ ...vxlanPeer, [`${P}/backend-data`]: '{"VNI":1,"VtepMAC":"12:c6:0a:0b:0c"}' }, '10.244.3.0/24'), /VtepMAC/],
+  ];
+  it.each(malformed)('rejects a node with %s as remote data naming the node', (_what, n, message) => {
+    let caught: unknown;
+    try {
+      nodeToLease(keys, n);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(RemoteDataError);
+    expect((caught as Error).message).toMatch(/^node n1: /);
+    expect((caught as Error).message).toMatch(message);
+  });
+});
+
+describe('read-only annotations of our own node', () => {
+  it('recovers the VTEP MAC of an earlier vxlan run', () => {
+    expect(previousVtepMac(keys, node(vxlanPeer))).toBe('12:c6:0a:0b:0c:0d');
+    expect(previousVtepMac(keys, node({ [`${P}/backend-type`]: 'host-gw', [`${P}/backend-data`]: 'null' }))).toBeUndefined();
+    expect(previousVtepMac(keys, node({}))).toBeUndefined();
+    expect(() => previousVtepMac(keys, node({ ...vxlanPeer, [`${P}/backend-data`]: 'garbage' }))).toThrow(RemoteDataError);
+  });
+
+  it('reads IP overrides, treating empty as unset', () => {
+    expect(overrideIp(node({ [keys.nodePublicIp]: '198.51.100.7' }), keys.nodePublicIp)).toBe(parseIpv4('198.51.100.7'));
+    expect(overrideIp(node({ [keys.nodePublicIp]: '' }), keys.nodePublicIp)).toBeUndefined();
+    expect(overrideIp(node({}), keys.publicIpOverwrite)).toBeUndefined();
+    expect(() => overrideIp(node({ [keys.publicIpOverwrite]: 'host.example' }), keys.publicIpOverwrite)).toThrow(/not an IPv4/);
+  });
+
+  it('parses backend-data with upper-case MACs into lower case', () => {
+    expect(parseVxlanBackendData('{"VNI":4096,"VtepMAC":"AA:BB:CC:DD:EE:FF"}', 'x')).toEqual({ vni: 4096, vtepMac: 'aa:bb:cc:dd:ee:ff' });
+  });
+});

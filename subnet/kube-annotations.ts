@@ -1,0 +1,156 @@
+// Flannel's node annotations in Kubernetes mode: the only module that knows their names and formats.
+// A node is a peer when `<P>/kube-subnet-manager` is "true"; its subnet comes from spec.podCIDR(s)
+// and the rest of its lease from `<P>/backend-type`, `<P>/backend-data` and `<P>/public-ip`.
+import { RemoteDataError } from './errors.js';
+import { Ipv4Net, formatIpv4, parseIpv4, type Ipv4 } from './ipv4.js';
+import type { Lease, LeaseAttrs, VxlanBackendData } from './lease.js';
+
+export const DEFAULT_ANNOTATION_PREFIX = 'flannel.alpha.coreos.com';
+
+/** The annotation keys for one prefix, as flannel spells them. */
+export interface AnnotationKeys {
+  backendType: string;
+  backendData: string;
+  publicIp: string;
+  subnetKubeManaged: string;
+  /** Read only: replaces the public IP that we publish. */
+  publicIpOverwrite: string;
+  /** Read only: replaces --public-ip before the interface is chosen. */
+  nodePublicIp: string;
+}
+
+/** Accepts "example.com" and "example.com/" (flannel strips one trailing slash). */
+export function annotationKeys(prefix: string = DEFAULT_ANNOTATION_PREFIX): AnnotationKeys {
+  const p = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
+  return {
+    backendType: `${p}/backend-type`,
+    backendData: `${p}/backend-data`,
+    publicIp: `${p}/public-ip`,
+    subnetKubeManaged: `${p}/kube-subnet-manager`,
+    publicIpOverwrite: `${p}/public-ip-overwrite`,
+    nodePublicIp: `${p}/node-public-ip`,
+  };
+}
+
+/** The parts of a Node object this module reads (a structural subset of V1Node). */
+export interface NodeLike {
+  metadata?: { name?: string | undefined; annotations?: Record<string, string> | undefined } | undefined;
+  spec?: { podCIDR?: string | undefined; podCIDRs?: string[] | undefined } | undefined;
+}
+
+export function nodeName(node: NodeLike): string {
+  return node.metadata?.name ?? '<unnamed node>';
+}
+
+/**
+ * The node's IPv4 pod CIDR: the first IPv4 entry of spec.podCIDRs, else spec.podCIDR; undefined when
+ * none is assigned yet. A value that is not a CIDR is the API server's data gone wrong: RemoteDataError.
+ */
+export function nodePodCidr(node: NodeLike): Ipv4Net | undefined {
+  const candidates = [...(node.spec?.podCIDRs ?? []), ...(node.spec?.podCIDR ? [node.spec.podCIDR] : [])];
+  for (const text of candidates) {
+    if (text.includes(':')) continue; // IPv6 half of a dual-stack node
+    const net = Ipv4Net.parse(text, false);
+    if (net === undefined) throw new RemoteDataError(`node ${nodeName(node)}`, `podCIDR "${text}" is not an IPv4 CIDR`);
+    return net;
+  }
+  return undefined;
+}
+
+/** `<P>/backend-data` exactly as flannel writes it: {"VNI":1,"VtepMAC":"aa:..."} or null. */
+export function formatBackendData(data: VxlanBackendData | undefined): string {
+  return data === undefined ? 'null' : JSON.stringify({ VNI: data.vni, VtepMAC: data.vtepMac });
+}
+
+const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+
+/** Parses `<P>/backend-data` of a vxlan node; `source` names the node in the error. */
+export function parseVxlanBackendData(text: string, source: string): VxlanBackendData {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new RemoteDataError(source, `backend-data ${JSON.stringify(text)} is not JSON`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new RemoteDataError(source, `backend-data ${JSON.stringify(text)} is not a JSON object`);
+  }
+  const { VNI: vni, VtepMAC: mac } = raw as Record<string, unknown>;
+  if (typeof vni !== 'number' || !Number.isInteger(vni) || vni < 0 || vni > 0xffffff) {
+    throw new RemoteDataError(source, `backend-data VNI ${JSON.stringify(vni)} is not a VXLAN network id`);
+  }
+  if (typeof mac !== 'string' || !MAC.test(mac.toLowerCase())) {
+    throw new RemoteDataError(source, `backend-data VtepMAC ${JSON.stringify(mac)} is not a MAC address`);
+  }
+  return { vni, vtepMac: mac.toLowerCase() };
+}
+
+/** The annotations we publish on our own node (flannel also rewrites them all when any differs). */
+export function leaseAnnotations(keys: AnnotationKeys, attrs: LeaseAttrs, publishedIp: Ipv4): Record<string, string> {
+  return {
+    [keys.backendType]: attrs.backendType,
+    [keys.backendData]: formatBackendData(attrs.backendData),
+    [keys.publicIp]: formatIpv4(publishedIp),
+    [keys.subnetKubeManaged]: 'true',
+  };
+}
+
+/** Whether a node carries flannel's kube-subnet-manager mark, i.e. is a peer at all. */
+export function isManagedNode(keys: AnnotationKeys, node: NodeLike): boolean {
+  return node.metadata?.annotations?.[keys.subnetKubeManaged] === 'true';
+}
+
+/**
+ * The lease a managed peer node publishes. Throws RemoteDataError when its pod CIDR or annotations are
+ * missing or malformed; callers skip that node and warn.
+ */
+export function nodeToLease(keys: AnnotationKeys, node: NodeLike): Lease {
+  const source = `node ${nodeName(node)}`;
+  const annotations = node.metadata?.annotations ?? {};
+  const subnet = nodePodCidr(node);
+  if (subnet === undefined) throw new RemoteDataError(source, 'has no pod CIDR assigned');
+
+  const backendType = annotations[keys.backendType];
+  if (!backendType) throw new RemoteDataError(source, `annotation ${keys.backendType} is missing`);
+
+  const ipText = annotations[keys.publicIp];
+  if (ipText === undefined) throw new RemoteDataError(source, `annotation ${keys.publicIp} is missing`);
+  const publicIp = parseIpv4(ipText);
+  if (publicIp === undefined) {
+    throw new RemoteDataError(source, `annotation ${keys.publicIp} ${JSON.stringify(ipText)} is not an IPv4 address`);
+  }
+
+  // Only vxlan carries data we use; other backends' data (host-gw: null) is ignored.
+  let backendData: VxlanBackendData | undefined;
+  if (backendType === 'vxlan') {
+    const dataText = annotations[keys.backendData];
+    if (dataText === undefined) throw new RemoteDataError(source, `annotation ${keys.backendData} is missing`);
+    backendData = parseVxlanBackendData(dataText, source);
+  }
+  return { subnet, publicIp, backendType, backendData };
+}
+
+/**
+ * Our VTEP MAC from an earlier run: undefined when our node carries no vxlan backend-data,
+ * RemoteDataError when it is malformed.
+ */
+export function previousVtepMac(keys: AnnotationKeys, node: NodeLike): string | undefined {
+  const annotations = node.metadata?.annotations ?? {};
+  const dataText = annotations[keys.backendData];
+  if (annotations[keys.backendType] !== 'vxlan' || dataText === undefined) return undefined;
+  return parseVxlanBackendData(dataText, `node ${nodeName(node)}`).vtepMac;
+}
+
+/**
+ * A read-only IPv4 override annotation (node-public-ip or public-ip-overwrite); undefined when absent
+ * or empty, RemoteDataError when set to something that is not an IPv4 address.
+ */
+export function overrideIp(node: NodeLike, key: string): Ipv4 | undefined {
+  const text = node.metadata?.annotations?.[key];
+  if (text === undefined || text === '') return undefined;
+  const ip = parseIpv4(text);
+  if (ip === undefined) {
+    throw new RemoteDataError(`node ${nodeName(node)}`, `annotation ${key} ${JSON.stringify(text)} is not an IPv4 address`);
+  }
+  return ip;
+}

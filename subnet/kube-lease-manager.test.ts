@@ -1,0 +1,417 @@
+import winston from 'winston';
+import { ConfigError } from './errors.js';
+import { Ipv4Net, parseIpv4 } from './ipv4.js';
+import {
+  KubeApiError,
+  ResourceExpiredError,
+  type KubeNode,
+  type KubeNodeClient,
+  type KubePod,
+  type NodeList,
+  type NodeWatchEventType,
+} from './kube-node-client.js';
+import { KubeLeaseManager, resolveNodeName } from './kube-lease-manager.js';
+import type { LeaseBatch, SubnetPool } from './lease.js';
+
+const P = 'flannel.alpha.coreos.com';
+const ip = (text: string): number => parseIpv4(text) ?? 0;
+const net = (text: string): Ipv4Net => Ipv4Net.parse(text) ?? Ipv4Net.of(0, 0);
+
+const pool: SubnetPool = {
+  network: net('10.244.0.0/16'),
+  subnetLen: 24,
+  subnetMin: ip('10.244.1.0'),
+  subnetMax: ip('10.244.255.0'),
+};
+const vxlanAttrs = { publicIp: ip('192.0.2.10'), backendType: 'vxlan', backendData: { vni: 1, vtepMac: '12:c6:00:00:00:01' } };
+
+let rvCounter = 100;
+function makeNode(name: string, podCidr?: string, annotations: Record<string, string> = {}): KubeNode {
+  return {
+    metadata: { name, annotations, resourceVersion: String(++rvCounter) },
+    spec: podCidr ? { podCIDR: podCidr, podCIDRs: [podCidr] } : {},
+  };
+}
+function peerAnnotations(publicIp: string, mac: string): Record<string, string> {
+  return {
+    [`${P}/backend-type`]: 'vxlan',
+    [`${P}/backend-data`]: JSON.stringify({ VNI: 1, VtepMAC: mac }),
+    [`${P}/public-ip`]: publicIp,
+    [`${P}/kube-subnet-manager`]: 'true',
+  };
+}
+
+interface OpenWatch {
+  resourceVersion: string;
+  emit(type: NodeWatchEventType, node: KubeNode): void;
+  end(err?: Error): void;
+}
+
+/** An in-memory API server: nodes by name, recorded patches, scripted failures, one open watch at a time. */
+class FakeKubeClient implements KubeNodeClient {
+  nodes = new Map<string, KubeNode>();
+  patches: { name: string; patch: object }[] = [];
+  pods = new Map<string, KubePod>();
+  failNext: Error[] = [];
+  listCalls = 0;
+  watches: OpenWatch[] = [];
+  listResourceVersion = '500';
+
+  private takeFailure(): void {
+    const failure = this.failNext.shift();
+    if (failure) throw failure;
+  }
+
+  getNode(name: string): Promise<KubeNode> {
+    this.takeFailure();
+    const node = this.nodes.get(name);
+    if (!node) return Promise.reject(new KubeApiError(404, `get node ${name}: HTTP 404`));
+    return Promise.resolve(structuredClone(node));
+  }
+
+  patchNodeStatus(name: string, patch: object): Promise<void> {
+    this.takeFailure();
+    this.patches.push({ name, patch });
+    const node = this.nodes.get(name);
+    const annotations = (patch as { metadata?: { annotations?: Record<string, string> } }).metadata?.annotations;
+    if (node && annotations) node.metadata = { ...node.metadata, annotations: { ...node.metadata?.annotations, ...annotations } };
+    return Promise.resolve();
+  }
+
+  listNodes(): Promise<NodeList> {
+    this.listCalls++;
+    this.takeFailure();
+    return Promise.resolve({ nodes: [...this.nodes.values()].map((n) => structuredClone(n)), resourceVersion: this.listResourceVersion });
+  }
+
+  watchNodes(resourceVersion: string, onEvent: (type: NodeWatchEventType, node: KubeNode) => void, signal: AbortSignal): Promise<void> {
+    this.takeFailure();
+    return new Promise((resolve, reject) => {
+      const watch: OpenWatch = {
+        resourceVersion,
+        emit: (type, node) => { onEvent(type, node); },
+        end: (err) => {
+          if (err) reject(err);
+          else resolve();
+        },
+      };
+      this.watches.push(watch);
+      signal.addEventListener('abort', () => { resolve(); }, { once: true });
+    });
+  }
+
+  getPod(namespace: string, name: string): Promise<KubePod> {
+    const pod = this.pods.get(`${namespace}/${name}`);
+    return pod ? Promise.resolve(pod) : Promise.reject(new KubeApiError(404, 'not found'));
+  }
+
+  get lastWatch(): OpenWatch {
+    const watch = this.watches.at(-1);
+    if (!watch) throw new Error('no watch opened');
+    return watch;
+  }
+}
+
+/** A logger whose lines ("level: message") are collected by its format; the transport stays silent. */
+function memoryLogger(): { logger: winston.Logger; lines: string[] } {
+  const lines: string[] = [];
+  const collect = winston.format((info) => {
+    lines.push(`${info.level}: ${String(info.message)}`);
+    return info;
+  });
+  // winston types its transports as constructor variables, which this rule cannot see through.
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment
+  const logger = winston.createLogger({ level: 'debug', format: collect(), transports: [new winston.transports.Console({ silent: true })] });
+  return { logger, lines };
+}
+
+async function until(what: string, check: () => boolean): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if (check()) return;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  throw new Error(`never became true: ${what}`);
+}
+
+function setup(): {
+  client: FakeKubeClient;
+  manager: KubeLeaseManager;
+  lines: string[];
+  sleeps: number[];
+  logger: winston.Logger;
+} {
+  const client = new FakeKubeClient();
+  const { logger, lines } = memoryLogger();
+  const sleeps: number[] = [];
+  const manager = new KubeLeaseManager({
+    client,
+    nodeName: 'self',
+    netConfigPath: '/etc/kube-flannel/net-conf.json',
+    logger,
+    backoff: { initialMs: 100, maxMs: 400 },
+    sleep: async (ms, signal) => {
+      sleeps.push(ms);
+      await new Promise((resolve) => setImmediate(resolve));
+      if (signal.aborted) throw signal.reason;
+    },
+    readFile: (path) => (path === '/etc/kube-flannel/net-conf.json' ? Promise.resolve('{"Network":"10.244.0.0/16"}') : Promise.reject(new Error('ENOENT'))),
+  });
+  return { client, manager, lines, sleeps, logger };
+}
+
+describe('KubeLeaseManager.acquireLease', () => {
+  it('takes the pod CIDR and writes exactly flannel annotations on nodes/status', async () => {
+    const { client, manager } = setup();
+    client.nodes.set('self', makeNode('self', '10.244.7.0/24'));
+    const lease = await manager.acquireLease({ pool, attrs: vxlanAttrs }, new AbortController().signal);
+    expect(lease.subnet.toString()).toBe('10.244.7.0/24');
+    expect(lease.publicIp).toBe(ip('192.0.2.10'));
+    expect(lease.expiresAt).toBeUndefined();
+    expect(client.patches).toEqual([
+      {
+        name: 'self',
+        patch: {
+          metadata: {
+            annotations: {
+              [`${P}/backend-type`]: 'vxlan',
+              [`${P}/backend-data`]: '{"VNI":1,"VtepMAC":"12:c6:00:00:00:01"}',
+              [`${P}/public-ip`]: '192.0.2.10',
+              [`${P}/kube-subnet-manager`]: 'true',
+            },
+          },
+        },
+      },
+    ]);
+  });
+
+  it('does not patch when the annotations are already right', async () => {
+    const { client, manager } = setup();
+    client.nodes.set('self', makeNode('self', '10.244.7.0/24', peerAnnotations('192.0.2.10', '12:c6:00:00:00:01')));
+    await manager.acquireLease({ pool, attrs: vxlanAttrs }, new AbortController().signal);
+    expect(client.patches).toEqual([]);
+  });
+
+  it('says "pod cidr not assigned" and retries with growing delays until one is assigned', async () => {
+    const { client, manager, lines, sleeps } = setup();
+    client.nodes.set('self', makeNode('self'));
+    const pending = manager.acquireLease({ pool, attrs: vxlanAttrs }, new AbortController().signal);
+    await until('three retries', () => sleeps.length >= 3);
+    client.nodes.set('self', makeNode('self', '10.244.9.0/24'));
+    const lease = await pending;
+    expect(lease.subnet.toString()).toBe('10.244.9.0/24');
+    expect(lines.filter((l) => l.includes('pod cidr not assigned')).length).toBeGreaterThanOrEqual(3);
+    expect(lines[0]).toMatch(/^warn: node self pod cidr not assigned/);
+    expect(sleeps.slice(0, 3)).toEqual([100, 200, 400]);
+  });
+
+  it('refuses a pod CIDR outside Network with a ConfigError that says what to fix', async () => {
+    const { client, manager } = setup();
+    client.nodes.set('self', makeNode('self', '10.9.1.0/24'));
+    const result = manager.acquireLease({ pool, attrs: vxlanAttrs }, new AbortController().signal);
+    await expect(result).rejects.toBeInstanceOf(ConfigError);
+    await expect(result).rejects.toThrow(/pod CIDR 10\.9\.1\.0\/24, outside Network 10\.244\.0\.0\/16.*--cluster-cidr/);
+    expect(client.patches).toEqual([]);
+  });
+
+  it('retries API errors and stops when aborted', async () => {
+    const { client, manager, lines } = setup();
+    client.failNext = [new KubeApiError(0, 'get node self: connect ECONNREFUSED')];
+    client.nodes.set('self', makeNode('self', '10.244.7.0/24'));
+    await manager.acquireLease({ pool, attrs: vxlanAttrs }, new AbortController().signal);
+    expect(lines.some((l) => /read own node failed, retrying in 100 ms: get node self: connect ECONNREFUSED/.test(l))).toBe(true);
+
+    const controller = new AbortController();
+    client.nodes.clear();
+    const pending = manager.acquireLease({ pool, attrs: vxlanAttrs }, controller.signal);
+    await until('a retry', () => lines.some((l) => l.includes('HTTP 404')));
+    controller.abort(new Error('stop'));
+    await expect(pending).rejects.toThrow('stop');
+  });
+
+  it('publishes public-ip-overwrite instead of our address but returns our own attributes', async () => {
+    const { client, manager } = setup();
+    client.nodes.set('self', makeNode('self', '10.244.7.0/24', { [`${P}/public-ip-overwrite`]: '198.51.100.9' }));
+    const lease = await manager.acquireLease({ pool, attrs: vxlanAttrs }, new AbortController().signal);
+    const annotations = (client.patches[0]?.patch as { metadata: { annotations: Record<string, string> } }).metadata.annotations;
+    expect(annotations[`${P}/public-ip`]).toBe('198.51.100.9');
+    expect(lease.publicIp).toBe(ip('192.0.2.10'));
+  });
+
+  it('writes backend-data null for host-gw', async () => {
+    const { client, manager } = setup();
+    client.nodes.set('self', makeNode('self', '10.244.7.0/24'));
+    await manager.acquireLease({ pool, attrs: { publicIp: ip('192.0.2.10'), backendType: 'host-gw' } }, new AbortController().signal);
+    const annotations = (client.patches[0]?.patch as { metadata: { annotations: Record<string, string> } }).metadata.annotations;
+    expect(annotations[`${P}/backend-data`]).toBe('null');
+    expect(annotations[`${P}/backend-type`]).toBe('host-gw');
+  });
+});
+
+describe('KubeLeaseManager node hints, condition and config', () => {
+  it('returns the earlier VTEP MAC and node-public-ip', async () => {
+    const { client, manager } = setup();
+    client.nodes.set('self', makeNode('self', '10.244.7.0/24', { ...peerAnnotations('192.0.2.10', '12:c6:aa:bb:cc:dd'), [`${P}/node-public-ip`]: '198.51.100.3' }));
+    expect(await manager.readOwnNodeHints(new AbortController().signal)).toEqual({
+      previousVtepMac: '12:c6:aa:bb:cc:dd',
+      nodePublicIp: ip('198.51.100.3'),
+    });
+  });
+
+  it('warns about malformed hints instead of failing', async () => {
+    const { client, manager, lines } = setup();
+    client.nodes.set('self', makeNode('self', '10.244.7.0/24', { [`${P}/backend-type`]: 'vxlan', [`${P}/backend-data`]: '{', [`${P}/node-public-ip`]: 'x' }));
+    expect(await manager.readOwnNodeHints(new AbortController().signal)).toEqual({ previousVtepMac: undefined, nodePublicIp: undefined });
+    expect(lines.some((l) => l.startsWith('warn: not reusing the earlier VTEP MAC'))).toBe(true);
+    expect(lines.some((l) => l.startsWith('warn: ignoring node self: annotation flannel.alpha.coreos.com/node-public-ip "x"'))).toBe(true);
+  });
+
+  it('sets NetworkUnavailable=False with reason FlannelIsUp', async () => {
+    const { client, manager } = setup();
+    await manager.markNetworkAvailable(new AbortController().signal);
+    const patch = client.patches[0]?.patch as { status: { conditions: Record<string, string>[] } };
+    expect(patch.status.conditions).toHaveLength(1);
+    expect(patch.status.conditions[0]).toMatchObject({ type: 'NetworkUnavailable', status: 'False', reason: 'FlannelIsUp' });
+    expect(patch.status.conditions[0]?.lastTransitionTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  });
+
+  it('reads net-conf.json from the configured path and names the flag when it cannot', async () => {
+    const { manager, logger, client } = setup();
+    expect(await manager.readNetworkConfig(new AbortController().signal)).toBe('{"Network":"10.244.0.0/16"}');
+    const other = new KubeLeaseManager({ client, nodeName: 'self', netConfigPath: '/nope', logger, readFile: () => Promise.reject(new Error('ENOENT: no such file')) });
+    await expect(other.readNetworkConfig(new AbortController().signal)).rejects.toThrow(/^--net-config-path: cannot read \/nope \(ENOENT/);
+  });
+});
+
+describe('KubeLeaseManager.watchLeases', () => {
+  function start(): ReturnType<typeof setup> & { batches: LeaseBatch[]; controller: AbortController; done: Promise<void> } {
+    const ctx = setup();
+    const batches: LeaseBatch[] = [];
+    const controller = new AbortController();
+    const done = ctx.manager.watchLeases({ onBatch: (b) => batches.push(b), onOwnLeaseChanged: () => undefined }, controller.signal);
+    return { ...ctx, batches, controller, done };
+  }
+  const subnets = (batch: LeaseBatch | undefined): string[] => (batch?.leases ?? []).map((l) => l.subnet.toString()).sort();
+
+  it('lists managed peers as a snapshot, skipping ourselves, unmanaged and malformed nodes', async () => {
+    const ctx = setup();
+    ctx.client.nodes.set('self', makeNode('self', '10.244.1.0/24', peerAnnotations('192.0.2.10', '12:c6:00:00:00:01')));
+    ctx.client.nodes.set('a', makeNode('a', '10.244.2.0/24', peerAnnotations('192.0.2.11', '12:c6:00:00:00:02')));
+    ctx.client.nodes.set('plain', makeNode('plain', '10.244.3.0/24'));
+    ctx.client.nodes.set('bad', makeNode('bad', '10.244.4.0/24', { ...peerAnnotations('192.0.2.13', 'x'), [`${P}/backend-data`]: 'nonsense' }));
+    const batches: LeaseBatch[] = [];
+    const controller = new AbortController();
+    const done = ctx.manager.watchLeases({ onBatch: (b) => batches.push(b), onOwnLeaseChanged: () => undefined }, controller.signal);
+    await until('watch opened', () => ctx.client.watches.length === 1);
+    expect(batches).toHaveLength(1);
+    expect(batches[0]?.kind).toBe('snapshot');
+    expect(subnets(batches[0])).toEqual(['10.244.2.0/24']);
+    expect(ctx.client.lastWatch.resourceVersion).toBe('500');
+    expect(ctx.lines.filter((l) => l.startsWith('warn: skipping peer: node bad: backend-data "nonsense" is not JSON'))).toHaveLength(1);
+    controller.abort();
+    await done;
+  });
+
+  it('turns node events into added and removed batches and ignores no-op heartbeats', async () => {
+    const ctx = start();
+    await until('watch opened', () => ctx.client.watches.length === 1);
+    const a = makeNode('a', '10.244.2.0/24', peerAnnotations('192.0.2.11', '12:c6:00:00:00:02'));
+    ctx.client.lastWatch.emit('ADDED', a);
+    ctx.client.lastWatch.emit('MODIFIED', { ...a, metadata: { ...a.metadata, resourceVersion: '900' } });
+    ctx.client.lastWatch.emit('MODIFIED', makeNode('a', '10.244.2.0/24', peerAnnotations('192.0.2.11', '12:c6:00:00:00:99')));
+    ctx.client.lastWatch.emit('ADDED', makeNode('self', '10.244.1.0/24', peerAnnotations('192.0.2.10', '12:c6:00:00:00:01')));
+    ctx.client.lastWatch.emit('ADDED', makeNode('plain', '10.244.3.0/24'));
+    ctx.client.lastWatch.emit('DELETED', a);
+    expect(ctx.batches.map((b) => b.kind)).toEqual(['snapshot', 'added', 'added', 'removed']);
+    expect(ctx.batches[2]?.leases[0]?.backendData?.vtepMac).toBe('12:c6:00:00:00:99');
+    expect(subnets(ctx.batches[3])).toEqual(['10.244.2.0/24']);
+    ctx.controller.abort();
+    await ctx.done;
+  });
+
+  it('removes a peer whose annotations become malformed, warning once per distinct problem', async () => {
+    const ctx = start();
+    await until('watch opened', () => ctx.client.watches.length === 1);
+    ctx.client.lastWatch.emit('ADDED', makeNode('a', '10.244.2.0/24', peerAnnotations('192.0.2.11', '12:c6:00:00:00:02')));
+    const broken = makeNode('a', '10.244.2.0/24', { ...peerAnnotations('192.0.2.11', 'x'), [`${P}/public-ip`]: 'nope' });
+    ctx.client.lastWatch.emit('MODIFIED', broken);
+    ctx.client.lastWatch.emit('MODIFIED', broken);
+    expect(ctx.batches.map((b) => b.kind)).toEqual(['snapshot', 'added', 'removed']);
+    expect(ctx.lines.filter((l) => l.includes('skipping peer: node a'))).toHaveLength(1);
+    ctx.controller.abort();
+    await ctx.done;
+  });
+
+  it('resumes from the last resourceVersion after an error, with backoff', async () => {
+    const ctx = start();
+    await until('watch opened', () => ctx.client.watches.length === 1);
+    ctx.client.lastWatch.emit('ADDED', { ...makeNode('a', '10.244.2.0/24', peerAnnotations('192.0.2.11', '12:c6:00:00:00:02')), metadata: { name: 'a', resourceVersion: '777', annotations: peerAnnotations('192.0.2.11', '12:c6:00:00:00:02') } });
+    ctx.client.lastWatch.emit('BOOKMARK', { metadata: { resourceVersion: '800' } });
+    ctx.client.failNext = [new KubeApiError(0, 'watch nodes: connect ECONNREFUSED')];
+    ctx.client.lastWatch.end(new KubeApiError(0, 'watch nodes: socket hang up'));
+    await until('watch reopened', () => ctx.client.watches.length === 2);
+    expect(ctx.client.lastWatch.resourceVersion).toBe('800');
+    expect(ctx.client.listCalls).toBe(1);
+    expect(ctx.sleeps).toEqual([100, 200]);
+    expect(ctx.lines.some((l) => l.startsWith('warn: node watch failed, retrying in 100 ms: watch nodes: socket hang up'))).toBe(true);
+    ctx.controller.abort();
+    await ctx.done;
+  });
+
+  it('lists again after 410 and delivers a fresh snapshot', async () => {
+    const ctx = start();
+    await until('watch opened', () => ctx.client.watches.length === 1);
+    ctx.client.nodes.set('b', makeNode('b', '10.244.5.0/24', peerAnnotations('192.0.2.15', '12:c6:00:00:00:05')));
+    ctx.client.listResourceVersion = '9000';
+    ctx.client.lastWatch.end(new ResourceExpiredError(410, 'watch nodes: too old resource version'));
+    await until('watch reopened', () => ctx.client.watches.length === 2);
+    expect(ctx.client.listCalls).toBe(2);
+    expect(ctx.batches.map((b) => b.kind)).toEqual(['snapshot', 'snapshot']);
+    expect(subnets(ctx.batches[1])).toEqual(['10.244.5.0/24']);
+    expect(ctx.client.lastWatch.resourceVersion).toBe('9000');
+    ctx.controller.abort();
+    await ctx.done;
+  });
+
+  it('survives a watcher that throws', async () => {
+    const ctx = setup();
+    const controller = new AbortController();
+    let calls = 0;
+    const done = ctx.manager.watchLeases({
+      onBatch: () => {
+        calls++;
+        throw new Error('boom');
+      },
+      onOwnLeaseChanged: () => undefined,
+    }, controller.signal);
+    await until('watch opened', () => ctx.client.watches.length === 1);
+    ctx.client.lastWatch.emit('ADDED', makeNode('a', '10.244.2.0/24', peerAnnotations('192.0.2.11', '12:c6:00:00:00:02')));
+    expect(calls).toBe(2);
+    expect(ctx.lines.filter((l) => l.startsWith('error: lease watcher failed'))).toHaveLength(2);
+    controller.abort();
+    await done;
+  });
+
+  it('ends when the manager is closed', async () => {
+    const ctx = start();
+    await until('watch opened', () => ctx.client.watches.length === 1);
+    await ctx.manager.close();
+    await ctx.done;
+  });
+});
+
+describe('resolveNodeName', () => {
+  const signal = new AbortController().signal;
+  it('prefers NODE_NAME, else asks the pod', async () => {
+    const client = new FakeKubeClient();
+    client.pods.set('kube-flannel/weft-abc', { spec: { nodeName: 'worker-3' } });
+    expect(await resolveNodeName({ nodeName: 'n1', podName: 'weft-abc', podNamespace: 'kube-flannel' }, client, signal)).toBe('n1');
+    expect(await resolveNodeName({ podName: 'weft-abc', podNamespace: 'kube-flannel' }, client, signal)).toBe('worker-3');
+  });
+
+  it('explains what to set when nothing identifies the node', async () => {
+    const client = new FakeKubeClient();
+    await expect(resolveNodeName({ podName: 'p' }, client, signal)).rejects.toThrow(/^NODE_NAME: is not set, and neither are POD_NAME and POD_NAMESPACE/);
+    client.pods.set('ns/p', { spec: {} });
+    await expect(resolveNodeName({ podName: 'p', podNamespace: 'ns' }, client, signal)).rejects.toThrow(/no spec.nodeName/);
+  });
+});

@@ -1,0 +1,365 @@
+// Leases in Kubernetes mode, as flannel's kube subnet manager keeps them: the node's subnet is the pod
+// CIDR that kube-controller-manager assigned, and the rest of the lease is published as annotations on
+// our Node object. Peers are the other nodes carrying `<P>/kube-subnet-manager: "true"`, followed with a
+// list + watch that resumes from the last resourceVersion and lists again after a 410.
+// Nothing expires here: a node's lease lives as long as its Node object.
+import { readFile as fsReadFile } from 'node:fs/promises';
+import type { Logger } from 'winston';
+import { ConfigError, RemoteDataError } from './errors.js';
+import { formatIpv4, type Ipv4 } from './ipv4.js';
+import {
+  annotationKeys,
+  isManagedNode,
+  leaseAnnotations,
+  nodeName,
+  nodePodCidr,
+  nodeToLease,
+  overrideIp,
+  previousVtepMac,
+  type AnnotationKeys,
+} from './kube-annotations.js';
+import type { KubeNode, KubeNodeClient, NodeWatchEventType } from './kube-node-client.js';
+import { ResourceExpiredError } from './kube-node-client.js';
+import type { AcquireOptions, Lease, LeaseBatch, LeaseManager, LeaseWatcher } from './lease.js';
+
+export interface KubeLeaseManagerOptions {
+  client: KubeNodeClient;
+  nodeName: string;
+  /** flannel.alpha.coreos.com unless --kube-annotation-prefix says otherwise. */
+  annotationPrefix?: string | undefined;
+  netConfigPath: string;
+  logger: Logger;
+  /** Retry delays for API-server errors and for a pod CIDR not assigned yet. */
+  backoff?: { initialMs: number; maxMs: number } | undefined;
+  /** Injected in tests. */
+  sleep?: ((ms: number, signal: AbortSignal) => Promise<void>) | undefined;
+  readFile?: ((path: string) => Promise<string>) | undefined;
+}
+
+/** What our own Node object says about an earlier run and about overrides, read before start-up. */
+export interface OwnNodeHints {
+  /** `<P>/node-public-ip`: use instead of --public-ip when set. */
+  nodePublicIp?: Ipv4 | undefined;
+  /** From our `<P>/backend-data`: give a newly created VXLAN device this MAC, so peers stay valid. */
+  previousVtepMac?: string | undefined;
+}
+
+export class KubeLeaseManager implements LeaseManager {
+  private readonly keys: AnnotationKeys;
+  private readonly log: Logger;
+  private readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  private readonly readFile: (path: string) => Promise<string>;
+  private readonly initialMs: number;
+  private readonly maxMs: number;
+  private readonly closed = new AbortController();
+
+  constructor(private readonly opts: KubeLeaseManagerOptions) {
+    this.keys = annotationKeys(opts.annotationPrefix);
+    this.log = opts.logger.child({ component: 'kube-lease-manager', node: opts.nodeName });
+    this.sleep = opts.sleep ?? abortableSleep;
+    this.readFile = opts.readFile ?? ((path) => fsReadFile(path, 'utf8'));
+    this.initialMs = opts.backoff?.initialMs ?? 1000;
+    this.maxMs = opts.backoff?.maxMs ?? 30_000;
+  }
+
+  async readNetworkConfig(_signal: AbortSignal): Promise<string> {
+    try {
+      return await this.readFile(this.opts.netConfigPath);
+    } catch (err) {
+      throw new ConfigError(
+        '--net-config-path',
+        `cannot read ${this.opts.netConfigPath} (${(err as Error).message}); mount the net-conf.json ConfigMap there`,
+      );
+    }
+  }
+
+  /** Reads our node once (retrying while the API server is unreachable). */
+  async readOwnNodeHints(signal: AbortSignal): Promise<OwnNodeHints> {
+    const node = await this.retry('read own node', (s) => this.opts.client.getNode(this.opts.nodeName, s), signal);
+    const hints: OwnNodeHints = {};
+    try {
+      hints.nodePublicIp = overrideIp(node, this.keys.nodePublicIp);
+    } catch (err) {
+      this.log.warn(`ignoring ${(err as Error).message}`);
+    }
+    try {
+      hints.previousVtepMac = previousVtepMac(this.keys, node);
+    } catch (err) {
+      this.log.warn(`not reusing the earlier VTEP MAC: ${(err as Error).message}`);
+    }
+    return hints;
+  }
+
+  async acquireLease(options: AcquireOptions, signal: AbortSignal): Promise<Lease> {
+    const { pool, attrs } = options;
+    let delayMs = this.initialMs;
+    for (;;) {
+      const node = await this.retry('read own node', (s) => this.opts.client.getNode(this.opts.nodeName, s), signal);
+      const subnet = nodePodCidr(node);
+      if (subnet === undefined) {
+        this.log.warn(
+          `node ${this.opts.nodeName} pod cidr not assigned; waiting for kube-controller-manager ` +
+            `(--allocate-node-cidrs) or for spec.podCIDR to be set; retrying in ${delayMs} ms`,
+        );
+        await this.sleep(delayMs, signal);
+        delayMs = Math.min(delayMs * 2, this.maxMs);
+        continue;
+      }
+      if (!pool.network.containsNet(subnet)) {
+        throw new ConfigError(
+          'Network',
+          `node ${this.opts.nodeName} has pod CIDR ${subnet.toString()}, outside Network ${pool.network.toString()}; ` +
+            `make net-conf.json Network match kube-controller-manager's --cluster-cidr`,
+        );
+      }
+
+      const publishedIp = this.publishedIp(node, attrs.publicIp);
+      const wanted = leaseAnnotations(this.keys, attrs, publishedIp);
+      const current = node.metadata?.annotations ?? {};
+      if (Object.entries(wanted).some(([key, value]) => current[key] !== value)) {
+        await this.retry(
+          'annotate own node',
+          (s) => this.opts.client.patchNodeStatus(this.opts.nodeName, { metadata: { annotations: wanted } }, s),
+          signal,
+        );
+        this.log.info('published lease annotations', { subnet: subnet.toString(), publicIp: formatIpv4(publishedIp) });
+      }
+      // Like flannel, the lease carries our own attributes: the override only changes what peers see.
+      return { ...attrs, subnet, expiresAt: undefined };
+    }
+  }
+
+  /** Sets NodeNetworkUnavailable=False (reason FlannelIsUp) once routes are in place. */
+  async markNetworkAvailable(signal: AbortSignal): Promise<void> {
+    const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const condition = {
+      type: 'NetworkUnavailable',
+      status: 'False',
+      reason: 'FlannelIsUp',
+      message: 'Flannel is running on this node',
+      lastTransitionTime: now,
+      lastHeartbeatTime: now,
+    };
+    await this.retry(
+      'set NetworkUnavailable=False',
+      (s) => this.opts.client.patchNodeStatus(this.opts.nodeName, { status: { conditions: [condition] } }, s),
+      signal,
+    );
+    this.log.info('node condition NetworkUnavailable=False (FlannelIsUp)');
+  }
+
+  async watchLeases(watcher: LeaseWatcher, signal: AbortSignal): Promise<void> {
+    const both = AbortSignal.any([signal, this.closed.signal]);
+    const stopped = (): boolean => both.aborted; // a call, so that narrowing does not assume `false`
+    const peers = new PeerNodes(this.keys, this.opts.nodeName, this.log);
+    let resourceVersion: string | undefined;
+    let delayMs = this.initialMs;
+    while (!stopped()) {
+      try {
+        if (resourceVersion === undefined) {
+          const list = await this.opts.client.listNodes(both);
+          deliver(watcher, peers.snapshot(list.nodes), this.log);
+          resourceVersion = list.resourceVersion;
+          this.log.debug('listed nodes', { resourceVersion, peers: peers.size });
+        }
+        const startedAt = Date.now();
+        await this.opts.client.watchNodes(
+          resourceVersion,
+          (type, node) => {
+            resourceVersion = node.metadata?.resourceVersion ?? resourceVersion;
+            for (const batch of peers.apply(type, node)) deliver(watcher, batch, this.log);
+          },
+          both,
+        );
+        // A normal end (server-side timeout): watch again at once, unless streams keep ending instantly.
+        if (Date.now() - startedAt > 1000) {
+          delayMs = this.initialMs;
+          continue;
+        }
+        await this.sleep(delayMs, both);
+        delayMs = Math.min(delayMs * 2, this.maxMs);
+      } catch (err) {
+        if (stopped()) break;
+        if (err instanceof ResourceExpiredError) {
+          this.log.info(`node watch expired (${err.message}); listing nodes again`);
+          resourceVersion = undefined;
+          continue;
+        }
+        this.log.warn(`node watch failed, retrying in ${delayMs} ms: ${(err as Error).message}`);
+        try {
+          await this.sleep(delayMs, both);
+        } catch {
+          break;
+        }
+        delayMs = Math.min(delayMs * 2, this.maxMs);
+      }
+    }
+  }
+
+  close(): Promise<void> {
+    this.closed.abort(new Error('lease manager closed'));
+    return Promise.resolve();
+  }
+
+  private publishedIp(node: KubeNode, own: Ipv4): Ipv4 {
+    try {
+      const overwrite = overrideIp(node, this.keys.publicIpOverwrite);
+      if (overwrite !== undefined && overwrite !== own) {
+        this.log.info(`publishing public IP ${formatIpv4(overwrite)} from annotation ${this.keys.publicIpOverwrite}`);
+        return overwrite;
+      }
+    } catch (err) {
+      this.log.warn(`ignoring ${(err as Error).message}`);
+    }
+    return own;
+  }
+
+  /** Retries an API call with capped backoff until it succeeds or the signal aborts. */
+  private async retry<T>(what: string, call: (signal: AbortSignal) => Promise<T>, signal: AbortSignal): Promise<T> {
+    const both = AbortSignal.any([signal, this.closed.signal]);
+    let delayMs = this.initialMs;
+    for (;;) {
+      try {
+        return await call(both);
+      } catch (err) {
+        if (both.aborted) throw both.reason;
+        if (err instanceof ConfigError || err instanceof RemoteDataError) throw err;
+        this.log.warn(`${what} failed, retrying in ${delayMs} ms: ${(err as Error).message}`);
+        await this.sleep(delayMs, both);
+        delayMs = Math.min(delayMs * 2, this.maxMs);
+      }
+    }
+  }
+}
+
+/**
+ * The peers we know, by node name, and how node events change them. Each node's last warning is kept so
+ * that a malformed peer is reported when it changes, not at every status heartbeat.
+ */
+class PeerNodes {
+  private readonly leases = new Map<string, Lease>();
+  private readonly warned = new Map<string, string>();
+
+  constructor(
+    private readonly keys: AnnotationKeys,
+    private readonly ownName: string,
+    private readonly log: Logger,
+  ) {}
+
+  get size(): number {
+    return this.leases.size;
+  }
+
+  snapshot(nodes: KubeNode[]): LeaseBatch {
+    this.leases.clear();
+    for (const node of nodes) {
+      const lease = this.leaseOf(node);
+      if (lease) this.leases.set(nodeName(node), lease);
+    }
+    return { kind: 'snapshot', leases: [...this.leases.values()] };
+  }
+
+  apply(type: NodeWatchEventType, node: KubeNode): LeaseBatch[] {
+    if (type === 'BOOKMARK') return [];
+    const name = nodeName(node);
+    const previous = this.leases.get(name);
+    const lease = type === 'DELETED' ? undefined : this.leaseOf(node);
+    if (type === 'DELETED') this.warned.delete(name);
+    if (lease === undefined) {
+      if (!previous) return [];
+      this.leases.delete(name);
+      return [{ kind: 'removed', leases: [previous] }];
+    }
+    if (previous && sameLease(previous, lease)) return [];
+    this.leases.set(name, lease);
+    const batches: LeaseBatch[] = [];
+    if (previous && !previous.subnet.equals(lease.subnet)) batches.push({ kind: 'removed', leases: [previous] });
+    batches.push({ kind: 'added', leases: [lease] });
+    return batches;
+  }
+
+  /** The node's lease, or undefined for our own node, unmanaged nodes and malformed ones (warned). */
+  private leaseOf(node: KubeNode): Lease | undefined {
+    const name = nodeName(node);
+    if (name === this.ownName || !isManagedNode(this.keys, node)) return undefined;
+    try {
+      const lease = nodeToLease(this.keys, node);
+      this.warned.delete(name);
+      return lease;
+    } catch (err) {
+      if (!(err instanceof RemoteDataError)) throw err;
+      if (this.warned.get(name) !== err.message) {
+        this.warned.set(name, err.message);
+        this.log.warn(`skipping peer: ${err.message}`, { node: name });
+      }
+      return undefined;
+    }
+  }
+}
+
+function sameLease(a: Lease, b: Lease): boolean {
+  return (
+    a.subnet.equals(b.subnet) &&
+    a.publicIp === b.publicIp &&
+    a.backendType === b.backendType &&
+    a.backendData?.vni === b.backendData?.vni &&
+    a.backendData?.vtepMac === b.backendData?.vtepMac
+  );
+}
+
+/** A watcher's exception must not stop the watch. */
+function deliver(watcher: LeaseWatcher, batch: LeaseBatch, log: Logger): void {
+  try {
+    watcher.onBatch(batch);
+  } catch (err) {
+    log.error(`lease watcher failed on a ${batch.kind} batch: ${(err as Error).message}`);
+  }
+}
+
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason as Error);
+      return;
+    }
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal.reason as Error);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+export interface NodeNameSources {
+  nodeName?: string | undefined;
+  podName?: string | undefined;
+  podNamespace?: string | undefined;
+}
+
+/**
+ * flannel's rule: NODE_NAME when set, else the spec.nodeName of the pod POD_NAMESPACE/POD_NAME.
+ * The cmd layer passes the values; nothing here reads the environment.
+ */
+export async function resolveNodeName(
+  env: NodeNameSources,
+  client: Pick<KubeNodeClient, 'getPod'>,
+  signal: AbortSignal,
+): Promise<string> {
+  if (env.nodeName) return env.nodeName;
+  if (!env.podName || !env.podNamespace) {
+    throw new ConfigError(
+      'NODE_NAME',
+      'is not set, and neither are POD_NAME and POD_NAMESPACE; set NODE_NAME from spec.nodeName with the downward API',
+    );
+  }
+  const pod = await client.getPod(env.podNamespace, env.podName, signal);
+  const name = pod.spec?.nodeName;
+  if (!name) {
+    throw new ConfigError('POD_NAME', `pod ${env.podNamespace}/${env.podName} has no spec.nodeName (not scheduled yet?)`);
+  }
+  return name;
+}
