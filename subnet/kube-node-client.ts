@@ -185,9 +185,12 @@ export class ClientNodeKubeClient implements KubeNodeClient {
           if (failure) reject(failure);
           else resolve();
         });
-        res.on('error', (err) => {
+        // readline re-emits the response's errors (e.g. "aborted" when the connection drops).
+        const onStreamError = (err: Error): void => {
           reject(failure ?? streamError(err, signal));
-        });
+        };
+        res.on('error', onStreamError);
+        lines.on('error', onStreamError);
       });
       req.on('error', (err) => {
         reject(streamError(err, signal));

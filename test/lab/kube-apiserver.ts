@@ -1,0 +1,380 @@
+// A real kube-apiserver (v1.20.2, built by test/lab/build-kube-apiserver.sh) on a real etcd, for tests.
+// Both run either in the host namespace on 127.0.0.1 (free ports) or inside a lab namespace on one of
+// its addresses (then reached from the host through a port bridge). Certificates, the service-account
+// key pair and the static token file are made fresh per instance under its work directory.
+// Every process is started through the NetnsScope, so it is stopped by PID even when a test fails.
+import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { createWriteStream, existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import * as https from 'node:https';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { KubeConfig } from '@kubernetes/client-node';
+import { run, stopProcess, waitFor, type NetnsScope } from './netns.js';
+import { bridgePort, type PortBridge } from './port-bridge.js';
+
+export const KUBE_APISERVER_BINARY = process.env.WEFT_KUBE_APISERVER ?? '/var/cache/weft/kube-apiserver-v1.20.2';
+
+export interface ApiResponse {
+  status: number;
+  body: unknown;
+}
+
+/** What tests read from a Node. */
+export interface NodeObject {
+  metadata: { name: string; annotations?: Record<string, string>; resourceVersion: string };
+  spec: { podCIDR?: string; podCIDRs?: string[] };
+  status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[] };
+}
+
+export interface KubeUser {
+  token: string;
+  name: string;
+  groups?: string[];
+}
+
+export interface KubeApiServerOptions {
+  scope: NetnsScope;
+  /** Run etcd and the API server inside this namespace (created by `scope`), listening on `bindAddress`. */
+  ns?: string | undefined;
+  /** Default 127.0.0.1; in a namespace, one of its addresses (or 127.0.0.1 of that namespace). */
+  bindAddress?: string | undefined;
+  securePort?: number | undefined;
+  authorizationMode?: 'AlwaysAllow' | 'RBAC' | undefined;
+  /** Static-token users besides the admin (who is in system:masters). */
+  extraUsers?: KubeUser[] | undefined;
+  /** Use this etcd instead of starting one (must be reachable from where the API server runs). */
+  etcdServers?: string | undefined;
+  binary?: string | undefined;
+}
+
+export class KubeApiServer {
+  readonly adminToken = randomBytes(16).toString('hex');
+  private apiserver: ChildProcess | undefined;
+  private etcd: ChildProcess | undefined;
+  private bridge: PortBridge | undefined;
+  private etcdUrl = '';
+  private hostUrlValue = '';
+
+  private constructor(
+    private readonly opts: KubeApiServerOptions,
+    readonly workDir: string,
+    readonly bindAddress: string,
+    readonly securePort: number,
+  ) {}
+
+  /** Starts etcd (unless given) and the API server and waits until /readyz answers ok. */
+  static async start(opts: KubeApiServerOptions): Promise<KubeApiServer> {
+    const binary = opts.binary ?? KUBE_APISERVER_BINARY;
+    if (!existsSync(binary)) {
+      throw new Error(`${binary} is missing: run test/lab/build-kube-apiserver.sh first (about 5 minutes, cached)`);
+    }
+    const workDir = await mkdtemp(join(tmpdir(), 'weft-kube-'));
+    const bindAddress = opts.bindAddress ?? '127.0.0.1';
+    const securePort = opts.securePort ?? (opts.ns ? 6443 : await freePort());
+    const server = new KubeApiServer(opts, workDir, bindAddress, securePort);
+    try {
+      await server.writeCredentials();
+      await server.startEtcd();
+      await server.startApiServer();
+      return server;
+    } catch (err) {
+      await server.dispose();
+      throw err;
+    }
+  }
+
+  /** The URL where the server listens (inside its namespace when it runs in one). */
+  get url(): string {
+    return `https://${this.bindAddress}:${this.securePort}`;
+  }
+
+  /** The URL reachable from the host namespace (the test process). */
+  get hostUrl(): string {
+    return this.hostUrlValue;
+  }
+
+  get caFile(): string {
+    return join(this.workDir, 'ca.crt');
+  }
+
+  /** Writes a kubeconfig for `token` (admin when omitted); `server` defaults to hostUrl. */
+  async writeKubeconfig(token: string = this.adminToken, path?: string, server: string = this.hostUrl): Promise<string> {
+    const file = path ?? join(this.workDir, `kubeconfig-${token.slice(0, 8)}`);
+    const ca = (await readFile(this.caFile)).toString('base64');
+    const config = {
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'lab', cluster: { server, 'certificate-authority-data': ca } }],
+      users: [{ name: 'lab-user', user: { token } }],
+      contexts: [{ name: 'lab', context: { cluster: 'lab', user: 'lab-user' } }],
+      'current-context': 'lab',
+    };
+    await writeFile(file, JSON.stringify(config, null, 2), { mode: 0o600 });
+    return file;
+  }
+
+  /** A client-node KubeConfig for `token` (admin when omitted), talking to hostUrl. */
+  async kubeConfig(token: string = this.adminToken): Promise<KubeConfig> {
+    const kc = new KubeConfig();
+    kc.loadFromFile(await this.writeKubeconfig(token));
+    return kc;
+  }
+
+  /**
+   * One raw API request from the host as `token` (admin when omitted); resolves with the status and the
+   * parsed body whatever the status, so tests can assert refusals.
+   */
+  async request(method: string, path: string, body?: unknown, options: { token?: string; contentType?: string } = {}): Promise<ApiResponse> {
+    const ca = await readFile(this.caFile);
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    return new Promise((resolve, reject) => {
+      const req = https.request(
+        `${this.hostUrl}${path}`,
+        {
+          method,
+          ca,
+          timeout: 10_000,
+          headers: {
+            Authorization: `Bearer ${options.token ?? this.adminToken}`,
+            Accept: 'application/json',
+            ...(payload === undefined ? {} : { 'Content-Type': options.contentType ?? 'application/json' }),
+          },
+        },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (text += chunk));
+          res.on('end', () => {
+            let parsed: unknown = text;
+            try {
+              parsed = JSON.parse(text);
+            } catch {
+              // plain-text answers (e.g. /readyz) stay text
+            }
+            resolve({ status: res.statusCode ?? 0, body: parsed });
+          });
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`${method} ${path}: timeout`)));
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+
+  /** Like request(), but throws unless the status is 2xx. */
+  async requestOk(method: string, path: string, body?: unknown, options: { token?: string; contentType?: string } = {}): Promise<unknown> {
+    const res = await this.request(method, path, body, options);
+    if (res.status < 200 || res.status > 299) throw new Error(`${method} ${path}: HTTP ${res.status} ${JSON.stringify(res.body)}`);
+    return res.body;
+  }
+
+  /** Runs /usr/bin/kubectl as the admin against this server. */
+  async kubectl(args: string[], input?: string): Promise<string> {
+    const kubeconfig = await this.writeKubeconfig();
+    const { stdout } = await run('kubectl', ['--kubeconfig', kubeconfig, ...args], input);
+    return stdout;
+  }
+
+  /** Creates a Node with an optional pod CIDR and annotations (pod CIDR can only be set at creation). */
+  async createNode(name: string, podCidr?: string, annotations: Record<string, string> = {}): Promise<void> {
+    await this.requestOk('POST', '/api/v1/nodes', {
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: { name, annotations },
+      spec: podCidr ? { podCIDR: podCidr, podCIDRs: [podCidr] } : {},
+    });
+  }
+
+  async deleteNode(name: string): Promise<void> {
+    await this.requestOk('DELETE', `/api/v1/nodes/${name}`);
+  }
+
+  async getNode(name: string): Promise<NodeObject> {
+    return (await this.requestOk('GET', `/api/v1/nodes/${name}`)) as NodeObject;
+  }
+
+  /** Sets (string) or removes (null) annotations with a merge patch, as another node's flannel would. */
+  async annotateNode(name: string, annotations: Record<string, string | null>): Promise<void> {
+    await this.requestOk('PATCH', `/api/v1/nodes/${name}`, { metadata: { annotations } }, { contentType: 'application/merge-patch+json' });
+  }
+
+  /**
+   * A real service-account token (TokenRequest API) for `namespace/name`, creating the account first.
+   * RBAC subjects of kind ServiceAccount match it.
+   */
+  async serviceAccountToken(namespace: string, name: string): Promise<string> {
+    const created = await this.request('POST', `/api/v1/namespaces/${namespace}/serviceaccounts`, { metadata: { name } });
+    if (created.status !== 201 && created.status !== 409) throw new Error(`create service account: HTTP ${created.status}`);
+    const answer = (await this.requestOk('POST', `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`, {
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'TokenRequest',
+      spec: { expirationSeconds: 3600 },
+    })) as { status?: { token?: string } };
+    const token = answer.status?.token;
+    if (!token) throw new Error(`TokenRequest for ${namespace}/${name} returned no token`);
+    return token;
+  }
+
+  /** Creates a ClusterRole with `rules` and binds it to the service account namespace/name. */
+  async bindClusterRole(
+    roleName: string,
+    rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[],
+    account: { namespace: string; name: string },
+  ): Promise<void> {
+    const rbac = '/apis/rbac.authorization.k8s.io/v1';
+    await this.requestOk('POST', `${rbac}/clusterroles`, { metadata: { name: roleName }, rules });
+    await this.requestOk('POST', `${rbac}/clusterrolebindings`, {
+      metadata: { name: roleName },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: roleName },
+      subjects: [{ kind: 'ServiceAccount', namespace: account.namespace, name: account.name }],
+    });
+  }
+
+  /** Stops the API server only (etcd keeps its data); start() brings it back on the same port. */
+  async stop(): Promise<void> {
+    if (this.apiserver) await stopProcess(this.apiserver, 5000);
+    this.apiserver = undefined;
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.startApiServer();
+  }
+
+  get pid(): number | undefined {
+    return this.apiserver?.pid;
+  }
+
+  /** Stops everything this instance started and removes its work directory. */
+  async dispose(): Promise<void> {
+    await this.stop();
+    await this.bridge?.close();
+    this.bridge = undefined;
+    if (this.etcd) await stopProcess(this.etcd, 5000);
+    this.etcd = undefined;
+    await rm(this.workDir, { recursive: true, force: true });
+  }
+
+  private spawnHere(cmd: string, args: string[]): ChildProcess {
+    const { scope, ns } = this.opts;
+    if (ns) return scope.spawn(ns, cmd, args);
+    const child = spawn(cmd, args, { stdio: 'pipe' });
+    scope.track(child);
+    return child;
+  }
+
+  private logTo(child: ChildProcess, name: string): void {
+    const log = createWriteStream(join(this.workDir, `${name}.log`), { flags: 'a' });
+    child.stdout?.pipe(log);
+    child.stderr?.pipe(log);
+  }
+
+  /** Last lines of a log, for error messages. */
+  async logTail(name: 'kube-apiserver' | 'etcd', lines = 20): Promise<string> {
+    const text = await readFile(join(this.workDir, `${name}.log`), 'utf8').catch(() => '');
+    return text.split('\n').slice(-lines).join('\n');
+  }
+
+  private async writeCredentials(): Promise<void> {
+    const d = this.workDir;
+    await mkdir(join(d, 'certs'), { recursive: true });
+    const openssl = (args: string[]): Promise<unknown> => run('openssl', args);
+    // A CA and a serving certificate valid for every name a client may use.
+    await openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=weft-lab-ca',
+      '-keyout', join(d, 'ca.key'), '-out', join(d, 'ca.crt')]);
+    const sans = [...new Set(['127.0.0.1', this.bindAddress])].map((ip) => `IP:${ip}`).concat('DNS:localhost');
+    await writeFile(join(d, 'san.ext'), `subjectAltName=${sans.join(',')}\n`);
+    await openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=kube-apiserver',
+      '-keyout', join(d, 'server.key'), '-out', join(d, 'server.csr')]);
+    await openssl(['x509', '-req', '-in', join(d, 'server.csr'), '-CA', join(d, 'ca.crt'), '-CAkey', join(d, 'ca.key'),
+      '-CAcreateserial', '-days', '2', '-extfile', join(d, 'san.ext'), '-out', join(d, 'server.crt')]);
+    // The service-account key pair (signing and verification).
+    await openssl(['genrsa', '-out', join(d, 'sa.key'), '2048']);
+    await openssl(['rsa', '-in', join(d, 'sa.key'), '-pubout', '-out', join(d, 'sa.pub')]);
+    const users: KubeUser[] = [{ token: this.adminToken, name: 'weft-admin', groups: ['system:masters'] }, ...(this.opts.extraUsers ?? [])];
+    const lines = users.map((u, i) => `${u.token},${u.name},uid-${i},"${(u.groups ?? []).join(',')}"`);
+    await writeFile(join(d, 'tokens.csv'), lines.join('\n') + '\n', { mode: 0o600 });
+  }
+
+  private async startEtcd(): Promise<void> {
+    if (this.opts.etcdServers) {
+      this.etcdUrl = this.opts.etcdServers;
+      return;
+    }
+    const host = '127.0.0.1';
+    const clientPort = this.opts.ns ? 2379 : await freePort();
+    const peerPort = this.opts.ns ? 2380 : await freePort();
+    this.etcdUrl = `http://${host}:${clientPort}`;
+    const peerUrl = `http://${host}:${peerPort}`;
+    const etcd = this.spawnHere('etcd', [
+      '--name', 'kube-lab', '--data-dir', join(this.workDir, 'etcd-data'),
+      '--listen-client-urls', this.etcdUrl, '--advertise-client-urls', this.etcdUrl,
+      '--listen-peer-urls', peerUrl, '--initial-advertise-peer-urls', peerUrl,
+      '--initial-cluster', `kube-lab=${peerUrl}`, '--log-level', 'warn',
+    ]);
+    this.logTo(etcd, 'etcd');
+    this.etcd = etcd;
+    await waitFor('etcd for kube-apiserver to answer', async () => {
+      if (etcd.exitCode !== null) throw new Error(`etcd exited with ${etcd.exitCode}: ${await this.logTail('etcd')}`);
+      const args = ['--endpoints', this.etcdUrl, 'endpoint', 'health'];
+      if (this.opts.ns) await this.opts.scope.exec(this.opts.ns, 'etcdctl', args);
+      else await run('etcdctl', args);
+      return true;
+    }, 20_000, 200);
+  }
+
+  private async startApiServer(): Promise<void> {
+    const d = this.workDir;
+    const args = [
+      `--etcd-servers=${this.etcdUrl}`,
+      `--bind-address=${this.bindAddress}`,
+      `--advertise-address=${this.bindAddress}`,
+      `--secure-port=${this.securePort}`,
+      '--insecure-port=0',
+      `--cert-dir=${join(d, 'certs')}`,
+      `--tls-cert-file=${join(d, 'server.crt')}`,
+      `--tls-private-key-file=${join(d, 'server.key')}`,
+      `--client-ca-file=${join(d, 'ca.crt')}`,
+      '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+      `--service-account-key-file=${join(d, 'sa.pub')}`,
+      `--service-account-signing-key-file=${join(d, 'sa.key')}`,
+      '--service-cluster-ip-range=10.96.0.0/24',
+      `--authorization-mode=${this.opts.authorizationMode ?? 'AlwaysAllow'}`,
+      `--token-auth-file=${join(d, 'tokens.csv')}`,
+      '--endpoint-reconciler-type=none',
+      '--enable-priority-and-fairness=false',
+      '--logtostderr=true',
+      '--v=1',
+    ];
+    const child = this.spawnHere(this.opts.binary ?? KUBE_APISERVER_BINARY, args);
+    this.logTo(child, 'kube-apiserver');
+    this.apiserver = child;
+    if (this.opts.ns && !this.bridge) {
+      this.bridge = await bridgePort(this.opts.scope, this.opts.ns, { host: this.bindAddress, port: this.securePort }, d);
+    }
+    this.hostUrlValue = this.bridge ? `https://127.0.0.1:${this.bridge.port}` : this.url;
+    await waitFor('kube-apiserver /readyz', async () => {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(`kube-apiserver exited (${child.exitCode ?? child.signalCode}): ${await this.logTail('kube-apiserver')}`);
+      }
+      const res = await this.request('GET', '/readyz');
+      return res.status === 200 ? true : undefined;
+    }, 60_000, 250);
+  }
+}
+
+/** A TCP port that was free on 127.0.0.1 a moment ago. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => { resolve(port); });
+    });
+  });
+}
