@@ -218,6 +218,34 @@ describe('KubeLeaseManager against kube-apiserver (AlwaysAllow)', () => {
     await watching;
     await manager.close();
   }, 90_000);
+  it('lists again (one new snapshot) when its resourceVersion is too old after a restart (410)', async () => {
+    const { manager, lines } = await makeManager(server, 'node-a');
+    const recorder = new PeerRecorder();
+    const stop = new AbortController();
+    const watching = manager.watchLeases(recorder, AbortSignal.any([stop.signal, controller.signal]));
+    await waitFor('the first snapshot', () => (recorder.batches.length > 0 ? true : undefined), 10_000);
+    const before = recorder.subnets();
+
+    // While our server is down, a second API server on the same etcd changes nodes: when ours comes
+    // back, its watch cache starts after our resourceVersion, so the resumed watch gets 410.
+    await server.stop();
+    const other = await KubeApiServer.start({ scope, etcdServers: server.etcdServers });
+    try {
+      await other.createNode('peer-while-down', '10.244.50.0/24', peerAnnotations('192.0.2.50', '12:c6:00:00:00:50'));
+      await other.deleteNode('peer-after');
+    } finally {
+      await other.dispose();
+    }
+    await server.restart();
+    const expected = [...before.filter((s) => s !== '10.244.40.0/24'), '10.244.50.0/24'].sort();
+    await waitFor('the changes made while down', () => (recorder.subnets().join() === expected.join() ? true : undefined), 30_000);
+    expect(recorder.batches.filter((b) => b.kind === 'snapshot')).toHaveLength(2);
+    expect(lines.some((l) => /^info: node watch expired \(watch nodes: too old resource version/.test(l))).toBe(true);
+
+    stop.abort();
+    await watching;
+    await manager.close();
+  }, 120_000);
 });
 
 describe('KubeLeaseManager with RBAC, API server inside a namespace', () => {

@@ -97,6 +97,11 @@ export class KubeApiServer {
     return this.hostUrlValue;
   }
 
+  /** The etcd this server stores into (pass it as `etcdServers` to start a second server on it). */
+  get etcdServers(): string {
+    return this.etcdUrl;
+  }
+
   get caFile(): string {
     return join(this.workDir, 'ca.crt');
   }
