@@ -168,6 +168,12 @@ export class LabCluster {
     return readFile(node.subnetFile, 'utf8');
   }
 
+  /** How many lines of the node's daemon log contain `text` (the log spans restarts). */
+  async countLogLines(node: LabNode, text: string): Promise<number> {
+    const log = await readFile(node.logFile, 'utf8').catch(() => '');
+    return log.split('\n').filter((line) => line.includes(text)).length;
+  }
+
   async stopDaemon(node: LabNode, signal: NodeJS.Signals = 'SIGTERM'): Promise<DaemonExit> {
     const daemon = node.daemon;
     node.daemon = undefined;
