@@ -1,0 +1,73 @@
+// Shared by the etcd lease manager integration tests: a log collector, a recording watcher, managers.
+import winston from 'winston';
+import { EtcdLeaseManager, type EtcdLeaseManagerOptions } from '../../subnet/etcd-lease-manager.js';
+import { Ipv4Net, parseIpv4 } from '../../subnet/ipv4.js';
+import type { Lease, LeaseAttrs, LeaseBatch, SubnetPool } from '../../subnet/lease.js';
+
+export const ip = (text: string): number => parseIpv4(text) ?? 0;
+export const net = (text: string): Ipv4Net => Ipv4Net.parse(text) ?? Ipv4Net.of(0, 0);
+
+export function pool(network = '10.244.0.0/16', min = '10.244.1.0', max = '10.244.255.0', subnetLen = 24): SubnetPool {
+  return { network: net(network), subnetLen, subnetMin: ip(min), subnetMax: ip(max) };
+}
+
+export function vxlan(publicIp: string, vtepMac: string, vni = 1): LeaseAttrs {
+  return { publicIp: ip(publicIp), backendType: 'vxlan', backendData: { vni, vtepMac } };
+}
+
+/** A logger whose lines ("level: message") are kept for assertions. */
+export function memoryLogger(): { logger: winston.Logger; lines: string[] } {
+  const lines: string[] = [];
+  const collect = winston.format((info) => {
+    lines.push(`${info.level}: ${String(info.message)}`);
+    return info;
+  });
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment
+  const logger = winston.createLogger({ level: 'debug', format: collect(), transports: [new winston.transports.Console({ silent: true })] });
+  return { logger, lines };
+}
+
+/** Peers as the daemon folds them (by subnet), plus every batch and own-lease change seen. */
+export class PeerRecorder {
+  readonly peers = new Map<string, Lease>();
+  readonly batches: LeaseBatch[] = [];
+  readonly ownChanges: Lease[] = [];
+  onBatch(batch: LeaseBatch): void {
+    this.batches.push(batch);
+    if (batch.kind === 'snapshot') this.peers.clear();
+    for (const lease of batch.leases) {
+      if (batch.kind === 'removed') this.peers.delete(lease.subnet.toString());
+      else this.peers.set(lease.subnet.toString(), lease);
+    }
+  }
+  onOwnLeaseChanged(lease: Lease): void {
+    this.ownChanges.push(lease);
+  }
+  subnets(): string[] {
+    return [...this.peers.keys()].sort();
+  }
+  count(kind: LeaseBatch['kind']): number {
+    return this.batches.filter((b) => b.kind === kind).length;
+  }
+}
+
+export function makeManager(
+  endpoint: string,
+  prefix: string,
+  extra: Partial<EtcdLeaseManagerOptions> = {},
+): { manager: EtcdLeaseManager; lines: string[] } {
+  const { logger, lines } = memoryLogger();
+  const manager = new EtcdLeaseManager({
+    endpoints: [endpoint],
+    prefix,
+    logger,
+    backoff: { initialMs: 100, maxMs: 1000 },
+    ...extra,
+  });
+  return { manager, lines };
+}
+
+/** flannel's value for a vxlan lease, written by hand in tests. */
+export function flannelValue(publicIp: string, mac: string): string {
+  return `{"PublicIP":"${publicIp}","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"${mac}"}}`;
+}
