@@ -28,7 +28,7 @@ describe('abortableSleep', () => {
 
     const ac = new AbortController();
     const sleeping = abortableSleep(60_000, ac.signal);
-    setTimeout(() => ac.abort(new Error('stop')), 10);
+    setTimeout(() => { ac.abort(new Error('stop')); }, 10);
     await expect(sleeping).rejects.toThrow('stop');
     await expect(abortableSleep(10, AbortSignal.abort(new Error('already')))).rejects.toThrow('already');
   });

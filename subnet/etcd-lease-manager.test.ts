@@ -1,0 +1,325 @@
+// The etcd lease manager against an in-memory store and a fake clock: renewal timing and retries,
+// reservations, lost races, running out of subnets, and the peer tracker's batching.
+import winston from 'winston';
+import { encodeLeaseValue } from './etcd-lease-codec.js';
+import { EtcdLeaseManager } from './etcd-lease-manager.js';
+import { EtcdPeerTracker } from './etcd-peer-tracker.js';
+import type { EtcdListing, EtcdRecord, EtcdStore, EtcdWatch, EtcdWatchHandlers, EtcdWatchEvent, TxnResult } from './etcd-store.js';
+import { OutOfSubnetsError } from './errors.js';
+import { Ipv4Net, parseIpv4 } from './ipv4.js';
+import type { Lease, LeaseAttrs, LeaseBatch, SubnetPool } from './lease.js';
+
+const P = '/coreos.com/network';
+const ip = (text: string): number => parseIpv4(text) ?? 0;
+const net = (text: string): Ipv4Net => Ipv4Net.parse(text) ?? Ipv4Net.of(0, 0);
+const pool = (min = '10.244.1.0', max = '10.244.255.0'): SubnetPool => ({ network: net('10.244.0.0/16'), subnetLen: 24, subnetMin: ip(min), subnetMax: ip(max) });
+const vxlan = (publicIp: string, mac = '02:00:00:00:00:01'): LeaseAttrs => ({ publicIp: ip(publicIp), backendType: 'vxlan', backendData: { vni: 1, vtepMac: mac } });
+const HOUR = 3_600_000;
+
+function memoryLogger(): { logger: winston.Logger; lines: string[] } {
+  const lines: string[] = [];
+  const collect = winston.format((info) => {
+    lines.push(`${info.level}: ${String(info.message)}`);
+    return info;
+  });
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment
+  const logger = winston.createLogger({ level: 'debug', format: collect(), transports: [new winston.transports.Console({ silent: true })] });
+  return { logger, lines };
+}
+
+/** An in-memory etcd: revisions, leases, conditional writes; failures injected per operation. */
+class FakeStore implements EtcdStore {
+  readonly kvs = new Map<string, EtcdRecord>();
+  revision = 1;
+  nextLease = 100;
+  readonly granted: string[] = [];
+  readonly revoked: string[] = [];
+  failNext: Partial<Record<'get' | 'list' | 'grant' | 'create' | 'replace', number>> = {};
+  /** Called before a create's compare: lets a test slip in a competing write. */
+  beforeCreate: ((key: string) => void) | undefined;
+  readonly watchers = new Set<EtcdWatchHandlers>();
+  closed = false;
+
+  put(key: string, value: string, leaseId = '0'): void {
+    this.revision++;
+    const record = { key, value, leaseId, modRevision: String(this.revision) };
+    this.kvs.set(key, record);
+    this.emit([{ type: 'put', record }]);
+  }
+  del(key: string): void {
+    this.revision++;
+    this.kvs.delete(key);
+    this.emit([{ type: 'delete', record: { key, value: '', leaseId: '0', modRevision: String(this.revision) } }]);
+  }
+  private emit(events: EtcdWatchEvent[]): void {
+    for (const w of this.watchers) w.onResponse({ events, revision: String(this.revision), created: false, canceled: false, compactRevision: '0' });
+  }
+  private maybeFail(op: keyof FakeStore['failNext']): void {
+    const n = this.failNext[op] ?? 0;
+    if (n > 0) {
+      this.failNext[op] = n - 1;
+      throw new Error(`injected ${op} failure`);
+    }
+  }
+  get(key: string): Promise<string | undefined> {
+    this.maybeFail('get');
+    return Promise.resolve(this.kvs.get(key)?.value);
+  }
+  list(prefix: string): Promise<EtcdListing> {
+    this.maybeFail('list');
+    const records = [...this.kvs.values()].filter((r) => r.key.startsWith(prefix)).map((r) => ({ ...r }));
+    return Promise.resolve({ records, revision: String(this.revision) });
+  }
+  grant(ttlSeconds: number): Promise<{ id: string; ttlSeconds: number }> {
+    this.maybeFail('grant');
+    const id = String(this.nextLease++);
+    this.granted.push(id);
+    return Promise.resolve({ id, ttlSeconds });
+  }
+  timeToLive(): Promise<number> {
+    return Promise.resolve(-1);
+  }
+  revoke(id: string): Promise<void> {
+    this.revoked.push(id);
+    return Promise.resolve();
+  }
+  create(key: string, value: string, leaseId: string): Promise<TxnResult> {
+    this.maybeFail('create');
+    this.beforeCreate?.(key);
+    if (this.kvs.has(key)) return Promise.resolve({ succeeded: false, revision: String(this.revision) });
+    this.put(key, value, leaseId);
+    return Promise.resolve({ succeeded: true, revision: String(this.revision) });
+  }
+  replace(key: string, value: string, leaseId: string, modRevision: string): Promise<TxnResult> {
+    this.maybeFail('replace');
+    if (this.kvs.get(key)?.modRevision !== modRevision) return Promise.resolve({ succeeded: false, revision: String(this.revision) });
+    this.put(key, value, leaseId);
+    return Promise.resolve({ succeeded: true, revision: String(this.revision) });
+  }
+  watch(_prefix: string, _start: string, handlers: EtcdWatchHandlers): EtcdWatch {
+    this.watchers.add(handlers);
+    return { cancel: () => this.watchers.delete(handlers) };
+  }
+  close(): void {
+    this.closed = true;
+  }
+}
+
+/** A clock that moves only when a test lets a pending sleep finish. */
+class FakeClock {
+  nowMs = 1_000_000;
+  readonly sleeps: { ms: number; resolve: () => void; reject: (e: Error) => void }[] = [];
+  readonly requested: number[] = [];
+  now = (): number => this.nowMs;
+  sleep = (ms: number, signal: AbortSignal): Promise<void> =>
+    new Promise((resolve, reject) => {
+      if (signal.aborted) {
+        reject(new Error('aborted'));
+        return;
+      }
+      this.requested.push(ms);
+      const entry = { ms, resolve, reject };
+      this.sleeps.push(entry);
+      signal.addEventListener('abort', () => {
+        this.sleeps.splice(this.sleeps.indexOf(entry), 1);
+        reject(new Error('aborted'));
+      }, { once: true });
+    });
+  /** Ends the oldest pending sleep, moving time forward by its length. */
+  async tick(): Promise<number> {
+    await flush();
+    const entry = this.sleeps.shift();
+    if (!entry) throw new Error('nothing is sleeping');
+    this.nowMs += entry.ms;
+    entry.resolve();
+    await flush();
+    return entry.ms;
+  }
+}
+
+async function flush(): Promise<void> {
+  for (let i = 0; i < 20; i++) await Promise.resolve();
+}
+
+function setup(extra: { renewMarginMinutes?: number } = {}): { store: FakeStore; clock: FakeClock; manager: EtcdLeaseManager; lines: string[] } {
+  const store = new FakeStore();
+  const clock = new FakeClock();
+  const { logger, lines } = memoryLogger();
+  const manager = new EtcdLeaseManager({
+    endpoints: ['http://127.0.0.1:2379'],
+    logger,
+    store,
+    now: clock.now,
+    sleep: clock.sleep,
+    random: () => 0,
+    ...extra,
+  });
+  return { store, clock, manager, lines };
+}
+
+const signal = (): AbortSignal => new AbortController().signal;
+
+describe('EtcdLeaseManager (fake store and clock)', () => {
+  it('renews at expiry minus the margin with a new grant, and retries every minute while that fails', async () => {
+    const { store, clock, manager, lines } = setup({ renewMarginMinutes: 60 });
+    const lease = await manager.acquireLease({ pool: pool(), attrs: vxlan('192.0.2.1') }, signal());
+    expect(lease.subnet.toString()).toBe('10.244.1.0/24'); // random() = 0: the first free one
+    expect(lease.expiresAt?.getTime()).toBe(clock.nowMs + 24 * HOUR);
+    const key = `${P}/subnets/10.244.1.0-24`;
+    expect(store.kvs.get(key)?.leaseId).toBe('100');
+
+    await flush();
+    expect(clock.requested).toEqual([23 * HOUR]); // renewal is due 23 h from now
+    store.failNext.grant = 2;
+    await clock.tick(); // 23 h later: the renewal fails twice...
+    await clock.tick(); // ...one minute apart
+    expect(clock.requested).toEqual([23 * HOUR, 60_000, 60_000]);
+    expect(lines.filter((l) => l.includes('renewing the subnet lease failed')).length).toBe(2);
+    await clock.tick(); // third try succeeds
+    expect(store.kvs.get(key)?.leaseId).toBe('101');
+    expect(store.kvs.get(key)?.value).toBe(encodeLeaseValue(vxlan('192.0.2.1')));
+    // The next renewal is again 23 h after the successful one.
+    expect(clock.requested.at(-1)).toBe(23 * HOUR);
+    await manager.close();
+    expect(store.closed).toBe(true);
+    expect(store.kvs.has(key)).toBe(true); // close() keeps the lease
+  });
+
+  it('never renews (or gives a TTL to) a reservation that carries our PublicIP', async () => {
+    const { store, clock, manager } = setup();
+    store.put(`${P}/subnets/10.244.9.0-24`, encodeLeaseValue(vxlan('192.0.2.9', '02:00:00:00:00:09')));
+    const lease = await manager.acquireLease({ pool: pool(), attrs: vxlan('192.0.2.9', '02:00:00:00:00:aa') }, signal());
+    expect(lease.subnet.toString()).toBe('10.244.9.0/24');
+    expect(lease.expiresAt).toBeUndefined();
+    expect(store.kvs.get(`${P}/subnets/10.244.9.0-24`)).toMatchObject({ leaseId: '0', value: encodeLeaseValue(vxlan('192.0.2.9', '02:00:00:00:00:aa')) });
+    await flush();
+    expect(clock.requested).toEqual([]);
+    expect(store.granted).toEqual([]);
+    await manager.close();
+  });
+
+  it('does not reuse our old lease when it no longer fits the pool', async () => {
+    const { store, manager } = setup();
+    store.put(`${P}/subnets/10.99.0.0-24`, encodeLeaseValue(vxlan('192.0.2.1')), '55');
+    const lease = await manager.acquireLease({ pool: pool(), attrs: vxlan('192.0.2.1') }, signal());
+    expect(lease.subnet.toString()).toBe('10.244.1.0/24');
+    await manager.close();
+  });
+
+  it('chooses again when another node wins the race for a subnet, and revokes the unused grant', async () => {
+    const { store, manager, lines } = setup();
+    let raced = 0;
+    store.beforeCreate = (key) => {
+      if (raced++ < 2) store.put(key, encodeLeaseValue(vxlan(`192.0.2.${200 + raced}`)), '9');
+    };
+    const lease = await manager.acquireLease({ pool: pool(), attrs: vxlan('192.0.2.1') }, signal());
+    expect(lease.subnet.toString()).toBe('10.244.3.0/24');
+    expect(lines.filter((l) => l.includes('lost a race')).length).toBe(2);
+    expect(store.revoked).toEqual(['100', '101']);
+    await manager.close();
+  });
+
+  it('backs off after losing too many races in a row, until the signal aborts', async () => {
+    const { store, clock, manager, lines } = setup();
+    store.beforeCreate = (key) => { store.put(key, encodeLeaseValue(vxlan('192.0.2.250')), '9'); };
+    const ac = new AbortController();
+    const acquiring = manager.acquireLease({ pool: pool(), attrs: vxlan('192.0.2.1') }, ac.signal);
+    for (let i = 0; i < 100 && clock.sleeps.length === 0; i++) await flush();
+    expect(lines.some((l) => l.includes('lost the race for a free subnet 10 times'))).toBe(true);
+    expect(clock.sleeps.length).toBe(1);
+    ac.abort(new Error('stop'));
+    await expect(acquiring).rejects.toThrow();
+    await manager.close();
+  });
+
+  it('throws OutOfSubnetsError ("out of subnets") without writing anything', async () => {
+    const { store, manager } = setup();
+    store.put(`${P}/subnets/10.244.1.0-24`, encodeLeaseValue(vxlan('192.0.2.5')), '7');
+    store.put(`${P}/subnets/10.244.2.0-24`, 'not json', '7'); // unreadable, but the subnet is still someone's
+    const revision = store.revision;
+    await expect(manager.acquireLease({ pool: pool('10.244.1.0', '10.244.2.0'), attrs: vxlan('192.0.2.1') }, signal())).rejects.toThrow(OutOfSubnetsError);
+    await expect(manager.acquireLease({ pool: pool('10.244.1.0', '10.244.2.0'), attrs: vxlan('192.0.2.1') }, signal())).rejects.toThrow(/out of subnets/);
+    expect(store.revision).toBe(revision);
+    expect(store.granted).toEqual([]);
+    await manager.close();
+  });
+
+  it('re-acquires when renewal finds our key changed, and tells the watchers', async () => {
+    const { store, clock, manager, lines } = setup();
+    const own = await manager.acquireLease({ pool: pool(), attrs: vxlan('192.0.2.1') }, signal());
+    const changes: Lease[] = [];
+    const ac = new AbortController();
+    const watching = manager.watchLeases({ onBatch: () => undefined, onOwnLeaseChanged: (l) => changes.push(l) }, ac.signal);
+    await flush();
+    // Someone else takes our subnet (a put that does not come from us; no watch event reaches us here).
+    const key = `${P}/subnets/10.244.1.0-24`;
+    store.kvs.set(key, { key, value: encodeLeaseValue(vxlan('192.0.2.77')), leaseId: '9', modRevision: String(++store.revision) });
+    await clock.tick(); // the renewal falls due
+    await flush();
+    expect(lines.some((l) => l.includes('own lease changed or vanished in etcd before renewal, re-acquiring'))).toBe(true);
+    expect(changes.length).toBe(1);
+    expect(changes[0]?.subnet.equals(own.subnet)).toBe(false);
+    ac.abort();
+    await watching;
+    await manager.close();
+  });
+
+  it('retries a missing config with backoff, logging each time', async () => {
+    const { store, clock, manager, lines } = setup();
+    const reading = manager.readNetworkConfig(signal());
+    await clock.tick();
+    store.failNext.get = 1;
+    await clock.tick();
+    store.put(`${P}/config`, '{"Network":"10.244.0.0/16"}');
+    await clock.tick();
+    await expect(reading).resolves.toBe('{"Network":"10.244.0.0/16"}');
+    expect(lines.filter((l) => l.startsWith('warn:')).length).toBe(3);
+    expect(lines.some((l) => l.includes('injected get failure'))).toBe(true);
+    expect(clock.requested).toEqual([1000, 2000, 4000]);
+    await manager.close();
+  });
+});
+
+describe('EtcdPeerTracker', () => {
+  const { logger, lines } = memoryLogger();
+  const rec = (subnet: string, publicIp: string, mac = '02:00:00:00:00:01'): EtcdRecord => ({
+    key: `${P}/subnets/${subnet}`,
+    value: encodeLeaseValue(vxlan(publicIp, mac)),
+    leaseId: '5',
+    modRevision: '1',
+  });
+  const subnets = (b: LeaseBatch | undefined): string[] => b?.leases.map((l) => l.subnet.toString()) ?? [];
+
+  it('snapshots without our own lease, and coalesces events in order', () => {
+    const tracker = new EtcdPeerTracker({ prefix: P, log: logger, network: () => net('10.244.0.0/16'), isOwn: (key) => key.endsWith('10.244.1.0-24') });
+    const snap = tracker.snapshot([rec('10.244.1.0-24', '192.0.2.1'), rec('10.244.2.0-24', '192.0.2.2')]);
+    expect(snap.kind).toBe('snapshot');
+    expect(subnets(snap)).toEqual(['10.244.2.0/24']);
+
+    const batches = tracker.apply([
+      { type: 'put', record: rec('10.244.3.0-24', '192.0.2.3') },
+      { type: 'put', record: rec('10.244.4.0-24', '192.0.2.4') },
+      { type: 'put', record: rec('10.244.2.0-24', '192.0.2.2') }, // a renewal: no news
+      { type: 'delete', record: { ...rec('10.244.2.0-24', ''), value: '' } },
+      { type: 'delete', record: { ...rec('10.244.9.0-24', ''), value: '' } }, // unknown: nothing
+      { type: 'put', record: rec('10.244.5.0-24', '192.0.2.5') },
+      { type: 'put', record: rec('10.244.3.0-24', '192.0.2.3', '02:00:00:00:00:33') }, // changed MAC
+    ]);
+    expect(batches.map((b) => [b.kind, subnets(b)])).toEqual([
+      ['added', ['10.244.3.0/24', '10.244.4.0/24']],
+      ['removed', ['10.244.2.0/24']],
+      ['added', ['10.244.5.0/24', '10.244.3.0/24']],
+    ]);
+    expect(tracker.size).toBe(3);
+  });
+
+  it('drops a peer whose record turns malformed, and warns once per change', () => {
+    lines.length = 0;
+    const tracker = new EtcdPeerTracker({ prefix: P, log: logger, network: () => undefined, isOwn: () => false });
+    tracker.snapshot([rec('10.244.2.0-24', '192.0.2.2')]);
+    const broken = { ...rec('10.244.2.0-24', '192.0.2.2'), value: '{"PublicIP":"x"}' };
+    expect(tracker.apply([{ type: 'put', record: broken }]).map((b) => [b.kind, subnets(b)])).toEqual([['removed', ['10.244.2.0/24']]]);
+    expect(tracker.apply([{ type: 'put', record: broken }])).toEqual([]);
+    expect(lines.filter((l) => l.startsWith('warn: skipping peer lease')).length).toBe(1);
+  });
+});
