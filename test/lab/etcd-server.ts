@@ -23,6 +23,11 @@ export interface EtcdServerOptions {
   extraClientUrls?: string[] | undefined;
   /** Where the data dir and log go; a fresh temp dir otherwise (deleted by dispose()). */
   workDir?: string | undefined;
+  /** "https" when `extraArgs` turn on client TLS (--cert-file ...). */
+  scheme?: 'http' | 'https' | undefined;
+  /** More etcd flags (TLS, auth ...), and the etcdctl flags that then go with them. */
+  extraArgs?: string[] | undefined;
+  etcdctlArgs?: string[] | undefined;
 }
 
 export class EtcdServer {
@@ -60,7 +65,7 @@ export class EtcdServer {
 
   /** The client URL (as seen from where etcd runs). */
   get endpoint(): string {
-    return `http://${this.host}:${this.clientPort}`;
+    return `${this.opts.scheme ?? 'http'}://${this.host}:${this.clientPort}`;
   }
 
   get dataDir(): string {
@@ -86,6 +91,7 @@ export class EtcdServer {
       '--listen-peer-urls', peerUrl, '--initial-advertise-peer-urls', peerUrl,
       '--initial-cluster', `weft-test=${peerUrl}`,
       '--log-level', 'warn',
+      ...(this.opts.extraArgs ?? []),
     ];
     const child =
       this.opts.scope && this.opts.ns
@@ -124,7 +130,7 @@ export class EtcdServer {
 
   /** Runs etcdctl against this server, from where it runs. */
   async etcdctl(args: string[], input?: string): Promise<string> {
-    const full = ['--endpoints', this.endpoint, '--command-timeout', '5s', ...args];
+    const full = ['--endpoints', this.endpoint, '--command-timeout', '5s', ...(this.opts.etcdctlArgs ?? []), ...args];
     const { stdout } =
       this.opts.scope && this.opts.ns ? await this.opts.scope.exec(this.opts.ns, 'etcdctl', full, input) : await run('etcdctl', full, input);
     return stdout;
