@@ -125,10 +125,11 @@ class FakeClock {
         reject(new Error('aborted'));
       }, { once: true });
     });
-  /** Ends the oldest pending sleep, moving time forward by its length. */
-  async tick(): Promise<number> {
+  /** Ends the oldest pending sleep (of those shorter than `belowMs`), moving time forward by its length. */
+  async tick(belowMs = Infinity): Promise<number> {
     await flush();
-    const entry = this.sleeps.shift();
+    const index = this.sleeps.findIndex((s) => s.ms < belowMs);
+    const entry = index < 0 ? undefined : this.sleeps.splice(index, 1)[0];
     if (!entry) throw new Error('nothing is sleeping');
     this.nowMs += entry.ms;
     entry.resolve();
@@ -262,6 +263,33 @@ describe('EtcdLeaseManager (fake store and clock)', () => {
     ac.abort();
     await watching;
     await manager.close();
+  });
+
+  it('retries a failed listing with backoff, then snapshots; close() ends the watch', async () => {
+    const { store, clock, manager, lines } = setup();
+    await manager.acquireLease({ pool: pool(), attrs: vxlan('192.0.2.1') }, signal());
+    store.put(`${P}/subnets/10.244.8.0-24`, encodeLeaseValue(vxlan('192.0.2.8')), '3');
+    store.failNext.list = 2;
+    const batches: LeaseBatch[] = [];
+    const watching = manager.watchLeases({ onBatch: (b) => batches.push(b), onOwnLeaseChanged: () => undefined }, signal());
+    await flush();
+    // The renewal sleep (23 h) is first in line; the listing retries come after it.
+    expect(clock.sleeps.map((s) => s.ms)).toEqual([23 * HOUR, 1000]);
+    clock.sleeps.splice(0, 1)[0]?.resolve(); // let renewal go out of the way
+    await flush();
+    expect(store.granted.length).toBe(2); // renewed once
+    await clock.tick(HOUR); // first listing retry: fails again
+    await clock.tick(HOUR); // second: succeeds
+    expect(lines.filter((l) => l.includes('listing leases failed')).length).toBe(2);
+    expect(batches).toHaveLength(1);
+    expect(batches[0]?.kind).toBe('snapshot');
+    expect(batches[0]?.leases.map((l) => l.subnet.toString())).toEqual(['10.244.8.0/24']);
+    store.put(`${P}/subnets/10.244.9.0-24`, encodeLeaseValue(vxlan('192.0.2.9')), '3');
+    await flush();
+    expect(batches.map((b) => b.kind)).toEqual(['snapshot', 'added']);
+    await manager.close();
+    await watching; // resolves: close() stops every watch
+    expect(store.watchers.size).toBe(0);
   });
 
   it('retries a missing config with backoff, logging each time', async () => {
