@@ -1,0 +1,72 @@
+// Desired vs actual kernel entries, as pure functions: what to write and what to delete so that
+// the kernel holds exactly the desired set. Shared by the vxlan and host-gw backends.
+import { formatIpv4 } from '../subnet/ipv4.js';
+import type { FdbEntry, KernelWrite, NeighborEntry, RouteEntry, RouteSpec } from './rtnetlink.js';
+
+export interface DesiredEntries {
+  neighbors: NeighborEntry[];
+  fdb: FdbEntry[];
+  routes: RouteSpec[];
+}
+
+export interface ActualEntries {
+  neighbors: NeighborEntry[];
+  fdb: FdbEntry[];
+  /** Only routes this backend owns (its device, or its route protocol). */
+  routes: RouteEntry[];
+}
+
+export interface KernelPlan {
+  /** In the order to apply: removals first (routes before what they point at), then additions
+   *  per kind neighbour -> FDB -> route, so a route never points at a missing neighbour. */
+  writes: KernelWrite[];
+  repaired: { neighbor: number; fdb: number; route: number };
+  removed: number;
+}
+
+export function planKernelWrites(deviceIndex: number, desired: DesiredEntries, actual: ActualEntries): KernelPlan {
+  const neighborKey = (n: { ip: number }): string => formatIpv4(n.ip);
+  const fdbKey = (f: FdbEntry): string => `${f.mac}>${formatIpv4(f.dst)}`;
+  const routeKey = (r: { dst: { toString(): string } }): string => r.dst.toString();
+
+  const actualNeighbors = new Map(actual.neighbors.map((n) => [neighborKey(n), n]));
+  const actualFdb = new Set(actual.fdb.map(fdbKey));
+  const actualRoutes = new Map(actual.routes.map((r) => [routeKey(r), r]));
+  const wantedNeighbors = new Set(desired.neighbors.map(neighborKey));
+  const wantedFdb = new Set(desired.fdb.map(fdbKey));
+  const wantedRoutes = new Map(desired.routes.map((r) => [routeKey(r), r]));
+
+  const removals: KernelWrite[] = [];
+  for (const r of actual.routes) {
+    const wanted = wantedRoutes.get(routeKey(r));
+    if (!wanted && r.gateway !== undefined && r.oif !== undefined) {
+      removals.push({ op: 'del-route', route: { dst: r.dst, gateway: r.gateway, oif: r.oif, onlink: r.onlink, protocol: r.protocol } });
+    }
+  }
+  for (const f of actual.fdb) if (!wantedFdb.has(fdbKey(f))) removals.push({ op: 'del-fdb', index: deviceIndex, mac: f.mac, dst: f.dst });
+  for (const n of actual.neighbors) if (!wantedNeighbors.has(neighborKey(n))) removals.push({ op: 'del-neighbor', index: deviceIndex, ip: n.ip });
+
+  const additions: KernelWrite[] = [];
+  const repaired = { neighbor: 0, fdb: 0, route: 0 };
+  for (const n of desired.neighbors) {
+    const have = actualNeighbors.get(neighborKey(n));
+    if (!have || have.mac !== n.mac || !have.permanent) {
+      additions.push({ op: 'set-neighbor', index: deviceIndex, ip: n.ip, mac: n.mac });
+      repaired.neighbor += 1;
+    }
+  }
+  for (const f of desired.fdb) {
+    if (!actualFdb.has(fdbKey(f))) {
+      additions.push({ op: 'set-fdb', index: deviceIndex, mac: f.mac, dst: f.dst });
+      repaired.fdb += 1;
+    }
+  }
+  for (const r of desired.routes) {
+    const have = actualRoutes.get(routeKey(r));
+    if (!have || have.gateway !== r.gateway || have.oif !== r.oif || have.onlink !== r.onlink) {
+      additions.push({ op: 'set-route', route: r });
+      repaired.route += 1;
+    }
+  }
+  return { writes: [...removals, ...additions], repaired, removed: removals.length };
+}

@@ -1,0 +1,166 @@
+// VXLAN backend, as flannel's: one device flannel.<VNI> with learning off; each peer gets a
+// permanent neighbour (its subnet address -> its VTEP MAC), an FDB entry (VTEP MAC -> its public
+// IP) and a route (its subnet via its subnet address, onlink). The kernel then encapsulates pod
+// traffic to the peer's node without any ARP or flooding. With DirectRouting, peers on the same
+// L2 segment get a plain route via their public IP instead. Every pass lists what the kernel
+// holds and writes only the difference, which also repairs whatever someone deleted; if the
+// device itself is gone it is recreated with the same MAC and every peer is replayed onto it.
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'winston';
+import { Ipv4Net, formatIpv4 } from '../subnet/ipv4.js';
+import type { Lease, LeaseAttrs } from '../subnet/lease.js';
+import type { VxlanOptions } from '../overlay/network-config.js';
+import type { ApplyResult, Backend, ExternalInterface } from './backend.js';
+import { planKernelWrites, type DesiredEntries } from './kernel-diff.js';
+import type { LinkInfo, RouteSpec, RtNetlink } from './rtnetlink.js';
+
+const VXLAN_OVERHEAD = 50;
+const LINUX_VXLAN_PORT = 8472;
+/** RTPROT_BOOT: what `ip route add` uses, and what flannel's routes carry. */
+const ROUTE_PROTOCOL = 3;
+/** Our own protocol number for DirectRouting routes on the shared external interface. */
+export const WEFT_ROUTE_PROTOCOL = 0x57;
+
+export type VxlanNetlink = Pick<
+  RtNetlink,
+  'findLink' | 'createVxlan' | 'deleteLink' | 'setLinkUp' | 'listIpv4Addresses' | 'addAddress' | 'deleteAddress' | 'listNeighbors' | 'listFdb' | 'listRoutes' | 'writeAll'
+>;
+
+export class VxlanBackend implements Backend {
+  readonly type = 'vxlan';
+  readonly podMtu: number;
+  private readonly deviceName: string;
+  private readonly port: number;
+  private mac: string | undefined;
+  private ownLease: Lease | undefined;
+  private connectedNets: Ipv4Net[] = [];
+
+  constructor(
+    private readonly netlink: VxlanNetlink,
+    private readonly external: ExternalInterface,
+    private readonly options: VxlanOptions,
+    private readonly logger: Logger,
+    /** A MAC to give a newly created device (e.g. from the node's annotation in kube mode). */
+    previousMac?: string,
+  ) {
+    this.deviceName = `flannel.${options.vni}`;
+    this.port = options.port === 0 ? LINUX_VXLAN_PORT : options.port;
+    this.podMtu = (options.mtu ?? external.mtu) - VXLAN_OVERHEAD;
+    this.mac = previousMac;
+  }
+
+  async prepare(): Promise<LeaseAttrs> {
+    await this.ensureDevice();
+    const addresses = await this.netlink.listIpv4Addresses();
+    this.connectedNets = addresses.filter((a) => a.index === this.external.index).map((a) => Ipv4Net.of(a.ip, a.prefixLength));
+    return {
+      publicIp: this.external.publicIp,
+      backendType: 'vxlan',
+      backendData: { vni: this.options.vni, vtepMac: this.mac ?? '' },
+    };
+  }
+
+  async configureOwnLease(lease: Lease): Promise<void> {
+    this.ownLease = lease;
+    const device = await this.ensureDevice();
+    await this.setDeviceAddress(device.index, lease.subnet.ip);
+  }
+
+  async applyPeers(peers: ReadonlyMap<string, Lease>): Promise<ApplyResult> {
+    let device = await this.netlink.findLink(this.deviceName);
+    let linkRepairs = 0;
+    if (!device || !this.matches(device) || !device.up) {
+      this.logger.warn(`${this.deviceName} is missing or changed; recreating it and replaying all peers`);
+      device = await this.ensureDevice();
+      if (this.ownLease) await this.setDeviceAddress(device.index, this.ownLease.subnet.ip);
+      linkRepairs = 1;
+    }
+    const desired = this.desiredEntries(device.index, peers);
+    const [neighbors, fdb, deviceRoutes, externalRoutes] = await Promise.all([
+      this.netlink.listNeighbors(device.index),
+      this.netlink.listFdb(device.index),
+      this.netlink.listRoutes(device.index),
+      this.options.directRouting ? this.netlink.listRoutes(this.external.index) : Promise.resolve([]),
+    ]);
+    const routes = [...deviceRoutes, ...externalRoutes.filter((r) => r.protocol === WEFT_ROUTE_PROTOCOL)];
+    const plan = planKernelWrites(device.index, desired, { neighbors: neighbors.filter((n) => n.permanent), fdb, routes });
+    const { failed } = await this.netlink.writeAll(plan.writes);
+    if (failed.length > 0) {
+      const first = failed[0]?.error;
+      throw new Error(`${failed.length} of ${plan.writes.length} kernel writes failed (first: ${first?.message ?? 'unknown'})`, { cause: first });
+    }
+    return { repaired: { link: linkRepairs, ...plan.repaired }, removed: plan.removed };
+  }
+
+  private desiredEntries(deviceIndex: number, peers: ReadonlyMap<string, Lease>): DesiredEntries {
+    const desired: DesiredEntries = { neighbors: [], fdb: [], routes: [] };
+    for (const lease of peers.values()) {
+      if (lease.backendType !== 'vxlan' || !lease.backendData) {
+        this.logger.debug('skipping a peer of another backend type', { subnet: lease.subnet.toString(), backendType: lease.backendType });
+        continue;
+      }
+      if (this.options.directRouting && this.connectedNets.some((net) => net.contains(lease.publicIp))) {
+        desired.routes.push({
+          dst: lease.subnet, gateway: lease.publicIp, oif: this.external.index, onlink: false, protocol: WEFT_ROUTE_PROTOCOL,
+        });
+        continue;
+      }
+      const mac = lease.backendData.vtepMac;
+      desired.neighbors.push({ ip: lease.subnet.ip, mac, permanent: true });
+      desired.fdb.push({ mac, dst: lease.publicIp });
+      const route: RouteSpec = { dst: lease.subnet, gateway: lease.subnet.ip, oif: deviceIndex, onlink: true, protocol: ROUTE_PROTOCOL };
+      desired.routes.push(route);
+    }
+    return desired;
+  }
+
+  /** Adopts the device if it is as wanted, else (re)creates it keeping its MAC. */
+  private async ensureDevice(): Promise<LinkInfo> {
+    const existing = await this.netlink.findLink(this.deviceName);
+    if (existing && this.matches(existing)) {
+      this.mac = existing.mac;
+      if (!existing.up || existing.mtu !== this.podMtu) await this.netlink.setLinkUp(existing.index, this.podMtu);
+      return { ...existing, up: true, mtu: this.podMtu };
+    }
+    if (existing) {
+      this.logger.info(`recreating ${this.deviceName}: its VNI, port, local address or parent differ`);
+      this.mac ??= existing.mac;
+      await this.netlink.deleteLink(existing.index);
+    }
+    this.mac ??= randomMac();
+    await this.netlink.createVxlan({
+      name: this.deviceName, vni: this.options.vni, port: this.port, local: this.external.ifaceIp,
+      parentIndex: this.external.index, learning: this.options.learning, gbp: this.options.gbp, mac: this.mac, mtu: this.podMtu,
+    });
+    const created = await this.netlink.findLink(this.deviceName);
+    if (!created) throw new Error(`${this.deviceName} was created but cannot be found`);
+    await this.netlink.setLinkUp(created.index);
+    this.logger.info(`created ${this.deviceName}`, { vni: this.options.vni, port: this.port, vtepMac: this.mac, mtu: this.podMtu });
+    return { ...created, up: true };
+  }
+
+  private matches(link: LinkInfo): boolean {
+    const v = link.vxlan;
+    return (
+      link.kind === 'vxlan' && v !== undefined && v.vni === this.options.vni && v.port === this.port &&
+      v.local === this.external.ifaceIp && v.parentIndex === this.external.index
+    );
+  }
+
+  /** Exactly `<subnet address>/32` on the device, as flannel does. */
+  private async setDeviceAddress(index: number, ip: number): Promise<void> {
+    const current = (await this.netlink.listIpv4Addresses()).filter((a) => a.index === index);
+    if (!current.some((a) => a.ip === ip && a.prefixLength === 32)) await this.netlink.addAddress(index, ip, 32);
+    for (const stale of current.filter((a) => a.ip !== ip || a.prefixLength !== 32)) {
+      this.logger.info('removing a stale address from the vxlan device', { address: `${formatIpv4(stale.ip)}/${stale.prefixLength}` });
+      await this.netlink.deleteAddress(index, stale.ip, stale.prefixLength);
+    }
+  }
+}
+
+/** A random locally administered unicast MAC. */
+function randomMac(): string {
+  const bytes = randomBytes(6);
+  bytes[0] = ((bytes[0] ?? 0) & 0xfe) | 0x02;
+  return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join(':');
+}

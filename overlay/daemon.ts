@@ -1,0 +1,103 @@
+// The daemon's life: read the network config, pick the underlay interface, prepare the backend,
+// take a lease, write subnet.env, then keep the kernel converged on the peers until stopped.
+// Stopping leaves the datapath and the lease in place so pods keep working across a restart.
+import type { Logger } from 'winston';
+import type { Backend, ExternalInterface } from '../backends/backend.js';
+import { ConfigError, OutOfSubnetsError } from '../subnet/errors.js';
+import { formatIpv4 } from '../subnet/ipv4.js';
+import type { Lease, LeaseManager } from '../subnet/lease.js';
+import type { DaemonOptions } from './daemon-options.js';
+import { chooseExternalInterface, type InterfaceInventory } from './external-interface.js';
+import { parseNetworkConfig, type BackendOptions, type NetworkConfig } from './network-config.js';
+import { ReconcileLoop } from './reconcile-loop.js';
+import { readPreviousSubnet, writeSubnetEnv } from './subnet-env.js';
+
+/** The parts the daemon drives; cmd/ wires the real ones, tests may pass fakes. */
+export interface DaemonParts {
+  leaseManager: LeaseManager;
+  interfaceInventory(): Promise<InterfaceInventory>;
+  createBackend(options: BackendOptions, external: ExternalInterface): Backend;
+}
+
+/** Observers the health and metrics server hooks into. */
+export interface DaemonEvents {
+  onReady?(state: RunningState): void;
+}
+
+export interface RunningState {
+  config: NetworkConfig;
+  external: ExternalInterface;
+  backend: Backend;
+  lease: Lease;
+  loop: ReconcileLoop;
+}
+
+export const EXIT_OK = 0;
+export const EXIT_FATAL = 1;
+
+export async function runDaemon(
+  options: DaemonOptions,
+  parts: DaemonParts,
+  logger: Logger,
+  signal: AbortSignal,
+  events: DaemonEvents = {},
+): Promise<number> {
+  try {
+    await serve(options, parts, logger, signal, events);
+    return EXIT_OK;
+  } catch (err) {
+    if (signal.aborted) return EXIT_OK;
+    if (err instanceof ConfigError || err instanceof OutOfSubnetsError) {
+      logger.error(err.message, { code: err.code });
+    } else {
+      logger.error(`fatal: ${(err as Error).message}`, { stack: (err as Error).stack });
+    }
+    return EXIT_FATAL;
+  } finally {
+    await parts.leaseManager.close().catch((err: unknown) => logger.warn('closing the lease store failed', { error: String(err) }));
+  }
+}
+
+async function serve(options: DaemonOptions, parts: DaemonParts, logger: Logger, signal: AbortSignal, events: DaemonEvents): Promise<void> {
+  const config = parseNetworkConfig(await parts.leaseManager.readNetworkConfig(signal));
+  for (const warning of config.warnings) logger.warn(warning);
+  logger.info('network config', {
+    network: config.network.toString(), subnetLen: config.subnetLen, backend: config.backend.type,
+  });
+
+  const external = await chooseExternalInterface(await parts.interfaceInventory(), options.interfaceChoice);
+  logger.info('using interface', {
+    iface: external.name, ifaceIp: formatIpv4(external.ifaceIp), publicIp: formatIpv4(external.publicIp), mtu: external.mtu,
+  });
+
+  const backend = parts.createBackend(config.backend, external);
+  const attrs = await backend.prepare(signal);
+  const previousSubnet = await readPreviousSubnet(options.subnetFile);
+  let lease = await parts.leaseManager.acquireLease({ pool: config, attrs, previousSubnet }, signal);
+  logger.info('lease acquired', { subnet: lease.subnet.toString(), publicIp: formatIpv4(lease.publicIp), vtepMac: lease.backendData?.vtepMac });
+
+  const loop = new ReconcileLoop(backend, logger.child({ component: 'reconcile' }), {
+    resyncMs: options.resyncMs, retryMinMs: 100, retryMaxMs: 10_000,
+  });
+  const takeOwnLease = async (next: Lease): Promise<void> => {
+    await backend.configureOwnLease(next);
+    loop.setOwnSubnet(next.subnet);
+    await writeSubnetEnv(options.subnetFile, { network: config.network, subnet: next.subnet, mtu: backend.podMtu, ipMasq: options.ipMasq });
+  };
+  await takeOwnLease(lease);
+  logger.info('subnet.env written', { path: options.subnetFile, subnet: lease.subnet.toString(), mtu: backend.podMtu });
+
+  const watching = parts.leaseManager.watchLeases(
+    {
+      onBatch: (batch) => loop.onBatch(batch),
+      onOwnLeaseChanged: (next) => {
+        lease = next;
+        takeOwnLease(next).catch((err: unknown) => logger.error('applying the re-acquired lease failed', { error: String(err) }));
+      },
+    },
+    signal,
+  );
+  events.onReady?.({ config, external, backend, lease, loop });
+  await Promise.all([loop.run(signal), watching]);
+  logger.info('stopping; the datapath and the lease stay in place');
+}
