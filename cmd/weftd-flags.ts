@@ -59,7 +59,7 @@ export async function parseWeftdArgs(argv: string[], env: NodeJS.ProcessEnv, ver
   let parser = yargs(argv)
     .scriptName('weftd')
     .usage('weftd [flags]\n\nThe weft node daemon: leases this node a pod subnet and programs the overlay.\nEvery flag can also be set as FLANNELD_<FLAG> (upper case, - becomes _); the command line wins.')
-    .parserConfiguration({ 'camel-case-expansion': false, 'strip-aliased': true })
+    .parserConfiguration({ 'camel-case-expansion': false, 'strip-aliased': true, 'duplicate-arguments-array': false })
     .config(fromEnv);
   for (const [name, spec] of Object.entries(FLAGS)) parser = parser.option(name, spec);
   parser = parser
