@@ -300,7 +300,9 @@ export class RtNetlink {
       case 'del-route': {
         const r = w.route;
         const data: rt.Route = {
-          family: AF_INET, dstLen: r.dst.prefixLength, table: MAIN_TABLE, protocol: r.protocol,
+          family: AF_INET, dstLen: r.dst.prefixLength, table: MAIN_TABLE,
+          // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment -- route protocol numbers are open-ended
+          protocol: r.protocol,
           scope: 'UNIVERSE', type: 'UNICAST', flags: { __unknown: r.onlink ? RTNH_F_ONLINK : 0 },
         };
         const attrs = { dst: Buffer.from(ipv4ToBytes(r.dst.ip)), gateway: Buffer.from(ipv4ToBytes(r.gateway)), oif: r.oif };
@@ -412,5 +414,5 @@ function errnoName(errno: number): string {
 
 function routeProtocolNumber(protocol: rt.Route['protocol']): number {
   if (typeof protocol === 'number') return protocol;
-  return protocol === undefined ? 0 : (rt.RouteProtocol[protocol] as number);
+  return protocol === undefined ? 0 : (rt.RouteProtocol[protocol]);
 }

@@ -12,6 +12,7 @@ export function createLogger(level: string, format: 'text' | 'json'): winston.Lo
   return winston.createLogger({
     level,
     format: winston.format.combine(winston.format.timestamp(), format === 'json' ? winston.format.json() : text),
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- winston's own transport class
     transports: [new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'debug'] })],
   });
 }

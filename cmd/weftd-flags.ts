@@ -80,7 +80,7 @@ export async function parseWeftdArgs(argv: string[], env: NodeJS.ProcessEnv, ver
   if (output !== '') return { kind: 'exit', code: 0, output };
 
   try {
-    return buildOptions(parsed as unknown as Record<string, unknown>, env);
+    return buildOptions(parsed, env);
   } catch (err) {
     if (err instanceof ConfigError) return { kind: 'exit', code: 1, output: `weftd: ${err.message}` };
     throw err;
@@ -88,7 +88,7 @@ export async function parseWeftdArgs(argv: string[], env: NodeJS.ProcessEnv, ver
 }
 
 function buildOptions(a: Record<string, unknown>, env: NodeJS.ProcessEnv): ParsedCommandLine {
-  const str = (name: string): string => String(a[name] ?? '');
+  const str = (name: string): string => asText(a[name]);
   const num = (name: string): number => {
     const value = a[name];
     if (typeof value !== 'number' || !Number.isFinite(value)) {
@@ -98,7 +98,7 @@ function buildOptions(a: Record<string, unknown>, env: NodeJS.ProcessEnv): Parse
   };
   const optional = (name: string): string | undefined => (str(name) === '' ? undefined : str(name));
   const list = (name: string): string[] =>
-    [a[name] ?? []].flat().flatMap((v) => String(v).split(',')).filter((v) => v !== '');
+    [a[name] ?? []].flat().flatMap((v) => asText(v).split(',')).filter((v) => v !== '');
 
   const renewMargin = num('subnet-lease-renew-margin');
   if (!Number.isInteger(renewMargin) || renewMargin < 1 || renewMargin > 1439) {
@@ -156,7 +156,7 @@ function buildOptions(a: Record<string, unknown>, env: NodeJS.ProcessEnv): Parse
       store,
       interfaceChoice: {
         iface: list('iface'),
-        ifaceRegex: [a['iface-regex'] ?? []].flat().map(String),
+        ifaceRegex: [a['iface-regex'] ?? []].flat().map(asText),
         ifaceCanReach: optional('iface-can-reach'),
         publicIp: optional('public-ip'),
       },
@@ -192,6 +192,10 @@ function fromEnvironment(env: NodeJS.ProcessEnv): Record<string, unknown> {
     }
   }
   return values;
+}
+
+function asText(value: unknown): string {
+  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? String(value) : '';
 }
 
 function oneLine(text: string): string {

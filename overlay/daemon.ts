@@ -89,7 +89,7 @@ async function serve(options: DaemonOptions, parts: DaemonParts, logger: Logger,
 
   const watching = parts.leaseManager.watchLeases(
     {
-      onBatch: (batch) => loop.onBatch(batch),
+      onBatch: (batch) => { loop.onBatch(batch); },
       onOwnLeaseChanged: (next) => {
         lease = next;
         takeOwnLease(next).catch((err: unknown) => logger.error('applying the re-acquired lease failed', { error: String(err) }));

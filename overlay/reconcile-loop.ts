@@ -127,10 +127,10 @@ export class ReconcileLoop {
         this.wake = undefined;
         resolve(timedOut);
       };
-      const onAbort = (): void => finish(false);
-      const timer = setTimeout(() => finish(true), ms);
+      const onAbort = (): void => { finish(false); };
+      const timer = setTimeout(() => { finish(true); }, ms);
       signal.addEventListener('abort', onAbort, { once: true });
-      this.wake = () => finish(false);
+      this.wake = () => { finish(false); };
     });
   }
 }

@@ -180,7 +180,7 @@ export class LabCluster {
     if (!daemon || daemon.exitCode !== null || daemon.signalCode !== null) {
       return { code: daemon?.exitCode ?? null, signal: daemon?.signalCode ?? null };
     }
-    const exited = new Promise<DaemonExit>((resolve) => daemon.once('exit', (code, sig) => resolve({ code, signal: sig })));
+    const exited = new Promise<DaemonExit>((resolve) => daemon.once('exit', (code, sig) => { resolve({ code, signal: sig }); }));
     daemon.kill(signal);
     const timer = setTimeout(() => daemon.kill('SIGKILL'), 10_000);
     const result = await exited;
@@ -222,7 +222,7 @@ export class LabCluster {
   async ping(from: LabPod, toIp: string, count = 1, intervalS = 0.2, waitS = 1): Promise<number> {
     const result = await this.scope
       .exec(from.ns, 'ping', ['-n', '-q', '-c', String(count), '-i', String(intervalS), '-W', String(waitS), toIp])
-      .catch((err: { stdout?: string }) => ({ stdout: err.stdout ?? '' }));
+      .catch((err: unknown) => ({ stdout: (err as { stdout?: string }).stdout ?? '' }));
     return Number(/(\d+) received/.exec(result.stdout)?.[1] ?? 0);
   }
 

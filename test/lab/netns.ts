@@ -19,7 +19,10 @@ export async function run(cmd: string, args: string[], input?: string): Promise<
   }
   return new Promise((resolve, reject) => {
     const child = execFile(cmd, args, { maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err) reject(Object.assign(err, { stdout, stderr }));
+      if (err) {
+        const failure: Error = Object.assign(err, { stdout, stderr });
+        reject(failure);
+      }
       else resolve({ stdout, stderr });
     });
     child.stdin?.end(input);
@@ -103,7 +106,7 @@ export class NetnsScope {
 /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process has exited. */
 export async function stopProcess(child: ChildProcess, graceMs: number): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => { resolve(); }));
   child.kill('SIGTERM');
   const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
   await exited;

@@ -23,8 +23,8 @@ export async function bridgePort(
   const socketPath = join(socketDir, `${ns}-${target.port}.sock`);
   const relay = scope.spawn(ns, process.execPath, [relayScript, socketPath, target.host, String(target.port)]);
   await new Promise<void>((resolve, reject) => {
-    relay.once('exit', (code) => reject(new Error(`relay for ${ns} ${target.host}:${target.port} exited with ${code}`)));
-    relay.stdout?.once('data', () => resolve());
+    relay.once('exit', (code) => { reject(new Error(`relay for ${ns} ${target.host}:${target.port} exited with ${code}`)); });
+    relay.stdout?.once('data', () => { resolve(); });
   });
   const server: Server = createServer((client) => {
     const upstream = createConnection(socketPath);
