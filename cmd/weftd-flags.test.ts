@@ -21,7 +21,7 @@ describe('weftd flags', () => {
 
   it('takes FLANNELD_* variables, and the command line wins', async () => {
     const env = { FLANNELD_ETCD_ENDPOINTS: 'http://192.0.2.1:2379', FLANNELD_IP_MASQ: 'true', FLANNELD_IFACE: 'eth0,eth1', FLANNELD_SUBNET_FILE: '/tmp/a' };
-    const o = await options(['--subnet-file', '/tmp/b'], env);
+    const o = await options(['--subnet-file', '/tmp/c', '--subnet-file', '/tmp/b'], env);
     expect(o.store.kind === 'etcd' && o.store.endpoints).toEqual(['http://192.0.2.1:2379']);
     expect(o.ipMasq).toBe(true);
     expect(o.interfaceChoice.iface).toEqual(['eth0', 'eth1']);

@@ -59,7 +59,7 @@ export async function parseWeftdArgs(argv: string[], env: NodeJS.ProcessEnv, ver
   let parser = yargs(argv)
     .scriptName('weftd')
     .usage('weftd [flags]\n\nThe weft node daemon: leases this node a pod subnet and programs the overlay.\nEvery flag can also be set as FLANNELD_<FLAG> (upper case, - becomes _); the command line wins.')
-    .parserConfiguration({ 'camel-case-expansion': false, 'strip-aliased': true, 'duplicate-arguments-array': false })
+    .parserConfiguration({ 'camel-case-expansion': false, 'strip-aliased': true })
     .config(fromEnv);
   for (const [name, spec] of Object.entries(FLAGS)) parser = parser.option(name, spec);
   parser = parser
@@ -88,13 +88,16 @@ export async function parseWeftdArgs(argv: string[], env: NodeJS.ProcessEnv, ver
 }
 
 function buildOptions(a: Record<string, unknown>, env: NodeJS.ProcessEnv): ParsedCommandLine {
-  const str = (name: string): string => asText(a[name]);
+  // A flag given twice comes as an array: the last one wins, as with flannel's Go flags.
+  const str = (name: string): string => asText([a[name]].flat().at(-1));
+  const bool = (name: string): boolean => [a[name]].flat().at(-1) === true;
   const num = (name: string): number => {
     const value = a[name];
-    if (typeof value !== 'number' || !Number.isFinite(value)) {
-      throw new ConfigError(`--${name}`, `must be a number, got "${String(value)}"`);
+    const last: unknown = [value].flat().at(-1);
+    if (typeof last !== 'number' || !Number.isFinite(last)) {
+      throw new ConfigError(`--${name}`, `must be a number, got "${asText(last)}"`);
     }
-    return value;
+    return last;
   };
   const optional = (name: string): string | undefined => (str(name) === '' ? undefined : str(name));
   const list = (name: string): string[] =>
@@ -126,7 +129,7 @@ function buildOptions(a: Record<string, unknown>, env: NodeJS.ProcessEnv): Parse
     throw new ConfigError('--etcd-keyfile', 'TLS needs both --etcd-keyfile and --etcd-certfile; give both or neither');
   }
 
-  const store: DaemonOptions['store'] = a['kube-subnet-mgr']
+  const store: DaemonOptions['store'] = bool('kube-subnet-mgr')
     ? {
         kind: 'kube',
         apiUrl: optional('kube-api-url'),
@@ -136,7 +139,7 @@ function buildOptions(a: Record<string, unknown>, env: NodeJS.ProcessEnv): Parse
         nodeName: env['NODE_NAME'] || undefined,
         podName: env['POD_NAME'] || undefined,
         podNamespace: env['POD_NAMESPACE'] || undefined,
-        setNodeNetworkUnavailable: a['set-node-network-unavailable'] === true,
+        setNodeNetworkUnavailable: bool('set-node-network-unavailable'),
       }
     : {
         kind: 'etcd',
@@ -160,14 +163,14 @@ function buildOptions(a: Record<string, unknown>, env: NodeJS.ProcessEnv): Parse
         ifaceCanReach: optional('iface-can-reach'),
         publicIp: optional('public-ip'),
       },
-      ipMasq: a['ip-masq'] === true,
-      ipMasqRandomFully: a['ip-masq-fully-random-disable'] !== true,
+      ipMasq: bool('ip-masq'),
+      ipMasqRandomFully: !bool('ip-masq-fully-random-disable'),
       subnetFile: str('subnet-file'),
       renewMarginMinutes: renewMargin,
       healthzIp: str('healthz-ip'),
       healthzPort,
       iptablesResyncSeconds: num('iptables-resync'),
-      iptablesForwardRules: a['iptables-forward-rules'] === true,
+      iptablesForwardRules: bool('iptables-forward-rules'),
       resyncMs: num('resync-interval') * 1000,
     },
   };
