@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // weftd: argv/env -> typed options -> logger -> runDaemon -> exit code.
 import { buildDaemonParts } from '../overlay/components.js';
-import { runDaemon } from '../overlay/daemon.js';
+import { EXIT_FATAL, EXIT_OK, runDaemon } from '../overlay/daemon.js';
+import { ConfigError } from '../subnet/errors.js';
 import { createLogger } from './logger.js';
 import { packageVersion } from './version.js';
 import { parseWeftdArgs } from './weftd-flags.js';
@@ -21,8 +22,15 @@ for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   });
 }
 
-const parts = await buildDaemonParts(parsed.options, logger);
-const code = await runDaemon(parsed.options, parts, logger, controller.signal);
-await parts.close();
+let code: number;
+try {
+  const parts = await buildDaemonParts(parsed.options, logger, controller.signal);
+  code = await runDaemon(parsed.options, parts, logger, controller.signal);
+  await parts.close();
+} catch (err) {
+  // Only start-up can land here (runDaemon handles its own errors): e.g. no node name in kube mode.
+  logger.error(err instanceof ConfigError ? err.message : `fatal: ${(err as Error).message}`);
+  code = controller.signal.aborted ? EXIT_OK : EXIT_FATAL;
+}
 logger.on('finish', () => process.exit(code));
 logger.end();

@@ -6,9 +6,10 @@ import { HostGwBackend } from '../backends/host-gw-backend.js';
 import { RtNetlink } from '../backends/rtnetlink.js';
 import { VxlanBackend } from '../backends/vxlan-backend.js';
 import { EtcdLeaseManager } from '../subnet/etcd-lease-manager.js';
-import type { LeaseManager } from '../subnet/lease.js';
-import type { DaemonParts } from './daemon.js';
-import type { DaemonOptions, EtcdStoreOptions } from './daemon-options.js';
+import { KubeLeaseManager, resolveNodeName } from '../subnet/kube-lease-manager.js';
+import { ClientNodeKubeClient, loadKubeConfig } from '../subnet/kube-node-client.js';
+import type { DaemonParts, StartupHints } from './daemon.js';
+import type { DaemonOptions, EtcdStoreOptions, KubeStoreOptions } from './daemon-options.js';
 import type { InterfaceInventory } from './external-interface.js';
 import type { BackendOptions } from './network-config.js';
 
@@ -16,39 +17,59 @@ export interface ClosableDaemonParts extends DaemonParts {
   close(): Promise<void>;
 }
 
-const leaseManagers = {
-  etcd: (store: EtcdStoreOptions, options: DaemonOptions, logger: Logger): LeaseManager =>
-    new EtcdLeaseManager({ ...store, renewMarginMinutes: options.renewMarginMinutes, logger: logger.child({ component: 'etcd' }) }),
+type StoreParts = Pick<DaemonParts, 'leaseManager' | 'startupHints' | 'onFirstConverged'>;
+
+const stores = {
+  etcd: (store: EtcdStoreOptions, options: DaemonOptions, logger: Logger): Promise<StoreParts> =>
+    Promise.resolve({
+      leaseManager: new EtcdLeaseManager({ ...store, renewMarginMinutes: options.renewMarginMinutes, logger: logger.child({ component: 'etcd' }) }),
+    }),
+  kube: async (store: KubeStoreOptions, _options: DaemonOptions, logger: Logger, signal: AbortSignal): Promise<StoreParts> => {
+    const client = new ClientNodeKubeClient(loadKubeConfig({ kubeconfigFile: store.kubeconfigFile, apiUrl: store.apiUrl }));
+    const nodeName = await resolveNodeName(store, client, signal);
+    const manager = new KubeLeaseManager({
+      client, nodeName, annotationPrefix: store.annotationPrefix, netConfigPath: store.netConfigPath, logger,
+    });
+    return {
+      leaseManager: manager,
+      startupHints: async (s) => {
+        const hints = await manager.readOwnNodeHints(s);
+        return { publicIp: hints.nodePublicIp, previousVtepMac: hints.previousVtepMac };
+      },
+      ...(store.setNodeNetworkUnavailable ? { onFirstConverged: (s: AbortSignal) => manager.markNetworkAvailable(s) } : {}),
+    };
+  },
 };
 
 const backends = {
-  vxlan: (netlink: RtNetlink, external: ExternalInterface, options: BackendOptions, logger: Logger): Backend =>
-    new VxlanBackend(netlink, external, options as Extract<BackendOptions, { type: 'vxlan' }>, logger.child({ component: 'vxlan' })),
-  'host-gw': (netlink: RtNetlink, external: ExternalInterface, _options: BackendOptions, logger: Logger): Backend =>
+  vxlan: (netlink: RtNetlink, external: ExternalInterface, options: BackendOptions, hints: StartupHints, logger: Logger): Backend =>
+    new VxlanBackend(
+      netlink, external, options as Extract<BackendOptions, { type: 'vxlan' }>, logger.child({ component: 'vxlan' }), hints.previousVtepMac,
+    ),
+  'host-gw': (netlink: RtNetlink, external: ExternalInterface, _options: BackendOptions, _hints: StartupHints, logger: Logger): Backend =>
     new HostGwBackend(netlink, external, logger.child({ component: 'host-gw' })),
 } satisfies Record<BackendOptions['type'], unknown>;
 
-export function buildDaemonParts(options: DaemonOptions, logger: Logger): Promise<ClosableDaemonParts> {
+export async function buildDaemonParts(options: DaemonOptions, logger: Logger, signal: AbortSignal): Promise<ClosableDaemonParts> {
+  const store = options.store.kind === 'etcd'
+    ? await stores.etcd(options.store, options, logger)
+    : await stores.kube(options.store, options, logger.child({ component: 'kube' }), signal);
   const netlink = RtNetlink.open();
-  if (options.store.kind !== 'etcd') {
-    throw new Error('the Kubernetes subnet manager is not wired into weftd yet');
-  }
-  const leaseManager = leaseManagers.etcd(options.store, options, logger);
-  return Promise.resolve({
-    leaseManager,
+  return {
+    ...store,
     interfaceInventory: () => interfaceInventory(netlink),
-    createBackend: (backend, external) => backends[backend.type](netlink, external, backend, logger),
+    createBackend: (backend, external, hints) => backends[backend.type](netlink, external, backend, hints, logger),
     close: () => {
       netlink.close();
       return Promise.resolve();
     },
-  });
+  };
 }
 
 async function interfaceInventory(netlink: RtNetlink): Promise<InterfaceInventory> {
-  const [links, addresses, defaultRouteIndex] = await Promise.all([
-    netlink.listLinks(), netlink.listIpv4Addresses(), netlink.defaultRouteIndex(),
-  ]);
+  const links = await netlink.listLinks();
+  const addresses = await netlink.listIpv4Addresses();
+  const defaultRouteIndex = await netlink.defaultRouteIndex();
   return {
     interfaces: links.map((l) => ({
       name: l.name, index: l.index, mtu: l.mtu, ipv4: addresses.filter((a) => a.index === l.index).map((a) => a.ip),

@@ -4,7 +4,7 @@
 import type { Logger } from 'winston';
 import type { Backend, ExternalInterface } from '../backends/backend.js';
 import { ConfigError, OutOfSubnetsError } from '../subnet/errors.js';
-import { formatIpv4 } from '../subnet/ipv4.js';
+import { formatIpv4, type Ipv4 } from '../subnet/ipv4.js';
 import type { Lease, LeaseManager } from '../subnet/lease.js';
 import type { DaemonOptions } from './daemon-options.js';
 import { chooseExternalInterface, type InterfaceInventory } from './external-interface.js';
@@ -16,7 +16,18 @@ import { readPreviousSubnet, writeSubnetEnv } from './subnet-env.js';
 export interface DaemonParts {
   leaseManager: LeaseManager;
   interfaceInventory(): Promise<InterfaceInventory>;
-  createBackend(options: BackendOptions, external: ExternalInterface): Backend;
+  createBackend(options: BackendOptions, external: ExternalInterface, hints: StartupHints): Backend;
+  /** What the store knows from an earlier run (kube mode: the node's annotations). */
+  startupHints?(signal: AbortSignal): Promise<StartupHints>;
+  /** Called once the kernel first holds every known peer (kube mode: NetworkUnavailable=False). */
+  onFirstConverged?(signal: AbortSignal): Promise<void>;
+}
+
+export interface StartupHints {
+  /** Overrides --public-ip (kube: `<P>/node-public-ip`). */
+  publicIp?: Ipv4 | undefined;
+  /** The MAC for a newly created VXLAN device, so peers' entries stay valid. */
+  previousVtepMac?: string | undefined;
 }
 
 /** Observers the health and metrics server hooks into. */
@@ -65,12 +76,14 @@ async function serve(options: DaemonOptions, parts: DaemonParts, logger: Logger,
     network: config.network.toString(), subnetLen: config.subnetLen, backend: config.backend.type,
   });
 
-  const external = await chooseExternalInterface(await parts.interfaceInventory(), options.interfaceChoice);
+  const hints = (await parts.startupHints?.(signal)) ?? {};
+  const choice = hints.publicIp === undefined ? options.interfaceChoice : { ...options.interfaceChoice, publicIp: formatIpv4(hints.publicIp) };
+  const external = await chooseExternalInterface(await parts.interfaceInventory(), choice);
   logger.info('using interface', {
     iface: external.name, ifaceIp: formatIpv4(external.ifaceIp), publicIp: formatIpv4(external.publicIp), mtu: external.mtu,
   });
 
-  const backend = parts.createBackend(config.backend, external);
+  const backend = parts.createBackend(config.backend, external, hints);
   const attrs = await backend.prepare(signal);
   const previousSubnet = await readPreviousSubnet(options.subnetFile);
   let lease = await parts.leaseManager.acquireLease({ pool: config, attrs, previousSubnet }, signal);
@@ -97,6 +110,15 @@ async function serve(options: DaemonOptions, parts: DaemonParts, logger: Logger,
     },
     signal,
   );
+  if (parts.onFirstConverged) {
+    const announce = parts.onFirstConverged.bind(parts);
+    let announced = false;
+    loop.onPass(() => {
+      if (announced) return;
+      announced = true;
+      announce(signal).catch((err: unknown) => logger.warn('announcing the network as available failed', { error: String(err) }));
+    });
+  }
   events.onReady?.({ config, external, backend, lease, loop });
   await Promise.all([loop.run(signal), watching]);
   logger.info('stopping; the datapath and the lease stay in place');

@@ -140,7 +140,7 @@ export class LabCluster {
   }
 
   /** Starts weftd inside the node's namespace. Resolves once it has started (not once ready). */
-  startDaemon(node: LabNode, extraArgs: string[] = []): ChildProcess {
+  startDaemon(node: LabNode, extraArgs: string[] = [], env: Record<string, string> = {}): ChildProcess {
     const log = createWriteStream(node.logFile, { flags: 'a' });
     const daemon = this.scope.spawn(node.ns, process.execPath, [
       WEFTD,
@@ -149,7 +149,7 @@ export class LabCluster {
       '--iface', 'eth0',
       '--log-format', 'json',
       ...extraArgs,
-    ]);
+    ], { env: { ...process.env, ...env } });
     daemon.stdout?.pipe(log);
     daemon.stderr?.pipe(log);
     node.daemon = daemon;
