@@ -1,6 +1,7 @@
 // The seam between the reconcile loop and a datapath (vxlan, host-gw).
 import type { Ipv4 } from '../subnet/ipv4.js';
 import type { Lease, LeaseAttrs } from '../subnet/lease.js';
+import type { KernelEvent } from './rtnetlink.js';
 
 /** The underlay interface the overlay runs on, chosen by --iface / --iface-regex / default route. */
 export interface ExternalInterface {
@@ -30,4 +31,6 @@ export interface Backend {
   readonly podMtu: number;
   /** Converges the kernel onto exactly these peers (keyed by subnet string). Idempotent. */
   applyPeers(peers: ReadonlyMap<string, Lease>): Promise<ApplyResult>;
+  /** Whether a kernel notification touches state this backend owns (and so calls for a pass). */
+  ownsKernelEvent(event: KernelEvent): boolean;
 }

@@ -8,10 +8,10 @@ import { formatIpv4 } from '../subnet/ipv4.js';
 import type { Lease, LeaseAttrs } from '../subnet/lease.js';
 import type { ApplyResult, Backend, ExternalInterface } from './backend.js';
 import { planKernelWrites, type DesiredEntries } from './kernel-diff.js';
-import type { RtNetlink } from './rtnetlink.js';
+import type { KernelEvent, RtNetlink } from './rtnetlink.js';
 import { WEFT_ROUTE_PROTOCOL } from './vxlan-backend.js';
 
-export type HostGwNetlink = Pick<RtNetlink, 'listIpv4Addresses' | 'listRoutes' | 'writeAll'>;
+export type HostGwNetlink = Pick<RtNetlink, 'listIpv4Addresses' | 'listRoutes' | 'writeAll' | 'listLinks' | 'deleteLink'>;
 
 export class HostGwBackend implements Backend {
   readonly type = 'host-gw';
@@ -33,7 +33,18 @@ export class HostGwBackend implements Backend {
         `host-gw needs the public IP ${formatIpv4(this.external.publicIp)} to be on ${this.external.name}; drop --public-ip or use vxlan`,
       );
     }
+    // Switching from vxlan: the old device would keep routes to peers that no longer use it.
+    for (const link of await this.netlink.listLinks()) {
+      if (link.kind === 'vxlan' && /^flannel\.\d+$/.test(link.name)) {
+        this.logger.info(`removing ${link.name}: this node now uses host-gw`);
+        await this.netlink.deleteLink(link.index);
+      }
+    }
     return { publicIp: this.external.publicIp, backendType: 'host-gw' };
+  }
+
+  ownsKernelEvent(event: KernelEvent): boolean {
+    return event.kind === 'route' && event.ifindex === this.external.index;
   }
 
   configureOwnLease(): Promise<void> {

@@ -6,7 +6,7 @@
 import { createRtNetlink, FlagsNew, type RtNetlinkSocket, rt } from 'netlink';
 import { formatInfo, formatVxlan, parseInfo, parseVxlan } from 'netlink/dist/rt/ifla.js';
 import { AttrStream, formatMessage } from 'netlink/dist/structs.js';
-import { formatNeighborMessage, formatRouteMessage } from 'netlink/dist/rt/structs.js';
+import { formatNeighborMessage, formatRouteMessage, parseMessage as parseRtMessage } from 'netlink/dist/rt/structs.js';
 import { constants as osConstants } from 'node:os';
 import { Ipv4Net, formatIpv4, ipv4FromBytes, ipv4ToBytes, type Ipv4 } from '../subnet/ipv4.js';
 import { NetlinkError } from './netlink-error.js';
@@ -91,6 +91,44 @@ export interface RouteSpec {
   oif: number;
   onlink: boolean;
   protocol: number;
+}
+
+/** A change the kernel announced: something was deleted, or a link changed. */
+export interface KernelEvent {
+  kind: 'link' | 'route' | 'neighbor';
+  deleted: boolean;
+  ifindex: number | undefined;
+  ifname?: string | undefined;
+}
+
+const { NEWLINK, DELLINK, DELROUTE, DELNEIGH } = rt.MessageType;
+const WATCHED_TYPES = new Set<rt.MessageType>([NEWLINK, DELLINK, DELROUTE, DELNEIGH]);
+
+/**
+ * Subscribes to link, IPv4 route and neighbour notifications on a socket of its own and reports
+ * deletions (and link changes), so the reconcile loop can repair within moments. Returns a stop function.
+ */
+export function watchKernelChanges(onEvent: (event: KernelEvent) => void, onError: (err: Error) => void): () => void {
+  const socket = createRtNetlink();
+  for (const group of ['LINK', 'IPV4_ROUTE', 'NEIGH'] as const) socket.addMembership(group);
+  socket.socket.on('message', (messages: { type: rt.MessageType; data: Buffer }[]) => {
+    for (const msg of messages) {
+      if (!WATCHED_TYPES.has(msg.type)) continue;
+      try {
+        const parsed = parseRtMessage(msg.type, msg.data);
+        const deleted = msg.type !== NEWLINK;
+        if (parsed.kind === 'link') onEvent({ kind: 'link', deleted, ifindex: parsed.data.index, ifname: parsed.attrs.ifname });
+        else if (parsed.kind === 'route') onEvent({ kind: 'route', deleted, ifindex: parsed.attrs.oif });
+        else if (parsed.kind === 'neighbor') onEvent({ kind: 'neighbor', deleted, ifindex: parsed.data.ifindex });
+      } catch (err) {
+        onError(err as Error);
+      }
+    }
+  });
+  socket.socket.on('error', onError);
+  return () => {
+    socket.socket.socket.close();
+  };
 }
 
 export class RtNetlink {

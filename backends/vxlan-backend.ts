@@ -12,7 +12,7 @@ import type { Lease, LeaseAttrs } from '../subnet/lease.js';
 import type { VxlanOptions } from '../overlay/network-config.js';
 import type { ApplyResult, Backend, ExternalInterface } from './backend.js';
 import { planKernelWrites, type DesiredEntries } from './kernel-diff.js';
-import type { LinkInfo, RouteSpec, RtNetlink } from './rtnetlink.js';
+import type { KernelEvent, LinkInfo, RouteSpec, RtNetlink } from './rtnetlink.js';
 
 const VXLAN_OVERHEAD = 50;
 const LINUX_VXLAN_PORT = 8472;
@@ -34,6 +34,7 @@ export class VxlanBackend implements Backend {
   private mac: string | undefined;
   private ownLease: Lease | undefined;
   private connectedNets: Ipv4Net[] = [];
+  private deviceIndex: number | undefined;
 
   constructor(
     private readonly netlink: VxlanNetlink,
@@ -75,13 +76,15 @@ export class VxlanBackend implements Backend {
       if (this.ownLease) await this.setDeviceAddress(device.index, this.ownLease.subnet.ip);
       linkRepairs = 1;
     }
+    this.deviceIndex = device.index;
     const desired = this.desiredEntries(device.index, peers);
     const [neighbors, fdb, deviceRoutes, externalRoutes] = await Promise.all([
       this.netlink.listNeighbors(device.index),
       this.netlink.listFdb(device.index),
       this.netlink.listRoutes(device.index),
-      this.options.directRouting ? this.netlink.listRoutes(this.external.index) : Promise.resolve([]),
+      this.netlink.listRoutes(this.external.index),
     ]);
+    // Our protocol on the external interface: DirectRouting routes, or leftovers of host-gw.
     const routes = [...deviceRoutes, ...externalRoutes.filter((r) => r.protocol === WEFT_ROUTE_PROTOCOL)];
     const plan = planKernelWrites(device.index, desired, { neighbors: neighbors.filter((n) => n.permanent), fdb, routes });
     const { failed } = await this.netlink.writeAll(plan.writes);
@@ -90,6 +93,11 @@ export class VxlanBackend implements Backend {
       throw new Error(`${failed.length} of ${plan.writes.length} kernel writes failed (first: ${first?.message ?? 'unknown'})`, { cause: first });
     }
     return { repaired: { link: linkRepairs, ...plan.repaired }, removed: plan.removed };
+  }
+
+  ownsKernelEvent(event: KernelEvent): boolean {
+    if (event.kind === 'link') return event.ifname === this.deviceName || event.ifindex === this.deviceIndex;
+    return event.ifindex === this.deviceIndex || (event.kind === 'route' && event.ifindex === this.external.index);
   }
 
   private desiredEntries(deviceIndex: number, peers: ReadonlyMap<string, Lease>): DesiredEntries {

@@ -3,7 +3,7 @@
 import type { Logger } from 'winston';
 import type { Backend, ExternalInterface } from '../backends/backend.js';
 import { HostGwBackend } from '../backends/host-gw-backend.js';
-import { RtNetlink } from '../backends/rtnetlink.js';
+import { RtNetlink, watchKernelChanges } from '../backends/rtnetlink.js';
 import { VxlanBackend } from '../backends/vxlan-backend.js';
 import { EtcdLeaseManager } from '../subnet/etcd-lease-manager.js';
 import { KubeLeaseManager, resolveNodeName } from '../subnet/kube-lease-manager.js';
@@ -59,6 +59,10 @@ export async function buildDaemonParts(options: DaemonOptions, logger: Logger, s
     ...store,
     interfaceInventory: () => interfaceInventory(netlink),
     createBackend: (backend, external, hints) => backends[backend.type](netlink, external, backend, hints, logger),
+    watchKernel: (onEvent) =>
+      watchKernelChanges(onEvent, (err) => {
+        logger.warn('kernel notification could not be read; the periodic resync still repairs', { error: err.message });
+      }),
     close: () => {
       netlink.close();
       return Promise.resolve();

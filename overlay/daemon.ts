@@ -3,6 +3,7 @@
 // Stopping leaves the datapath and the lease in place so pods keep working across a restart.
 import type { Logger } from 'winston';
 import type { Backend, ExternalInterface } from '../backends/backend.js';
+import type { KernelEvent } from '../backends/rtnetlink.js';
 import { ConfigError, OutOfSubnetsError } from '../subnet/errors.js';
 import { formatIpv4, type Ipv4 } from '../subnet/ipv4.js';
 import type { Lease, LeaseManager } from '../subnet/lease.js';
@@ -19,6 +20,8 @@ export interface DaemonParts {
   createBackend(options: BackendOptions, external: ExternalInterface, hints: StartupHints): Backend;
   /** What the store knows from an earlier run (kube mode: the node's annotations). */
   startupHints?(signal: AbortSignal): Promise<StartupHints>;
+  /** Reports kernel deletions and link changes until the returned function is called. */
+  watchKernel?(onEvent: (event: KernelEvent) => void): () => void;
   /** Called once the kernel first holds every known peer (kube mode: NetworkUnavailable=False). */
   onFirstConverged?(signal: AbortSignal): Promise<void>;
 }
@@ -119,7 +122,14 @@ async function serve(options: DaemonOptions, parts: DaemonParts, logger: Logger,
       announce(signal).catch((err: unknown) => logger.warn('announcing the network as available failed', { error: String(err) }));
     });
   }
+  const stopKernelWatch = parts.watchKernel?.((event) => {
+    if (backend.ownsKernelEvent(event)) loop.trigger(`kernel-${event.kind}${event.deleted ? '-deleted' : '-changed'}`);
+  });
   events.onReady?.({ config, external, backend, lease, loop });
-  await Promise.all([loop.run(signal), watching]);
+  try {
+    await Promise.all([loop.run(signal), watching]);
+  } finally {
+    stopKernelWatch?.();
+  }
   logger.info('stopping; the datapath and the lease stay in place');
 }

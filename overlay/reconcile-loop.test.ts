@@ -24,6 +24,9 @@ class RecordingBackend implements Backend {
   configureOwnLease(): Promise<void> {
     return Promise.resolve();
   }
+  ownsKernelEvent(): boolean {
+    return true;
+  }
   applyPeers(peers: ReadonlyMap<string, Lease>): Promise<ApplyResult> {
     if (this.failuresLeft > 0) {
       this.failuresLeft -= 1;

@@ -139,14 +139,14 @@ export class LabCluster {
     return node;
   }
 
-  /** Starts weftd inside the node's namespace. Resolves once it has started (not once ready). */
+  /** Starts weftd inside the node's namespace (on eth0 unless `extraArgs` name an --iface); does not wait for it. */
   startDaemon(node: LabNode, extraArgs: string[] = [], env: Record<string, string> = {}): ChildProcess {
     const log = createWriteStream(node.logFile, { flags: 'a' });
     const daemon = this.scope.spawn(node.ns, process.execPath, [
       WEFTD,
       '--etcd-endpoints', this.etcdEndpoint,
       '--subnet-file', node.subnetFile,
-      '--iface', 'eth0',
+      ...(extraArgs.includes('--iface') ? [] : ['--iface', 'eth0']),
       '--log-format', 'json',
       ...extraArgs,
     ], { env: { ...process.env, ...env } });
