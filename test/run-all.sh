@@ -9,6 +9,9 @@ bash test/setup.sh || exit 1
 [ -x test/lab/build-kube-apiserver.sh ] && { bash test/lab/build-kube-apiserver.sh || exit 1; }
 
 results=$(mktemp -d)
+# Namespaces made by this run start with this letter (see runPrefix in test/lab/netns.ts).
+tags=abcdefghijklmnopqrstuv
+export WEFT_NETNS_TAG=${tags:$((RANDOM % ${#tags})):1}
 status=0
 echo "== lint"
 npx eslint . || status=1
@@ -22,7 +25,7 @@ echo "== integration and end-to-end tests"
 jest --selectProjects integration --runInBand --json --outputFile="$results/integration.json" || status=1
 
 # Namespaces carry a per-run prefix and are removed by each test; report any that survived.
-leftover=$(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^w[0-9a-z]{2,5}-' || true)
+leftover=$(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^${WEFT_NETNS_TAG}[0-9a-z]{2,5}-" || true)
 if [ -n "$leftover" ]; then
   echo "leftover namespaces (deleting): $leftover"
   for ns in $leftover; do ip netns delete "$ns" 2>/dev/null; done

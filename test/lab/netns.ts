@@ -29,8 +29,11 @@ export async function run(cmd: string, args: string[], input?: string): Promise<
   });
 }
 
-/** A short prefix unique to this process, e.g. "wt3f9a-". Namespace names stay under 15 chars. */
-export function runPrefix(tag = 'w'): string {
+/**
+ * A short prefix unique to this process, e.g. "wt3f9a-". Namespace names stay under 15 chars.
+ * test/run-all.sh sets WEFT_NETNS_TAG to a letter of its own so it can find its own leftovers.
+ */
+export function runPrefix(tag = process.env['WEFT_NETNS_TAG'] ?? 'w'): string {
   return `${tag}${(process.pid % 46656).toString(36)}${Math.floor(Math.random() * 1296).toString(36)}-`;
 }
 
