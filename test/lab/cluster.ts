@@ -2,12 +2,13 @@
 // underlay bridge; a real etcd runs in the underlay namespace; each node runs the real weftd.
 // Used by the demo (test/lab/demo.ts) and the end-to-end tests. Everything it makes lives in
 // namespaces with a per-run prefix and is removed by dispose(), also on failure and on Ctrl-C.
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createWriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
+import { KubeApiServer } from './kube-apiserver.js';
 import { NetnsScope, stopProcess, waitFor } from './netns.js';
 import { bridgePort, type PortBridge } from './port-bridge.js';
 import { DEFAULT_NETWORK, ETCD_PORT, UNDERLAY_GATEWAY, UNDERLAY_PREFIX_LENGTH, nodeUnderlayIp } from './topology.js';
@@ -41,6 +42,8 @@ export class LabCluster {
   readonly pods: LabPod[] = [];
   private etcd: ChildProcess | undefined;
   private etcdBridge: PortBridge | undefined;
+  /** Set by startKubeApiServer: daemons then run with --kube-subnet-mgr. */
+  private kube: { server: KubeApiServer; kubeconfigFile: string; netConfFile: string } | undefined;
   private disposed = false;
 
   private constructor(
@@ -114,6 +117,32 @@ export class LabCluster {
     await this.etcdctl(['put', `${prefix}/config`, JSON.stringify(config)]);
   }
 
+  /**
+   * Starts a real kube-apiserver (and its etcd) in the underlay namespace; from now on daemons run
+   * in kube mode as Node `n<index>`, with the admin's rights until useKubeToken() gives them others.
+   */
+  async startKubeApiServer(authorizationMode: 'RBAC' | 'AlwaysAllow' = 'RBAC'): Promise<KubeApiServer> {
+    const server = await KubeApiServer.start({ scope: this.scope, ns: this.underlayNs, bindAddress: UNDERLAY_GATEWAY, authorizationMode });
+    const netConfFile = join(this.workDir, 'net-conf.json');
+    this.kube = { server, kubeconfigFile: '', netConfFile };
+    await this.writeKubeNetConf();
+    await this.useKubeToken(server.adminToken);
+    return server;
+  }
+
+  /** The credentials daemons use from the next start on (e.g. the weft service account's token). */
+  async useKubeToken(token: string): Promise<void> {
+    if (!this.kube) throw new Error('the kube-apiserver is not running');
+    const file = join(this.workDir, `kubeconfig-${token.slice(-8)}`);
+    this.kube.kubeconfigFile = await this.kube.server.writeKubeconfig(token, file, this.kube.server.url);
+  }
+
+  /** Writes the net-conf.json daemons read in kube mode (the ConfigMap's file in a real cluster). */
+  async writeKubeNetConf(config: object = { Network: DEFAULT_NETWORK, Backend: { Type: 'vxlan' } }): Promise<void> {
+    if (!this.kube) throw new Error('the kube-apiserver is not running');
+    await writeFile(this.kube.netConfFile, JSON.stringify(config));
+  }
+
   /** Adds node `index`: a namespace with eth0 on the underlay bridge and IP forwarding on. */
   async addNode(index: number): Promise<LabNode> {
     const name = `n${index}`;
@@ -142,14 +171,17 @@ export class LabCluster {
   /** Starts weftd inside the node's namespace (on eth0 unless `extraArgs` name an --iface); does not wait for it. */
   startDaemon(node: LabNode, extraArgs: string[] = [], env: Record<string, string> = {}): ChildProcess {
     const log = createWriteStream(node.logFile, { flags: 'a' });
+    const store = this.kube
+      ? ['--kube-subnet-mgr', '--kubeconfig-file', this.kube.kubeconfigFile, '--net-config-path', this.kube.netConfFile]
+      : ['--etcd-endpoints', this.etcdEndpoint];
     const daemon = this.scope.spawn(node.ns, process.execPath, [
       WEFTD,
-      '--etcd-endpoints', this.etcdEndpoint,
+      ...store,
       '--subnet-file', node.subnetFile,
       ...(extraArgs.includes('--iface') ? [] : ['--iface', 'eth0']),
       '--log-format', 'json',
       ...extraArgs,
-    ], { env: { ...process.env, ...env } });
+    ], { env: { ...process.env, NODE_NAME: node.name, ...env } });
     daemon.stdout?.pipe(log);
     daemon.stderr?.pipe(log);
     node.daemon = daemon;
@@ -247,6 +279,7 @@ export class LabCluster {
     await Promise.all(this.nodes.map((n) => this.stopDaemon(n, 'SIGTERM')));
     await this.etcdBridge?.close();
     await this.stopEtcd();
+    await this.kube?.server.dispose();
     await this.scope.dispose();
     if (!process.env['WEFT_KEEP_LAB_LOGS']) await rm(this.workDir, { recursive: true, force: true });
   }
