@@ -9,6 +9,8 @@ import { EtcdLeaseManager } from '../subnet/etcd-lease-manager.js';
 import { KubeLeaseManager, resolveNodeName } from '../subnet/kube-lease-manager.js';
 import { ClientNodeKubeClient, loadKubeConfig } from '../subnet/kube-node-client.js';
 import type { DaemonParts, StartupHints } from './daemon.js';
+import { runCommand } from './firewall/command-runner.js';
+import { IptablesFirewall, NftablesFirewall } from './firewall/firewall.js';
 import type { DaemonOptions, EtcdStoreOptions, KubeStoreOptions } from './daemon-options.js';
 import type { InterfaceInventory } from './external-interface.js';
 import type { BackendOptions } from './network-config.js';
@@ -59,6 +61,8 @@ export async function buildDaemonParts(options: DaemonOptions, logger: Logger, s
     ...store,
     interfaceInventory: () => interfaceInventory(netlink),
     createBackend: (backend, external, hints) => backends[backend.type](netlink, external, backend, hints, logger),
+    createFirewall: (firewallOptions, nftables) =>
+      nftables ? new NftablesFirewall(firewallOptions, runCommand) : new IptablesFirewall(firewallOptions, runCommand),
     watchKernel: (onEvent) =>
       watchKernelChanges(onEvent, (err) => {
         logger.warn('kernel notification could not be read; the periodic resync still repairs', { error: err.message });

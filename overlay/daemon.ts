@@ -5,11 +5,13 @@ import type { Logger } from 'winston';
 import type { Backend, ExternalInterface } from '../backends/backend.js';
 import type { KernelEvent } from '../backends/rtnetlink.js';
 import { ConfigError, OutOfSubnetsError } from '../subnet/errors.js';
-import { formatIpv4, type Ipv4 } from '../subnet/ipv4.js';
+import { formatIpv4, type Ipv4, type Ipv4Net } from '../subnet/ipv4.js';
 import type { Lease, LeaseManager } from '../subnet/lease.js';
 import type { DaemonOptions } from './daemon-options.js';
 import { chooseExternalInterface, type InterfaceInventory } from './external-interface.js';
 import { parseNetworkConfig, type BackendOptions, type NetworkConfig } from './network-config.js';
+import type { Firewall, FirewallOptions } from './firewall/firewall.js';
+import { FirewallKeeper } from './firewall/firewall-keeper.js';
 import { ReconcileLoop } from './reconcile-loop.js';
 import { readPreviousSubnet, writeSubnetEnv } from './subnet-env.js';
 
@@ -22,6 +24,8 @@ export interface DaemonParts {
   startupHints?(signal: AbortSignal): Promise<StartupHints>;
   /** Reports kernel deletions and link changes until the returned function is called. */
   watchKernel?(onEvent: (event: KernelEvent) => void): () => void;
+  /** Masquerade/forward rules (iptables, or nftables when net-conf says EnableNFTables). */
+  createFirewall?(options: FirewallOptions, nftables: boolean): Firewall;
   /** Called once the kernel first holds every known peer (kube mode: NetworkUnavailable=False). */
   onFirstConverged?(signal: AbortSignal): Promise<void>;
 }
@@ -44,6 +48,7 @@ export interface RunningState {
   backend: Backend;
   lease: Lease;
   loop: ReconcileLoop;
+  firewall: FirewallKeeper | undefined;
 }
 
 export const EXIT_OK = 0;
@@ -95,7 +100,21 @@ async function serve(options: DaemonOptions, parts: DaemonParts, logger: Logger,
   const loop = new ReconcileLoop(backend, logger.child({ component: 'reconcile' }), {
     resyncMs: options.resyncMs, retryMinMs: 100, retryMaxMs: 10_000,
   });
+  // Rules go in before subnet.env exists, so no pod can send traffic out unmasqueraded.
+  const firewallFor = (subnet: Ipv4Net): Firewall | undefined =>
+    options.ipMasq || options.iptablesForwardRules
+      ? parts.createFirewall?.({
+        network: config.network, podSubnet: subnet, randomFully: options.ipMasqRandomFully,
+        masquerade: options.ipMasq, forwardRules: options.iptablesForwardRules,
+      }, config.enableNFTables)
+      : undefined;
+  const firstFirewall = firewallFor(lease.subnet);
+  const firewall = firstFirewall && new FirewallKeeper(firstFirewall, options.iptablesResyncSeconds * 1000, logger.child({ component: 'firewall' }));
+  await firewall?.install();
+
   const takeOwnLease = async (next: Lease): Promise<void> => {
+    const nextFirewall = next.subnet.equals(lease.subnet) ? undefined : firewallFor(next.subnet);
+    if (firewall && nextFirewall) await firewall.replace(nextFirewall);
     await backend.configureOwnLease(next);
     loop.setOwnSubnet(next.subnet);
     await writeSubnetEnv(options.subnetFile, { network: config.network, subnet: next.subnet, mtu: backend.podMtu, ipMasq: options.ipMasq });
@@ -107,8 +126,9 @@ async function serve(options: DaemonOptions, parts: DaemonParts, logger: Logger,
     {
       onBatch: (batch) => { loop.onBatch(batch); },
       onOwnLeaseChanged: (next) => {
-        lease = next;
-        takeOwnLease(next).catch((err: unknown) => logger.error('applying the re-acquired lease failed', { error: String(err) }));
+        takeOwnLease(next)
+          .then(() => { lease = next; })
+          .catch((err: unknown) => logger.error('applying the re-acquired lease failed', { error: String(err) }));
       },
     },
     signal,
@@ -125,9 +145,9 @@ async function serve(options: DaemonOptions, parts: DaemonParts, logger: Logger,
   const stopKernelWatch = parts.watchKernel?.((event) => {
     if (backend.ownsKernelEvent(event)) loop.trigger(`kernel-${event.kind}${event.deleted ? '-deleted' : '-changed'}`);
   });
-  events.onReady?.({ config, external, backend, lease, loop });
+  events.onReady?.({ config, external, backend, lease, loop, firewall });
   try {
-    await Promise.all([loop.run(signal), watching]);
+    await Promise.all([loop.run(signal), watching, firewall?.run(signal)]);
   } finally {
     stopKernelWatch?.();
   }

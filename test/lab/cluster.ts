@@ -11,7 +11,7 @@ import type { ChildProcess } from 'node:child_process';
 import { KubeApiServer } from './kube-apiserver.js';
 import { NetnsScope, stopProcess, waitFor } from './netns.js';
 import { bridgePort, type PortBridge } from './port-bridge.js';
-import { DEFAULT_NETWORK, ETCD_PORT, UNDERLAY_GATEWAY, UNDERLAY_PREFIX_LENGTH, nodeUnderlayIp } from './topology.js';
+import { DEFAULT_NETWORK, ETCD_PORT, UNDERLAY_GATEWAY, UNDERLAY_PREFIX, UNDERLAY_PREFIX_LENGTH, nodeUnderlayIp } from './topology.js';
 
 const distRoot = fileURLToPath(new URL('../..', import.meta.url));
 export const WEFTD = join(distRoot, 'cmd', 'weftd.js');
@@ -248,6 +248,19 @@ export class LabCluster {
     const pod: LabPod = { node, ns, ip };
     this.pods.push(pod);
     return pod;
+  }
+
+  /**
+   * A host on the underlay outside the pod network (192.0.2.99, no route to the pods): it can only
+   * answer a pod whose traffic the node masqueraded.
+   */
+  async addOutsideHost(): Promise<{ ns: string; ip: string }> {
+    const ns = await this.scope.createNamespace('out');
+    const ip = `${UNDERLAY_PREFIX}.99`;
+    const hostSide = `${this.scope.prefix}out`.slice(0, 15);
+    await this.scope.ipBatch(this.underlayNs, [`link add ${hostSide} type veth peer name eth0 netns ${ns}`, `link set ${hostSide} master br0 up`]);
+    await this.scope.ipBatch(ns, [`addr add ${ip}/${UNDERLAY_PREFIX_LENGTH} dev eth0`, 'link set eth0 up']);
+    return { ns, ip };
   }
 
   /** Sends `count` pings; returns the number received. */
