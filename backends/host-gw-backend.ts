@@ -16,6 +16,8 @@ export type HostGwNetlink = Pick<RtNetlink, 'listIpv4Addresses' | 'listRoutes' |
 export class HostGwBackend implements Backend {
   readonly type = 'host-gw';
   readonly podMtu: number;
+  /** Peers of another backend already warned about, so each is reported once, not every pass. */
+  private readonly ignoredPeers = new Set<string>();
 
   constructor(
     private readonly netlink: HostGwNetlink,
@@ -55,7 +57,11 @@ export class HostGwBackend implements Backend {
     const desired: DesiredEntries = { neighbors: [], fdb: [], routes: [] };
     for (const lease of peers.values()) {
       if (lease.backendType !== 'host-gw') {
-        this.logger.warn('ignoring a peer of another backend type', { subnet: lease.subnet.toString(), backendType: lease.backendType });
+        const key = `${lease.subnet.toString()} ${lease.backendType}`;
+        if (!this.ignoredPeers.has(key)) {
+          this.ignoredPeers.add(key);
+          this.logger.warn('ignoring a peer of another backend type', { subnet: lease.subnet.toString(), backendType: lease.backendType });
+        }
         continue;
       }
       desired.routes.push({ dst: lease.subnet, gateway: lease.publicIp, oif: this.external.index, onlink: false, protocol: WEFT_ROUTE_PROTOCOL });
