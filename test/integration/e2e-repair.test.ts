@@ -10,12 +10,12 @@ jest.setTimeout(120_000);
 const PREFIX = '/coreos.com/network';
 const REPAIR_DEADLINE_MS = 2000;
 
-async function startCluster(lab: LabCluster, backend: string, podMtu: number): Promise<LabPod[]> {
+async function startCluster(lab: LabCluster, backend: string): Promise<LabPod[]> {
   await lab.startEtcd();
   await lab.writeNetworkConfig({ Network: '10.244.0.0/16', Backend: { Type: backend } });
   for (let i = 1; i <= 3; i++) lab.startDaemon(await lab.addNode(i));
   const pods: LabPod[] = [];
-  for (const node of lab.nodes) pods.push(await lab.addPod(node, podMtu));
+  for (const node of lab.nodes) pods.push(await lab.addPod(node));
   return pods;
 }
 
@@ -48,7 +48,7 @@ describe('host-gw', () => {
   let n1: LabNode;
   beforeAll(async () => {
     lab = await LabCluster.create('g');
-    pods = await startCluster(lab, 'host-gw', 1500);
+    pods = await startCluster(lab, 'host-gw');
     n1 = lab.nodes[0] as LabNode;
     await waitFor('two peer routes on every node', async () => {
       for (const node of lab.nodes) {
@@ -108,7 +108,7 @@ describe('vxlan repair', () => {
 
   beforeAll(async () => {
     lab = await LabCluster.create('r');
-    pods = await startCluster(lab, 'vxlan', 1450);
+    pods = await startCluster(lab, 'vxlan');
     n1 = lab.nodes[0] as LabNode;
     peer = pods[1] as LabPod;
     await allPodsReachEachOther(lab);

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
+import { chainAdd, chainDel, installLabPlugin, readConflist, resultAddress, BUNDLED_CONFLIST, type Attachment, type Conflist } from './cni-runtime.js';
 import { KubeApiServer } from './kube-apiserver.js';
 import { NetnsScope, stopProcess, waitFor } from './netns.js';
 import { bridgePort, type PortBridge } from './port-bridge.js';
@@ -30,6 +31,10 @@ export interface LabPod {
   node: LabNode;
   ns: string;
   ip: string;
+  /** How the CNI plugin attached it (DEL replays this). */
+  attachment: Attachment;
+  /** The chain's ADD result. */
+  result: Record<string, unknown>;
 }
 
 export interface DaemonExit {
@@ -46,6 +51,10 @@ export class LabCluster {
   private kube: { server: KubeApiServer; kubeconfigFile: string; netConfFile: string } | undefined;
   private disposed = false;
 
+  /** CNI_PATH for pods: the lab's installed weft plugin, then Debian's plugins. */
+  private cniPath = '';
+  private conflist: Conflist | undefined;
+
   private constructor(
     readonly scope: NetnsScope,
     readonly underlayNs: string,
@@ -60,6 +69,8 @@ export class LabCluster {
     try {
       const ul = await scope.createNamespace(`${tag}ul`);
       lab = new LabCluster(scope, ul, workDir);
+      lab.cniPath = await installLabPlugin(join(workDir, 'cni', 'bin'), join(workDir, 'cni', 'net.d'));
+      lab.conflist = await readConflist(BUNDLED_CONFLIST);
       await scope.ipBatch(ul, [
         'link add br0 type bridge',
         `addr add ${UNDERLAY_GATEWAY}/${UNDERLAY_PREFIX_LENGTH} dev br0`,
@@ -221,33 +232,35 @@ export class LabCluster {
   }
 
   /**
-   * Attaches a pod namespace to the node by hand: a cni0 bridge holding the subnet's first address
-   * and a veth into the pod with the next free address.
+   * Attaches a new pod namespace to the node the way kubelet would: the bundled conflist (weft, then
+   * portmap) run with ADD inside the node's namespace; weft delegates to bridge and host-local.
    */
-  async addPod(node: LabNode, mtu = 1450): Promise<LabPod> {
-    const subnet = await this.waitForSubnet(node);
-    const [gateway, length] = subnet.split('/');
-    if (gateway === undefined || length === undefined) throw new Error(`bad subnet ${subnet}`);
+  async addPod(node: LabNode): Promise<LabPod> {
+    await this.waitForSubnet(node);
+    if (!this.conflist) throw new Error('the lab has no CNI plugin installed');
     const podIndex = this.pods.filter((p) => p.node === node).length;
-    const base = gateway.split('.').slice(0, 3).join('.');
-    const hostOctet = Number(gateway.split('.')[3]) + 1 + podIndex;
-    const ip = `${base}.${hostOctet}`;
     const ns = await this.scope.createNamespace(`${node.name}p${podIndex}`);
-    const veth = `veth${podIndex}`;
-    const hasBridge = await this.scope.exec(node.ns, 'ip', ['link', 'show', 'cni0']).then(() => true, () => false);
-    await this.scope.ipBatch(node.ns, [
-      ...(hasBridge ? [] : ['link add cni0 type bridge', `addr add ${gateway}/${length} dev cni0`, `link set cni0 mtu ${mtu} up`]),
-      `link add ${veth} mtu ${mtu} type veth peer name eth0 netns ${ns}`,
-      `link set ${veth} master cni0 up`,
-    ]);
-    await this.scope.ipBatch(ns, [
-      `addr add ${ip}/${length} dev eth0`,
-      `link set eth0 mtu ${mtu} up`,
-      `route add default via ${gateway}`,
-    ]);
-    const pod: LabPod = { node, ns, ip };
+    const nodeDir = join(this.workDir, node.name);
+    const attachment: Attachment = {
+      nodeNs: node.ns,
+      podNs: ns,
+      containerId: `${ns}-container`,
+      ifname: 'eth0',
+      cniPath: this.cniPath,
+      conflist: this.conflist,
+      weftOverrides: { subnetFile: node.subnetFile, dataDir: join(nodeDir, 'cni-data'), ipamDataDir: join(nodeDir, 'ipam') },
+    };
+    const result = await chainAdd(attachment);
+    const pod: LabPod = { node, ns, ip: resultAddress(result), attachment, result };
     this.pods.push(pod);
     return pod;
+  }
+
+  /** CNI DEL for the pod, then its namespace goes. */
+  async removePod(pod: LabPod): Promise<void> {
+    await chainDel(pod.attachment);
+    this.pods.splice(this.pods.indexOf(pod), 1);
+    await this.scope.deleteNamespace(pod.ns);
   }
 
   /**
@@ -289,6 +302,7 @@ export class LabCluster {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
+    for (const pod of [...this.pods]) await this.removePod(pod).catch(() => undefined);
     await Promise.all(this.nodes.map((n) => this.stopDaemon(n, 'SIGTERM')));
     await this.etcdBridge?.close();
     await this.stopEtcd();
