@@ -48,7 +48,7 @@ try {
   for (let i = 1; i <= nodeCount; i++) lab.startDaemon(await lab.addNode(i));
   for (const node of lab.nodes) say(`      ${node.name} ${node.underlayIp.padEnd(13)} subnet ${await lab.waitForSubnet(node)}`);
 
-  say('[4/5] one pod per node');
+  say('[4/5] one pod per node, attached by the weft CNI plugin (bundled conflist: weft -> bridge + host-local, then portmap)');
   const pods: LabPod[] = [];
   for (const node of lab.nodes) pods.push(await lab.addPod(node));
   for (const pod of pods) say(`      ${pod.ns} on ${pod.node.name}: ${pod.ip}`);
@@ -78,7 +78,7 @@ try {
   failed = true;
   process.stderr.write(`demo failed: ${(err as Error).message}\n`);
 } finally {
-  say('tearing down');
+  say('tearing down (CNI DEL for every pod, then daemons, etcd and namespaces)');
   await lab.dispose();
 }
 process.exit(failed ? 1 : 0);
