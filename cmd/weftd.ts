@@ -2,6 +2,7 @@
 // weftd: argv/env -> typed options -> logger -> runDaemon -> exit code.
 import { buildDaemonParts } from '../overlay/components.js';
 import { EXIT_FATAL, EXIT_OK, runDaemon } from '../overlay/daemon.js';
+import { Observability } from '../overlay/observability/observability.js';
 import { ConfigError } from '../subnet/errors.js';
 import { createLogger } from './logger.js';
 import { packageVersion } from './version.js';
@@ -22,15 +23,23 @@ for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   });
 }
 
+const observability = new Observability(
+  { healthzIp: parsed.options.healthzIp, healthzPort: parsed.options.healthzPort, resyncMs: parsed.options.resyncMs, probe: {}, version: packageVersion() },
+  logger.child({ component: 'observability' }),
+);
+logger.add(observability.storeErrorTransport());
+
 let code: number;
 try {
-  const parts = await buildDaemonParts(parsed.options, logger, controller.signal);
-  code = await runDaemon(parsed.options, parts, logger, controller.signal);
+  await observability.start();
+  const parts = observability.wrapParts(await buildDaemonParts(parsed.options, logger, controller.signal));
+  code = await runDaemon(parsed.options, parts, logger, controller.signal, observability.events);
   await parts.close();
 } catch (err) {
   // Only start-up can land here (runDaemon handles its own errors): e.g. no node name in kube mode.
   logger.error(err instanceof ConfigError ? err.message : `fatal: ${(err as Error).message}`);
   code = controller.signal.aborted ? EXIT_OK : EXIT_FATAL;
 }
+await observability.close();
 logger.on('finish', () => process.exit(code));
 logger.end();

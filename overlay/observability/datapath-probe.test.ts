@@ -1,0 +1,84 @@
+import { Ipv4Net, formatIpv4, parseIpv4, type Ipv4 } from '../../subnet/ipv4.js';
+import type { Lease } from '../../subnet/lease.js';
+import { DatapathProbe, probeTargetOf, type ProbeClock } from './datapath-probe.js';
+import type { Pinger } from './icmp-pinger.js';
+
+const ip = (text: string): Ipv4 => parseIpv4(text) ?? 0;
+function lease(subnet: string, publicIp: string, backendType = 'vxlan'): Lease {
+  const net = Ipv4Net.parse(subnet);
+  if (!net) throw new Error(subnet);
+  return { subnet: net, publicIp: ip(publicIp), backendType, backendData: backendType === 'vxlan' ? { vni: 1, vtepMac: '02:00:00:00:00:01' } : undefined };
+}
+
+/** A clock whose sleeps only advance fake time (and yield, so that pings settle). */
+class FakeClock implements ProbeClock {
+  nowMs = 0;
+  sleeps: number[] = [];
+  now(): Date {
+    return new Date(this.nowMs);
+  }
+  async sleep(ms: number): Promise<void> {
+    this.sleeps.push(ms);
+    this.nowMs += ms;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/** Answers addresses in `up` after 1 ms; times out on the rest. */
+class FakePinger implements Pinger {
+  readonly up = new Set<string>();
+  readonly pinged: string[] = [];
+  ping(address: Ipv4): Promise<number | undefined> {
+    this.pinged.push(formatIpv4(address));
+    return Promise.resolve(this.up.has(formatIpv4(address)) ? 1 : undefined);
+  }
+  close(): void {}
+}
+
+describe('probeTargetOf', () => {
+  it('probes the subnet address (the peer VTEP) for vxlan and the public IP for host-gw', () => {
+    expect(probeTargetOf(lease('10.244.3.0/24', '192.0.2.3'))).toEqual({ peer: '10.244.3.0/24', address: ip('10.244.3.0') });
+    expect(probeTargetOf(lease('10.244.4.0/24', '192.0.2.4', 'host-gw'))).toEqual({ peer: '10.244.4.0/24', address: ip('192.0.2.4') });
+    expect(probeTargetOf(lease('10.244.5.0/24', '192.0.2.5', 'udp'))).toBeUndefined();
+  });
+});
+
+describe('DatapathProbe', () => {
+  it('paces echoes at the configured rate, round robin, and finds the broken peer', async () => {
+    const pinger = new FakePinger();
+    pinger.up.add('10.244.1.0').add('10.244.3.0');
+    const clock = new FakeClock();
+    const probe = new DatapathProbe(pinger, { ratePerSecond: 5, timeoutMs: 100, brokenAfter: 3, windowSize: 10 }, clock);
+    probe.setPeers([lease('10.244.1.0/24', '192.0.2.1'), lease('10.244.2.0/24', '192.0.2.2'), lease('10.244.3.0/24', '192.0.2.3')], 'vxlan');
+    await probe.run(new AbortController().signal, 9);
+
+    expect(pinger.pinged).toEqual(Array.from({ length: 3 }, () => ['10.244.1.0', '10.244.2.0', '10.244.3.0']).flat());
+    expect(new Set(clock.sleeps)).toEqual(new Set([200]));
+    expect(clock.nowMs).toBe(9 * 200);
+    const summary = probe.summary();
+    expect(summary.broken.map((b) => b.peer)).toEqual(['10.244.2.0/24']);
+    expect(summary.lossRatio).toBeCloseTo(3 / 9);
+
+    pinger.up.add('10.244.2.0');
+    await probe.run(new AbortController().signal, 3);
+    expect(probe.summary().broken).toEqual([]);
+  });
+
+  it('skips peers of another backend type and idles without peers', async () => {
+    const pinger = new FakePinger();
+    const clock = new FakeClock();
+    const probe = new DatapathProbe(pinger, { ratePerSecond: 10, timeoutMs: 100, brokenAfter: 3, windowSize: 10 }, clock);
+    probe.setPeers([lease('10.244.1.0/24', '192.0.2.1', 'vxlan')], 'host-gw');
+    const stop = new AbortController();
+    const run = probe.run(stop.signal);
+    while (clock.sleeps.length < 5) await new Promise((resolve) => setImmediate(resolve));
+    stop.abort();
+    await run;
+    expect(pinger.pinged).toEqual([]);
+    expect(clock.sleeps.slice(0, 5)).toEqual([100, 100, 100, 100, 100]);
+  });
+
+  it('rejects a rate of zero', () => {
+    expect(() => new DatapathProbe(new FakePinger(), { ratePerSecond: 0, timeoutMs: 1, brokenAfter: 1, windowSize: 1 })).toThrow(RangeError);
+  });
+});

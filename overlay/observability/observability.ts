@@ -1,0 +1,143 @@
+// Everything operators look at, put together for weftd: metrics, the health server and the datapath
+// probe, hooked into the daemon through DaemonEvents.onReady and a thin Backend wrapper (the backend
+// sees the full desired peer set on every pass, which is what the probe should probe).
+import type { Logger } from 'winston';
+import type { Backend } from '../../backends/backend.js';
+import type { Lease } from '../../subnet/lease.js';
+import type { DaemonEvents, DaemonParts, RunningState } from '../daemon.js';
+import { DatapathProbe, DEFAULT_PROBE_OPTIONS, type DatapathProbeOptions } from './datapath-probe.js';
+import { HealthServer } from './health-server.js';
+import { IcmpPinger, type Pinger } from './icmp-pinger.js';
+import { leaseStoreErrorTransport } from './lease-store-error-counter.js';
+import { WeftMetrics } from './metrics.js';
+import type { ProbeSummary } from './probe-book.js';
+
+export interface ObservabilityOptions {
+  healthzIp: string;
+  /** 0 = no HTTP server (metrics and probe still run for nothing, so they are off too). */
+  healthzPort: number;
+  resyncMs: number;
+  /** false turns the datapath probe off. */
+  probe: Partial<DatapathProbeOptions> | false;
+  version?: string | undefined;
+  /** Tests: another pinger than the raw-socket one. */
+  openPinger?: (onError: (err: Error) => void) => Pinger;
+  processMetrics?: boolean;
+}
+
+export class Observability {
+  readonly metrics: WeftMetrics;
+  readonly server: HealthServer;
+  private probe: DatapathProbe | undefined;
+  private probeError: string | undefined;
+  private readonly stop = new AbortController();
+  private probeRun: Promise<void> | undefined;
+  private backendType: string | undefined;
+  private lastPeers: readonly Lease[] = [];
+
+  constructor(
+    private readonly options: ObservabilityOptions,
+    private readonly logger: Logger,
+  ) {
+    this.metrics = new WeftMetrics({ processMetrics: options.processMetrics ?? true });
+    this.server = new HealthServer({
+      host: options.healthzIp,
+      port: options.healthzPort,
+      resyncMs: options.resyncMs,
+      metrics: this.metrics,
+      logger,
+      version: options.version,
+      probe: {
+        summary: (): ProbeSummary | undefined => this.probe?.summary(),
+        error: (): string | undefined => this.probeError,
+      },
+    });
+    this.metrics.setSources({ probe: () => this.probe?.summary() });
+  }
+
+  get enabled(): boolean {
+    return this.options.healthzPort !== 0;
+  }
+
+  /** Pass to runDaemon. */
+  get events(): DaemonEvents {
+    return { onReady: (state) => { this.onReady(state); } };
+  }
+
+  /** Add to the daemon's logger: counts lease-store failures (see lease-store-error-counter.ts). */
+  storeErrorTransport(): ReturnType<typeof leaseStoreErrorTransport> {
+    return leaseStoreErrorTransport(() => { this.metrics.recordLeaseStoreError(); });
+  }
+
+  /** The daemon's parts with the backend wrapped, so the probe learns each pass's peer set. */
+  wrapParts<P extends DaemonParts>(parts: P): P {
+    const createBackend = parts.createBackend.bind(parts);
+    return {
+      ...parts,
+      createBackend: (...args: Parameters<DaemonParts['createBackend']>) =>
+        observeAppliedPeers(createBackend(...args), (peers) => { this.onPeersApplied(peers); }),
+    };
+  }
+
+  /** Starts the HTTP server (when a port is set). Throws when the address cannot be bound. */
+  async start(): Promise<void> {
+    if (!this.enabled) return;
+    await this.server.listen();
+  }
+
+  async close(): Promise<void> {
+    this.stop.abort();
+    await this.probeRun;
+    await this.server.close();
+  }
+
+  private onReady(state: RunningState): void {
+    this.server.setRunning(state);
+    this.metrics.setSources({ reconcile: () => state.loop.status, ownLeaseHeld: () => true });
+    state.loop.onPass((result, durationMs, reasons) => { this.metrics.recordPass(result, durationMs, reasons); });
+    this.backendType = state.backend.type;
+    if (this.enabled && this.options.probe !== false) this.startProbe(this.options.probe);
+  }
+
+  private startProbe(overrides: Partial<DatapathProbeOptions>): void {
+    const onSocketError = (err: Error): void => { this.logger.warn('datapath probe socket error', { error: err.message }); };
+    let pinger: Pinger;
+    try {
+      pinger = (this.options.openPinger ?? ((onError) => IcmpPinger.open(onError)))(onSocketError);
+    } catch (err) {
+      this.probeError = `cannot open a raw ICMP socket (${(err as Error).message}); needs CAP_NET_RAW`;
+      this.logger.warn(`datapath probe off: ${this.probeError}`);
+      return;
+    }
+    const probe = new DatapathProbe(pinger, { ...DEFAULT_PROBE_OPTIONS, ...overrides });
+    probe.onResult((_target, rttMs) => { this.metrics.recordProbe(rttMs); });
+    if (this.backendType !== undefined) probe.setPeers(this.lastPeers, this.backendType);
+    this.probe = probe;
+    this.probeRun = probe.run(this.stop.signal).finally(() => { pinger.close(); });
+  }
+
+  private onPeersApplied(peers: ReadonlyMap<string, Lease>): void {
+    this.lastPeers = [...peers.values()];
+    if (this.backendType !== undefined) this.probe?.setPeers(this.lastPeers, this.backendType);
+  }
+}
+
+/** The same backend, telling `onApplied` about each peer set it converged the kernel onto. */
+export function observeAppliedPeers(inner: Backend, onApplied: (peers: ReadonlyMap<string, Lease>) => void): Backend {
+  return {
+    get type() {
+      return inner.type;
+    },
+    get podMtu() {
+      return inner.podMtu;
+    },
+    prepare: (signal) => inner.prepare(signal),
+    configureOwnLease: (lease) => inner.configureOwnLease(lease),
+    applyPeers: async (peers) => {
+      const result = await inner.applyPeers(peers);
+      onApplied(peers);
+      return result;
+    },
+    ownsKernelEvent: (event) => inner.ownsKernelEvent(event),
+  };
+}
