@@ -1,0 +1,174 @@
+// weftctl's command line (and FLANNELD_* environment equivalents for the store flags, as weftd reads
+// them; the command line wins), parsed into one typed command. Usage errors exit 2.
+import yargs, { type Options } from 'yargs';
+import { ConfigError } from '../subnet/errors.js';
+import type { StoreTarget } from './weftctl-leases.js';
+
+export type WeftctlCommand =
+  | { kind: 'leases-list'; store: StoreTarget; json: boolean }
+  | { kind: 'leases-watch'; store: StoreTarget; json: boolean; changesOnly: boolean; timeoutSeconds: number | undefined }
+  | { kind: 'config-get'; store: StoreTarget }
+  | { kind: 'config-set'; store: StoreTarget; file: string; force: boolean }
+  | { kind: 'status'; url: string; json: boolean };
+
+export type ParsedWeftctl = { kind: 'run'; command: WeftctlCommand } | { kind: 'exit'; code: number; output: string };
+
+export const EXIT_USAGE = 2;
+
+const STORE_FLAGS = {
+  'etcd-endpoints': { type: 'string', default: 'http://127.0.0.1:4001,http://127.0.0.1:2379', describe: 'comma-separated etcd endpoints' },
+  'etcd-prefix': { type: 'string', default: '/coreos.com/network', describe: 'etcd prefix' },
+  'etcd-keyfile': { type: 'string', default: '', describe: 'TLS key file for etcd' },
+  'etcd-certfile': { type: 'string', default: '', describe: 'TLS certificate file for etcd' },
+  'etcd-cafile': { type: 'string', default: '', describe: 'CA certificate file for etcd' },
+  'etcd-username': { type: 'string', default: '', describe: 'etcd user name' },
+  'etcd-password': { type: 'string', default: '', describe: 'etcd password' },
+  'kube-subnet-mgr': { type: 'boolean', default: false, describe: 'read leases from Kubernetes nodes instead of etcd' },
+  'kube-api-url': { type: 'string', default: '', describe: 'Kubernetes API server URL' },
+  'kubeconfig-file': { type: 'string', default: '', describe: 'kubeconfig file (in-cluster config otherwise)' },
+  'kube-annotation-prefix': { type: 'string', default: 'flannel.alpha.coreos.com', describe: 'node annotation prefix' },
+  'healthz-ip': { type: 'string', default: '127.0.0.1', describe: 'status: address of weftd\'s health server' },
+  'healthz-port': { type: 'number', default: 0, describe: 'status: port of weftd\'s health server' },
+} satisfies Record<string, Options>;
+
+// yargs turns a lone "-" into an empty string; it travels as this token instead.
+const STDIN_TOKEN = '<stdin>';
+
+export async function parseWeftctlArgs(rawArgv: string[], env: NodeJS.ProcessEnv, version: string): Promise<ParsedWeftctl> {
+  let output = '';
+  let failure: string | undefined;
+  const argv = rawArgv.map((arg) => (arg === '-' ? STDIN_TOKEN : arg));
+  const parser = yargs(argv)
+    .scriptName('weftctl')
+    .usage(
+      'weftctl <command> [flags]\n\nInspect and manage a weft (flannel-compatible) network.\n' +
+        'Store flags can also be set as FLANNELD_<FLAG> (upper case, - becomes _), as for weftd.\n' +
+        'Exit codes: 0 ok, 1 error (or refused, or not ready), 2 usage.',
+    )
+    .parserConfiguration({ 'camel-case-expansion': false, 'strip-aliased': true })
+    .config(fromEnvironment(env))
+    .options(STORE_FLAGS)
+    .command('leases <action>', 'list or watch subnet leases', (y) =>
+      y
+        .positional('action', { choices: ['list', 'watch'] as const, describe: 'list once, or print changes until Ctrl-C' })
+        .option('json', { type: 'boolean', default: false, describe: 'list: one JSON array; watch: one JSON object per line' })
+        .option('timeout', { type: 'number', describe: 'watch: stop after this many seconds' })
+        .option('changes-only', { type: 'boolean', default: false, describe: 'watch: do not print the leases that exist at start' }),
+    )
+    .command('config <action> [file]', 'read or write the network config (etcd mode)', (y) =>
+      y
+        .positional('action', { choices: ['get', 'set'] as const })
+        .positional('file', { type: 'string', describe: 'set: net-conf.json file, or - for stdin' })
+        .option('force', { type: 'boolean', default: false, describe: 'set: write even if existing leases would not fit' }),
+    )
+    .command('status', 'show what the local weftd reports (its /status endpoint)', (y) =>
+      y
+        .option('url', { type: 'string', describe: 'base URL of the health server (instead of --healthz-ip/--healthz-port)' })
+        .option('json', { type: 'boolean', default: false, describe: 'print the JSON document' }),
+    )
+    .demandCommand(1, 'give a command: leases, config or status')
+    .version(version)
+    .help()
+    .strict()
+    .showHelpOnFail(false)
+    .exitProcess(false)
+    .fail((message: string | null, error: Error | undefined) => {
+      failure = message ?? error?.message ?? 'invalid arguments';
+    })
+    .wrap(110);
+  const parsed = await parser.parseAsync(argv, {}, (_err, _argv, out) => {
+    output = out;
+  });
+  if (failure !== undefined) return { kind: 'exit', code: EXIT_USAGE, output: `weftctl: ${oneLine(failure)} (see --help)` };
+  if (output !== '') return { kind: 'exit', code: 0, output };
+  try {
+    return { kind: 'run', command: buildCommand(parsed) };
+  } catch (err) {
+    if (err instanceof ConfigError) return { kind: 'exit', code: EXIT_USAGE, output: `weftctl: ${err.message}` };
+    throw err;
+  }
+}
+
+function buildCommand(a: Record<string, unknown>): WeftctlCommand {
+  const str = (name: string): string => asText([a[name]].flat().at(-1));
+  const bool = (name: string): boolean => [a[name]].flat().at(-1) === true;
+  const optional = (name: string): string | undefined => (str(name) === '' ? undefined : str(name));
+  const command = asText([a['_']].flat()[0]);
+  const action = str('action');
+
+  if (command === 'status') {
+    const port = Number([a['healthz-port']].flat().at(-1));
+    const url = optional('url');
+    if (url === undefined && (!Number.isInteger(port) || port <= 0 || port > 65535)) {
+      throw new ConfigError('--healthz-port', 'status needs --url or the port weftd serves on (--healthz-port, FLANNELD_HEALTHZ_PORT)');
+    }
+    const host = str('healthz-ip') === '0.0.0.0' ? '127.0.0.1' : str('healthz-ip');
+    return { kind: 'status', url: url ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`, json: bool('json') };
+  }
+
+  const store = storeTarget(a, str, bool, optional);
+  if (command === 'leases') {
+    if (action === 'list') return { kind: 'leases-list', store, json: bool('json') };
+    const timeout = [a['timeout']].flat().at(-1);
+    if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout > 0))) {
+      throw new ConfigError('--timeout', `must be a number of seconds above 0, got "${asText(timeout)}"`);
+    }
+    return { kind: 'leases-watch', store, json: bool('json'), changesOnly: bool('changes-only'), timeoutSeconds: timeout };
+  }
+  if (store.kind === 'kube') {
+    throw new ConfigError('config', 'works on etcd only; in Kubernetes mode edit net-conf.json in the kube-flannel-cfg ConfigMap');
+  }
+  if (action === 'get') return { kind: 'config-get', store };
+  const file = optional('file');
+  if (file === undefined) throw new ConfigError('config set', 'needs a file name, or - to read stdin');
+  return { kind: 'config-set', store, file: file === STDIN_TOKEN ? '-' : file, force: bool('force') };
+}
+
+function storeTarget(
+  a: Record<string, unknown>,
+  str: (name: string) => string,
+  bool: (name: string) => boolean,
+  optional: (name: string) => string | undefined,
+): StoreTarget {
+  if (bool('kube-subnet-mgr')) {
+    return { kind: 'kube', kubeconfigFile: optional('kubeconfig-file'), apiUrl: optional('kube-api-url'), annotationPrefix: str('kube-annotation-prefix') };
+  }
+  const endpoints = [a['etcd-endpoints'] ?? []].flat().flatMap((v) => asText(v).split(',')).filter((v) => v !== '');
+  for (const endpoint of endpoints) {
+    if (!/^https?:\/\/[^/\s]+\/?$/.test(endpoint)) throw new ConfigError('--etcd-endpoints', `"${endpoint}" is not a URL like http://127.0.0.1:2379`);
+  }
+  if ((str('etcd-keyfile') === '') !== (str('etcd-certfile') === '')) {
+    throw new ConfigError('--etcd-keyfile', 'TLS needs both --etcd-keyfile and --etcd-certfile; give both or neither');
+  }
+  return {
+    kind: 'etcd',
+    endpoints,
+    prefix: str('etcd-prefix').replace(/\/+$/, ''),
+    keyFile: optional('etcd-keyfile'),
+    certFile: optional('etcd-certfile'),
+    caFile: optional('etcd-cafile'),
+    username: optional('etcd-username'),
+    password: optional('etcd-password'),
+  };
+}
+
+/** FLANNELD_* variables for the store and health flags; yargs ranks them below the command line. */
+function fromEnvironment(env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const values: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(STORE_FLAGS)) {
+    const raw = env[`FLANNELD_${name.toUpperCase().replace(/-/g, '_')}`];
+    if (raw === undefined) continue;
+    if (spec.type === 'boolean') values[name] = /^(true|1)$/i.test(raw);
+    else if (spec.type === 'number') values[name] = Number(raw);
+    else values[name] = raw;
+  }
+  return values;
+}
+
+function asText(value: unknown): string {
+  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? String(value) : '';
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, '; ').trim();
+}

@@ -1,0 +1,78 @@
+#!/usr/bin/env node
+// weftctl: argv/env -> one typed command -> run it -> exit code (0 ok, 1 error, 2 usage).
+import { readFile } from 'node:fs/promises';
+import { ConfigError } from '../subnet/errors.js';
+import { createLogger } from './logger.js';
+import { packageVersion } from './version.js';
+import { getConfig, setConfig } from './weftctl-config.js';
+import { parseWeftctlArgs, EXIT_USAGE, type WeftctlCommand } from './weftctl-flags.js';
+import { listLeases, openEtcdStore, printLeaseList, watchLeases, type EtcdTarget, type Output } from './weftctl-leases.js';
+import { showStatus } from './weftctl-status.js';
+
+const io: Output = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+};
+
+const parsed = await parseWeftctlArgs(process.argv.slice(2), process.env, packageVersion());
+if (parsed.kind === 'exit') {
+  (parsed.code === 0 ? process.stdout : process.stderr).write(`${parsed.output}\n`);
+  process.exit(parsed.code);
+}
+
+const controller = new AbortController();
+process.once('SIGINT', () => { controller.abort(); });
+process.once('SIGTERM', () => { controller.abort(); });
+
+let code: number;
+try {
+  code = await run(parsed.command);
+} catch (err) {
+  io.err(`weftctl: ${err instanceof ConfigError ? err.message : (err as Error).message}\n`);
+  code = err instanceof ConfigError ? EXIT_USAGE : 1;
+}
+process.exitCode = code;
+// Open gRPC/HTTP handles must not keep a finished command alive.
+process.stdout.write('', () => process.exit(code));
+
+async function run(command: WeftctlCommand): Promise<number> {
+  switch (command.kind) {
+    case 'leases-list': {
+      const rows = await listLeases(command.store, io, AbortSignal.any([controller.signal, AbortSignal.timeout(30_000)]));
+      printLeaseList(rows, command.store.kind, command.json, io);
+      return 0;
+    }
+    case 'leases-watch': {
+      const signal = command.timeoutSeconds === undefined
+        ? controller.signal
+        : AbortSignal.any([controller.signal, AbortSignal.timeout(command.timeoutSeconds * 1000)]);
+      const logger = createLogger('warn', 'text');
+      await watchLeases(command.store, { json: command.json, changesOnly: command.changesOnly }, io, logger, signal);
+      return 0;
+    }
+    case 'config-get':
+      return withEtcd(command.store as EtcdTarget, (store, prefix) => getConfig(store, prefix, io));
+    case 'config-set': {
+      const text = command.file === '-' ? await readStdin() : await readFile(command.file, 'utf8');
+      const force = command.force;
+      return withEtcd(command.store as EtcdTarget, (store, prefix) => setConfig(store, prefix, text, force, io));
+    }
+    case 'status':
+      return showStatus(command.url, command.json, io);
+  }
+}
+
+async function withEtcd(target: EtcdTarget, action: (store: ReturnType<typeof openEtcdStore>, prefix: string) => Promise<number>): Promise<number> {
+  const store = openEtcdStore(target);
+  try {
+    return await action(store, target.prefix);
+  } finally {
+    store.close();
+  }
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
