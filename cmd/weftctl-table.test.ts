@@ -1,0 +1,83 @@
+import { Ipv4Net, parseIpv4 } from '../subnet/ipv4.js';
+import type { Lease } from '../subnet/lease.js';
+import { LeaseDiff } from './weftctl-lease-diff.js';
+import { findOrphanedLeases } from './weftctl-orphans.js';
+import { formatChange, formatTable, leaseJson, leaseTable } from './weftctl-table.js';
+
+const net = (text: string): Ipv4Net => Ipv4Net.parse(text) ?? Ipv4Net.of(0, 0);
+const vxlan = (subnet: string, ip: string, mac: string): Lease => ({
+  subnet: net(subnet), publicIp: parseIpv4(ip) ?? 0, backendType: 'vxlan', backendData: { vni: 1, vtepMac: mac },
+});
+const hostGw = (subnet: string, ip: string): Lease => ({ subnet: net(subnet), publicIp: parseIpv4(ip) ?? 0, backendType: 'host-gw' });
+
+describe('formatTable', () => {
+  it('pads columns to the widest cell without trailing blanks', () => {
+    expect(formatTable(['A', 'BB'], [['xxx', 'y'], ['z', '']])).toBe('A    BB\nxxx  y\nz\n');
+  });
+});
+
+describe('lease table and JSON', () => {
+  const rows = [
+    { lease: hostGw('10.244.10.0/24', '192.0.2.10'), expiresAt: new Date('2026-11-23T10:00:00.123Z') },
+    { lease: vxlan('10.244.9.0/24', '192.0.2.9', 'c6:d2:32:6f:8f:44'), reservation: true },
+  ];
+
+  it('sorts by subnet and shows expiry or reservation (etcd)', () => {
+    expect(leaseTable(rows, 'etcd')).toBe(
+      'SUBNET          PUBLIC-IP   BACKEND  VTEP-MAC           EXPIRES\n' +
+        '10.244.9.0/24   192.0.2.9   vxlan    c6:d2:32:6f:8f:44  never (reservation)\n' +
+        '10.244.10.0/24  192.0.2.10  host-gw  -                  2026-11-23T10:00:00Z\n',
+    );
+  });
+
+  it('shows the node in kube mode', () => {
+    expect(leaseTable([{ lease: hostGw('10.244.1.0/24', '192.0.2.1'), node: 'n1' }], 'kube')).toBe(
+      'SUBNET         PUBLIC-IP  BACKEND  VTEP-MAC  NODE\n10.244.1.0/24  192.0.2.1  host-gw  -         n1\n',
+    );
+  });
+
+  it('writes JSON with null expiry for reservations', () => {
+    const reserved = { lease: vxlan('10.244.9.0/24', '192.0.2.9', 'c6:d2:32:6f:8f:44'), reservation: true };
+    expect(leaseJson(reserved, 'etcd')).toEqual({
+      subnet: '10.244.9.0/24', publicIp: '192.0.2.9', backendType: 'vxlan', vni: 1, vtepMac: 'c6:d2:32:6f:8f:44', expiresAt: null,
+    });
+  });
+
+  it('formats watch changes as JSON lines or table lines', () => {
+    const row = { lease: hostGw('10.244.1.0/24', '192.0.2.1') };
+    expect(JSON.parse(formatChange({ type: 'removed', row }, 'etcd', true))).toEqual({
+      type: 'removed', lease: { subnet: '10.244.1.0/24', publicIp: '192.0.2.1', backendType: 'host-gw', expiresAt: null },
+    });
+    expect(formatChange({ type: 'added', row }, 'etcd', false)).toBe('ADDED    10.244.1.0/24  192.0.2.1  host-gw  -\n');
+  });
+});
+
+describe('findOrphanedLeases', () => {
+  const pool = { network: net('10.244.0.0/16'), subnetLen: 24 };
+  it('finds leases outside the network or of another size', () => {
+    const orphans = findOrphanedLeases(pool, [net('10.244.1.0/24'), net('10.245.1.0/24'), net('10.244.2.0/25'), net('10.0.0.0/8')]);
+    expect(orphans.map((o) => [o.subnet.toString(), o.reason])).toEqual([
+      ['10.245.1.0/24', 'outside Network 10.244.0.0/16'],
+      ['10.244.2.0/25', 'prefix /25 differs from SubnetLen 24'],
+      ['10.0.0.0/8', 'outside Network 10.244.0.0/16'],
+    ]);
+  });
+  it('finds none when every lease fits', () => {
+    expect(findOrphanedLeases(pool, [net('10.244.1.0/24'), net('10.244.255.0/24')])).toEqual([]);
+  });
+});
+
+describe('LeaseDiff', () => {
+  it('turns snapshots into adds and removes against what was shown', () => {
+    const diff = new LeaseDiff();
+    const a = hostGw('10.244.1.0/24', '192.0.2.1');
+    const b = hostGw('10.244.2.0/24', '192.0.2.2');
+    const bMoved = hostGw('10.244.2.0/24', '192.0.2.22');
+    const show = (changes: ReturnType<LeaseDiff['apply']>): string[] => changes.map((c) => `${c.type} ${c.lease.subnet.toString()}`);
+    expect(show(diff.apply({ kind: 'snapshot', leases: [a, b] }))).toEqual(['added 10.244.1.0/24', 'added 10.244.2.0/24']);
+    expect(show(diff.apply({ kind: 'added', leases: [a] }))).toEqual([]);
+    expect(show(diff.apply({ kind: 'snapshot', leases: [bMoved] }))).toEqual(['removed 10.244.1.0/24', 'added 10.244.2.0/24']);
+    expect(show(diff.apply({ kind: 'removed', leases: [a] }))).toEqual([]);
+    expect(show(diff.apply({ kind: 'removed', leases: [bMoved] }))).toEqual(['removed 10.244.2.0/24']);
+  });
+});
