@@ -122,12 +122,17 @@ async function serve(options: DaemonOptions, parts: DaemonParts, logger: Logger,
   await takeOwnLease(lease);
   logger.info('subnet.env written', { path: options.subnetFile, subnet: lease.subnet.toString(), mtu: backend.podMtu });
 
+  // What health, metrics and status read; `lease` follows re-acquisitions.
+  const state: RunningState = { config, external, backend, lease, loop, firewall };
   const watching = parts.leaseManager.watchLeases(
     {
       onBatch: (batch) => { loop.onBatch(batch); },
       onOwnLeaseChanged: (next) => {
         takeOwnLease(next)
-          .then(() => { lease = next; })
+          .then(() => {
+            lease = next;
+            state.lease = next;
+          })
           .catch((err: unknown) => logger.error('applying the re-acquired lease failed', { error: String(err) }));
       },
     },
@@ -145,7 +150,7 @@ async function serve(options: DaemonOptions, parts: DaemonParts, logger: Logger,
   const stopKernelWatch = parts.watchKernel?.((event) => {
     if (backend.ownsKernelEvent(event)) loop.trigger(`kernel-${event.kind}${event.deleted ? '-deleted' : '-changed'}`);
   });
-  events.onReady?.({ config, external, backend, lease, loop, firewall });
+  events.onReady?.(state);
   try {
     await Promise.all([loop.run(signal), watching, firewall?.run(signal)]);
   } finally {

@@ -23,6 +23,8 @@ describe('readiness', () => {
     ['before onReady', { ready: false, reconcile: undefined }, ['lease', 'reconcile']],
     ['before the first pass', { reconcile: status({ passes: 0, lastPassAt: undefined, converged: false }) }, ['reconcile']],
     ['after a failed pass', { reconcile: status({ converged: false, lastError: 'netlink busy' }) }, ['reconcile']],
+    ['before the firewall rules are in', { firewall: { installed: false, repairs: 0, lastError: undefined } }, ['firewall']],
+    ['when checking the rules fails', { firewall: { installed: true, repairs: 0, lastError: 'xtables lock' } }, ['firewall']],
     ['with a broken peer', { probe: { peers: 2, probed: 2, broken: [broken], lossRatio: 0.5, worst: [broken] } }, ['datapath']],
   ])('is not ready %s', (_what, over, checks) => {
     expect(evaluateReadiness(input(over)).ok).toBe(false);
@@ -32,6 +34,7 @@ describe('readiness', () => {
   it('stays ready while a pass is pending after a successful one, and when the probe is off or unavailable', () => {
     expect(evaluateReadiness(input({ reconcile: status({ converged: false }) })).ok).toBe(true);
     expect(evaluateReadiness(input({ probe: undefined })).ok).toBe(true);
+    expect(evaluateReadiness(input({ firewall: { installed: true, repairs: 2, lastError: undefined } })).ok).toBe(true);
     const unavailable = evaluateReadiness(input({ probe: undefined, probeError: 'EPERM' }));
     expect(unavailable.checks.find((c) => c.name === 'datapath')?.detail).toContain('EPERM');
   });

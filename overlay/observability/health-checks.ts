@@ -6,6 +6,7 @@
 // returns), which a restart fixes. Before the daemon is ready (waiting for etcd, a pod CIDR ...) it is
 // alive: restarting would not make the store answer sooner.
 import type { ReconcileStatus } from '../reconcile-loop.js';
+import type { FirewallStatus } from '../firewall/firewall-keeper.js';
 import type { ProbeSummary } from './probe-book.js';
 
 export interface CheckResult {
@@ -25,6 +26,8 @@ export interface HealthInputs {
   /** undefined when the probe is off; `probeError` says why it could not start. */
   probe: ProbeSummary | undefined;
   probeError?: string | undefined;
+  /** undefined when weftd manages no firewall rules (no --ip-masq, no forward rules). */
+  firewall?: FirewallStatus | undefined;
 }
 
 export function stuckAfterMs(resyncMs: number): number {
@@ -47,7 +50,7 @@ export function evaluateLiveness(input: HealthInputs): CheckResult {
 }
 
 export function evaluateReadiness(input: HealthInputs): { ok: boolean; checks: CheckResult[] } {
-  const checks: CheckResult[] = [leaseCheck(input), reconcileCheck(input), datapathCheck(input)];
+  const checks: CheckResult[] = [leaseCheck(input), firewallCheck(input), reconcileCheck(input), datapathCheck(input)];
   return { ok: checks.every((c) => c.ok), checks };
 }
 
@@ -55,6 +58,14 @@ function leaseCheck(input: HealthInputs): CheckResult {
   return input.ready
     ? { name: 'lease', ok: true, detail: 'lease held, subnet.env written' }
     : { name: 'lease', ok: false, detail: 'no lease yet or subnet.env not written' };
+}
+
+function firewallCheck(input: HealthInputs): CheckResult {
+  const status = input.firewall;
+  if (status === undefined) return { name: 'firewall', ok: true, detail: 'no rules to manage' };
+  if (!status.installed) return { name: 'firewall', ok: false, detail: 'masquerade/forward rules not installed yet' };
+  if (status.lastError !== undefined) return { name: 'firewall', ok: false, detail: `checking the rules failed: ${status.lastError}` };
+  return { name: 'firewall', ok: true, detail: `rules installed (${status.repairs} repairs)` };
 }
 
 function reconcileCheck(input: HealthInputs): CheckResult {

@@ -9,6 +9,7 @@ import { formatIpv4 } from '../../subnet/ipv4.js';
 import type { Lease } from '../../subnet/lease.js';
 import type { NetworkConfig } from '../network-config.js';
 import type { ReconcileStatus } from '../reconcile-loop.js';
+import type { FirewallStatus } from '../firewall/firewall-keeper.js';
 import { evaluateLiveness, evaluateReadiness, ProgressTracker, stuckAfterMs, type CheckResult, type HealthInputs } from './health-checks.js';
 import type { WeftMetrics } from './metrics.js';
 import type { ProbeSummary } from './probe-book.js';
@@ -20,6 +21,7 @@ export interface ObservedState {
   backend: Pick<Backend, 'type' | 'podMtu'>;
   lease: Lease;
   loop: { readonly status: ReconcileStatus };
+  firewall?: { readonly status: FirewallStatus } | undefined;
 }
 
 export interface ProbeView {
@@ -104,6 +106,7 @@ export class HealthServer {
       stuckAfterMs: stuckAfterMs(this.options.resyncMs),
       probe: this.options.probe?.summary(),
       probeError: this.options.probe?.error(),
+      firewall: this.state?.firewall?.status,
     };
   }
 
