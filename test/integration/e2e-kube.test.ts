@@ -3,7 +3,9 @@
 // token and nothing else, real pods and traffic; API server outage, Node deletion, bad input and a
 // backend switch.
 import { jest } from '@jest/globals';
+import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LabCluster, type LabNode, type LabPod } from '../lab/cluster.js';
@@ -105,6 +107,26 @@ describe('kube mode against a real kube-apiserver', () => {
     expect((await server.request('GET', '/api/v1/namespaces/kube-weft/secrets', undefined, { token: weftToken })).status).toBe(403);
     // What it does use is allowed.
     expect((await server.request('GET', '/api/v1/nodes', undefined, { token: weftToken })).status).toBe(200);
+  });
+
+  it('lists and watches the Node leases with weftctl in kube mode', async () => {
+    const weftctl = fileURLToPath(new URL('../../cmd/weftctl.js', import.meta.url));
+    const kubeconfig = await server.writeKubeconfig();
+    const store = ['--kube-subnet-mgr', '--kubeconfig-file', kubeconfig];
+    const { stdout } = await promisify(execFile)(process.execPath, [weftctl, 'leases', 'list', '--json', ...store]);
+    const leases = JSON.parse(stdout) as { node: string; subnet: string; backendType: string }[];
+    expect(leases.map((l) => `${l.node} ${l.subnet} ${l.backendType}`).sort()).toEqual([
+      'n1 10.244.1.0/24 vxlan', 'n2 10.244.2.0/24 vxlan', 'n3 10.244.3.0/24 vxlan',
+    ]);
+
+    const watching = promisify(execFile)(process.execPath, [weftctl, 'leases', 'watch', '--json', '--changes-only', '--timeout', '6', ...store]);
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    await server.createNode('watched', '10.244.60.0/24', {
+      [`${P}/kube-subnet-manager`]: 'true', [`${P}/backend-type`]: 'host-gw', [`${P}/public-ip`]: '192.0.2.60',
+    });
+    await server.deleteNode('watched');
+    const changes = (await watching).stdout.trim().split('\n').map((line) => JSON.parse(line) as { type: string; lease: { subnet: string } });
+    expect(changes.map((c) => `${c.type} ${c.lease.subnet}`)).toEqual(['added 10.244.60.0/24', 'removed 10.244.60.0/24']);
   });
 
   it('logs and skips a peer Node with malformed annotations while serving the others', async () => {
