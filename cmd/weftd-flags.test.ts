@@ -16,7 +16,7 @@ describe('weftd flags', () => {
       keyFile: undefined, certFile: undefined, caFile: undefined, username: undefined, password: undefined,
     });
     expect(o.subnetFile).toBe('/run/flannel/subnet.env');
-    expect([o.renewMarginMinutes, o.healthzPort, o.iptablesResyncSeconds, o.ipMasq]).toEqual([60, 0, 5, false]);
+    expect([o.renewMarginMinutes, o.healthzPort, o.iptablesResyncSeconds, o.ipMasq, o.probeRatePerSecond]).toEqual([60, 0, 5, false, 5]);
   });
 
   it('takes FLANNELD_* variables, and the command line wins', async () => {
@@ -46,6 +46,7 @@ describe('weftd flags', () => {
     [['--subnet-lease-renew-margin', '0'], {}, /--subnet-lease-renew-margin: 0 is out of range/],
     [['--subnet-lease-renew-margin', 'soon'], {}, /--subnet-lease-renew-margin: must be a number/],
     [['--healthz-port', '70000'], {}, /--healthz-port/],
+    [['--probe-rate', '-1'], {}, /--probe-rate: -1 is out of range/],
     [['--etcd-endpoints', '127.0.0.1:2379'], {}, /--etcd-endpoints: "127.0.0.1:2379" is not a URL/],
     [['--etcd-keyfile', '/k'], {}, /give both or neither/],
     [['--log-format', 'xml'], {}, /--log-format/],

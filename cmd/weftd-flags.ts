@@ -42,6 +42,7 @@ const FLAGS = {
   'iptables-resync': { type: 'number', default: 5, describe: 'seconds between firewall rule checks' },
   'iptables-forward-rules': { type: 'boolean', default: true, describe: 'add FORWARD accept rules for the pod network' },
   'resync-interval': { type: 'number', default: 10, describe: 'seconds between full kernel-state resyncs' },
+  'probe-rate': { type: 'number', default: 5, describe: 'datapath probes (ICMP to peers) per second, in total; 0 = off' },
   'log-level': { type: 'string', default: 'info', describe: `one of ${LOG_LEVELS.join(', ')}` },
   'log-format': { type: 'string', default: 'text', describe: 'text or json' },
 } satisfies Record<string, Options>;
@@ -111,6 +112,8 @@ function buildOptions(a: Record<string, unknown>, env: NodeJS.ProcessEnv): Parse
   if (!Number.isInteger(healthzPort) || healthzPort < 0 || healthzPort > 65535) {
     throw new ConfigError('--healthz-port', `${healthzPort} is out of range; use 0 (off) to 65535`);
   }
+  const probeRate = num('probe-rate');
+  if (!(probeRate >= 0 && probeRate <= 1000)) throw new ConfigError('--probe-rate', `${probeRate} is out of range; use 0 (off) to 1000 per second`);
   for (const name of ['iptables-resync', 'resync-interval']) {
     if (num(name) <= 0) throw new ConfigError(`--${name}`, `${num(name)} must be above 0 seconds`);
   }
@@ -172,6 +175,7 @@ function buildOptions(a: Record<string, unknown>, env: NodeJS.ProcessEnv): Parse
       iptablesResyncSeconds: num('iptables-resync'),
       iptablesForwardRules: bool('iptables-forward-rules'),
       resyncMs: num('resync-interval') * 1000,
+      probeRatePerSecond: probeRate,
     },
   };
 }

@@ -24,7 +24,7 @@ for (const sig of ['SIGTERM', 'SIGINT'] as const) {
 }
 
 const observability = new Observability(
-  { healthzIp: parsed.options.healthzIp, healthzPort: parsed.options.healthzPort, resyncMs: parsed.options.resyncMs, probe: {}, version: packageVersion() },
+  { healthzIp: parsed.options.healthzIp, healthzPort: parsed.options.healthzPort, resyncMs: parsed.options.resyncMs, probe: parsed.options.probeRatePerSecond > 0 && { ratePerSecond: parsed.options.probeRatePerSecond }, version: packageVersion() },
   logger.child({ component: 'observability' }),
 );
 logger.add(observability.storeErrorTransport());

@@ -37,4 +37,6 @@ export interface DaemonOptions {
   iptablesForwardRules: boolean;
   /** Full kernel-state resync period. */
   resyncMs: number;
+  /** Datapath probes per second over all peers (0: no probe). Served with the health server. */
+  probeRatePerSecond: number;
 }
