@@ -2,6 +2,7 @@
 // them; the command line wins), parsed into one typed command. Usage errors exit 2.
 import yargs, { type Options } from 'yargs';
 import { ConfigError } from '../subnet/errors.js';
+import { STORE_FLAGS, asText, etcdStoreOptions, flagValues, flannelEnvironment, oneLine, type FlagValues } from './store-flags.js';
 import type { StoreTarget } from './weftctl-leases.js';
 
 export type WeftctlCommand =
@@ -15,18 +16,8 @@ export type ParsedWeftctl = { kind: 'run'; command: WeftctlCommand } | { kind: '
 
 export const EXIT_USAGE = 2;
 
-const STORE_FLAGS = {
-  'etcd-endpoints': { type: 'string', default: 'http://127.0.0.1:4001,http://127.0.0.1:2379', describe: 'comma-separated etcd endpoints' },
-  'etcd-prefix': { type: 'string', default: '/coreos.com/network', describe: 'etcd prefix' },
-  'etcd-keyfile': { type: 'string', default: '', describe: 'TLS key file for etcd' },
-  'etcd-certfile': { type: 'string', default: '', describe: 'TLS certificate file for etcd' },
-  'etcd-cafile': { type: 'string', default: '', describe: 'CA certificate file for etcd' },
-  'etcd-username': { type: 'string', default: '', describe: 'etcd user name' },
-  'etcd-password': { type: 'string', default: '', describe: 'etcd password' },
-  'kube-subnet-mgr': { type: 'boolean', default: false, describe: 'read leases from Kubernetes nodes instead of etcd' },
-  'kube-api-url': { type: 'string', default: '', describe: 'Kubernetes API server URL' },
-  'kubeconfig-file': { type: 'string', default: '', describe: 'kubeconfig file (in-cluster config otherwise)' },
-  'kube-annotation-prefix': { type: 'string', default: 'flannel.alpha.coreos.com', describe: 'node annotation prefix' },
+const FLAGS = {
+  ...STORE_FLAGS,
   'healthz-ip': { type: 'string', default: '127.0.0.1', describe: 'status: address of weftd\'s health server' },
   'healthz-port': { type: 'number', default: 0, describe: 'status: port of weftd\'s health server' },
 } satisfies Record<string, Options>;
@@ -46,8 +37,8 @@ export async function parseWeftctlArgs(rawArgv: string[], env: NodeJS.ProcessEnv
         'Exit codes: 0 ok, 1 error (or refused, or not ready), 2 usage.',
     )
     .parserConfiguration({ 'camel-case-expansion': false, 'strip-aliased': true })
-    .config(fromEnvironment(env))
-    .options(STORE_FLAGS)
+    .config(flannelEnvironment(FLAGS, env))
+    .options(FLAGS)
     .command('leases <action>', 'list or watch subnet leases', (y) =>
       y
         .positional('action', { choices: ['list', 'watch'] as const, describe: 'list once, or print changes until Ctrl-C' })
@@ -90,9 +81,8 @@ export async function parseWeftctlArgs(rawArgv: string[], env: NodeJS.ProcessEnv
 }
 
 function buildCommand(a: Record<string, unknown>): WeftctlCommand {
-  const str = (name: string): string => asText([a[name]].flat().at(-1));
-  const bool = (name: string): boolean => [a[name]].flat().at(-1) === true;
-  const optional = (name: string): string | undefined => (str(name) === '' ? undefined : str(name));
+  const flags = flagValues(a);
+  const { str, bool, optional } = flags;
   const command = asText([a['_']].flat()[0]);
   const action = str('action');
 
@@ -106,7 +96,7 @@ function buildCommand(a: Record<string, unknown>): WeftctlCommand {
     return { kind: 'status', url: url ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`, json: bool('json') };
   }
 
-  const store = storeTarget(a, str, bool, optional);
+  const store = storeTarget(flags);
   if (command === 'leases') {
     if (action === 'list') return { kind: 'leases-list', store, json: bool('json') };
     const timeout = [a['timeout']].flat().at(-1);
@@ -124,51 +114,11 @@ function buildCommand(a: Record<string, unknown>): WeftctlCommand {
   return { kind: 'config-set', store, file: file === STDIN_TOKEN ? '-' : file, force: bool('force') };
 }
 
-function storeTarget(
-  a: Record<string, unknown>,
-  str: (name: string) => string,
-  bool: (name: string) => boolean,
-  optional: (name: string) => string | undefined,
-): StoreTarget {
-  if (bool('kube-subnet-mgr')) {
-    return { kind: 'kube', kubeconfigFile: optional('kubeconfig-file'), apiUrl: optional('kube-api-url'), annotationPrefix: str('kube-annotation-prefix') };
+function storeTarget(flags: FlagValues): StoreTarget {
+  if (flags.bool('kube-subnet-mgr')) {
+    return {
+      kind: 'kube', kubeconfigFile: flags.optional('kubeconfig-file'), apiUrl: flags.optional('kube-api-url'), annotationPrefix: flags.str('kube-annotation-prefix'),
+    };
   }
-  const endpoints = [a['etcd-endpoints'] ?? []].flat().flatMap((v) => asText(v).split(',')).filter((v) => v !== '');
-  for (const endpoint of endpoints) {
-    if (!/^https?:\/\/[^/\s]+\/?$/.test(endpoint)) throw new ConfigError('--etcd-endpoints', `"${endpoint}" is not a URL like http://127.0.0.1:2379`);
-  }
-  if ((str('etcd-keyfile') === '') !== (str('etcd-certfile') === '')) {
-    throw new ConfigError('--etcd-keyfile', 'TLS needs both --etcd-keyfile and --etcd-certfile; give both or neither');
-  }
-  return {
-    kind: 'etcd',
-    endpoints,
-    prefix: str('etcd-prefix').replace(/\/+$/, ''),
-    keyFile: optional('etcd-keyfile'),
-    certFile: optional('etcd-certfile'),
-    caFile: optional('etcd-cafile'),
-    username: optional('etcd-username'),
-    password: optional('etcd-password'),
-  };
-}
-
-/** FLANNELD_* variables for the store and health flags; yargs ranks them below the command line. */
-function fromEnvironment(env: NodeJS.ProcessEnv): Record<string, unknown> {
-  const values: Record<string, unknown> = {};
-  for (const [name, spec] of Object.entries(STORE_FLAGS)) {
-    const raw = env[`FLANNELD_${name.toUpperCase().replace(/-/g, '_')}`];
-    if (raw === undefined) continue;
-    if (spec.type === 'boolean') values[name] = /^(true|1)$/i.test(raw);
-    else if (spec.type === 'number') values[name] = Number(raw);
-    else values[name] = raw;
-  }
-  return values;
-}
-
-function asText(value: unknown): string {
-  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? String(value) : '';
-}
-
-function oneLine(text: string): string {
-  return text.replace(/\s*\n\s*/g, '; ').trim();
+  return etcdStoreOptions(flags);
 }

@@ -1,5 +1,6 @@
 // `weftctl leases list|watch` against etcd or the Kubernetes API, read-only.
 import type { Logger } from 'winston';
+import type { EtcdStoreOptions } from '../overlay/daemon-options.js';
 import { parseLeaseRecord, subnetsDir } from '../subnet/etcd-lease-codec.js';
 import { EtcdLeaseManager } from '../subnet/etcd-lease-manager.js';
 import { Etcd3Store, type EtcdStore } from '../subnet/etcd-store.js';
@@ -11,16 +12,7 @@ import type { LeaseManager } from '../subnet/lease.js';
 import { LeaseDiff } from './weftctl-lease-diff.js';
 import { formatChange, leaseJson, leaseTable, sortRows, type LeaseRow, type StoreKind } from './weftctl-table.js';
 
-export interface EtcdTarget {
-  kind: 'etcd';
-  endpoints: string[];
-  prefix: string;
-  keyFile?: string | undefined;
-  certFile?: string | undefined;
-  caFile?: string | undefined;
-  username?: string | undefined;
-  password?: string | undefined;
-}
+export type EtcdTarget = EtcdStoreOptions;
 
 export interface KubeTarget {
   kind: 'kube';

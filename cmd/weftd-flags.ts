@@ -3,6 +3,7 @@
 import yargs, { type Options } from 'yargs';
 import type { DaemonOptions } from '../overlay/daemon-options.js';
 import { ConfigError } from '../subnet/errors.js';
+import { STORE_FLAGS, asText, etcdStoreOptions, flagValues, flannelEnvironment, oneLine } from './store-flags.js';
 
 export interface LogOptions {
   logLevel: string;
@@ -16,17 +17,7 @@ export type ParsedCommandLine =
 const LOG_LEVELS = ['error', 'warn', 'info', 'debug'];
 
 const FLAGS = {
-  'etcd-endpoints': { type: 'string', default: 'http://127.0.0.1:4001,http://127.0.0.1:2379', describe: 'comma-separated etcd endpoints' },
-  'etcd-prefix': { type: 'string', default: '/coreos.com/network', describe: 'etcd prefix' },
-  'etcd-keyfile': { type: 'string', default: '', describe: 'TLS key file for etcd' },
-  'etcd-certfile': { type: 'string', default: '', describe: 'TLS certificate file for etcd' },
-  'etcd-cafile': { type: 'string', default: '', describe: 'CA certificate file for etcd' },
-  'etcd-username': { type: 'string', default: '', describe: 'etcd user name' },
-  'etcd-password': { type: 'string', default: '', describe: 'etcd password' },
-  'kube-subnet-mgr': { type: 'boolean', default: false, describe: 'lease subnets from the Kubernetes API instead of etcd' },
-  'kube-api-url': { type: 'string', default: '', describe: 'Kubernetes API server URL (in-cluster config otherwise)' },
-  'kubeconfig-file': { type: 'string', default: '', describe: 'kubeconfig file' },
-  'kube-annotation-prefix': { type: 'string', default: 'flannel.alpha.coreos.com', describe: 'node annotation prefix' },
+  ...STORE_FLAGS,
   'net-config-path': { type: 'string', default: '/etc/kube-flannel/net-conf.json', describe: 'net-conf.json path (kube mode)' },
   'set-node-network-unavailable': { type: 'boolean', default: true, describe: 'set NetworkUnavailable=False when ready (kube mode)' },
   'iface': { type: 'string', array: true, default: [] as string[], describe: 'interface name or IP to use (repeatable)' },
@@ -52,7 +43,7 @@ export async function parseWeftdArgs(argv: string[], env: NodeJS.ProcessEnv, ver
   let failure: string | undefined;
   let fromEnv: Record<string, unknown>;
   try {
-    fromEnv = fromEnvironment(env);
+    fromEnv = flannelEnvironment(FLAGS, env);
   } catch (err) {
     if (err instanceof ConfigError) return { kind: 'exit', code: 1, output: `weftd: ${err.message}` };
     throw err;
@@ -90,8 +81,8 @@ export async function parseWeftdArgs(argv: string[], env: NodeJS.ProcessEnv, ver
 
 function buildOptions(a: Record<string, unknown>, env: NodeJS.ProcessEnv): ParsedCommandLine {
   // A flag given twice comes as an array: the last one wins, as with flannel's Go flags.
-  const str = (name: string): string => asText([a[name]].flat().at(-1));
-  const bool = (name: string): boolean => [a[name]].flat().at(-1) === true;
+  const flags = flagValues(a);
+  const { str, bool, optional, list } = flags;
   const num = (name: string): number => {
     const value = a[name];
     const last: unknown = [value].flat().at(-1);
@@ -100,9 +91,6 @@ function buildOptions(a: Record<string, unknown>, env: NodeJS.ProcessEnv): Parse
     }
     return last;
   };
-  const optional = (name: string): string | undefined => (str(name) === '' ? undefined : str(name));
-  const list = (name: string): string[] =>
-    [a[name] ?? []].flat().flatMap((v) => asText(v).split(',')).filter((v) => v !== '');
 
   const renewMargin = num('subnet-lease-renew-margin');
   if (!Number.isInteger(renewMargin) || renewMargin < 1 || renewMargin > 1439) {
@@ -122,16 +110,6 @@ function buildOptions(a: Record<string, unknown>, env: NodeJS.ProcessEnv): Parse
   const logFormat = str('log-format');
   if (logFormat !== 'text' && logFormat !== 'json') throw new ConfigError('--log-format', `"${logFormat}" is not text or json`);
 
-  const endpoints = list('etcd-endpoints');
-  for (const endpoint of endpoints) {
-    if (!/^https?:\/\/[^/\s]+\/?$/.test(endpoint)) {
-      throw new ConfigError('--etcd-endpoints', `"${endpoint}" is not a URL like http://127.0.0.1:2379`);
-    }
-  }
-  if ((str('etcd-keyfile') === '') !== (str('etcd-certfile') === '')) {
-    throw new ConfigError('--etcd-keyfile', 'TLS needs both --etcd-keyfile and --etcd-certfile; give both or neither');
-  }
-
   const store: DaemonOptions['store'] = bool('kube-subnet-mgr')
     ? {
         kind: 'kube',
@@ -144,16 +122,7 @@ function buildOptions(a: Record<string, unknown>, env: NodeJS.ProcessEnv): Parse
         podNamespace: env['POD_NAMESPACE'] || undefined,
         setNodeNetworkUnavailable: bool('set-node-network-unavailable'),
       }
-    : {
-        kind: 'etcd',
-        endpoints,
-        prefix: str('etcd-prefix').replace(/\/+$/, ''),
-        keyFile: optional('etcd-keyfile'),
-        certFile: optional('etcd-certfile'),
-        caFile: optional('etcd-cafile'),
-        username: optional('etcd-username'),
-        password: optional('etcd-password'),
-      };
+    : etcdStoreOptions(flags);
 
   return {
     kind: 'run',
@@ -178,33 +147,4 @@ function buildOptions(a: Record<string, unknown>, env: NodeJS.ProcessEnv): Parse
       probeRatePerSecond: probeRate,
     },
   };
-}
-
-/** FLANNELD_* variables as flag values; yargs ranks them below the command line. */
-function fromEnvironment(env: NodeJS.ProcessEnv): Record<string, unknown> {
-  const values: Record<string, unknown> = {};
-  for (const [name, spec] of Object.entries(FLAGS)) {
-    const variable = `FLANNELD_${name.toUpperCase().replace(/-/g, '_')}`;
-    const raw = env[variable];
-    if (raw === undefined) continue;
-    if (spec.type === 'boolean') {
-      if (!/^(true|false|1|0)$/i.test(raw)) throw new ConfigError(variable, `"${raw}" is not true or false`);
-      values[name] = /^(true|1)$/i.test(raw);
-    } else if (spec.type === 'number') {
-      values[name] = Number(raw);
-    } else if ('array' in spec) {
-      values[name] = raw.split(',').filter((v) => v !== '');
-    } else {
-      values[name] = raw;
-    }
-  }
-  return values;
-}
-
-function asText(value: unknown): string {
-  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? String(value) : '';
-}
-
-function oneLine(text: string): string {
-  return text.replace(/\s*\n\s*/g, '; ').trim();
 }
