@@ -3,7 +3,7 @@
 // token and nothing else, real pods and traffic; API server outage, Node deletion, bad input and a
 // backend switch.
 import { jest } from '@jest/globals';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
@@ -119,14 +119,26 @@ describe('kube mode against a real kube-apiserver', () => {
       'n1 10.244.1.0/24 vxlan', 'n2 10.244.2.0/24 vxlan', 'n3 10.244.3.0/24 vxlan',
     ]);
 
-    const watching = promisify(execFile)(process.execPath, [weftctl, 'leases', 'watch', '--json', '--changes-only', '--timeout', '6', ...store]);
-    await new Promise((resolve) => setTimeout(resolve, 2000));
-    await server.createNode('watched', '10.244.60.0/24', {
-      [`${P}/kube-subnet-manager`]: 'true', [`${P}/backend-type`]: 'host-gw', [`${P}/public-ip`]: '192.0.2.60',
-    });
-    await server.deleteNode('watched');
-    const changes = (await watching).stdout.trim().split('\n').map((line) => JSON.parse(line) as { type: string; lease: { subnet: string } });
-    expect(changes.map((c) => `${c.type} ${c.lease.subnet}`)).toEqual(['added 10.244.60.0/24', 'removed 10.244.60.0/24']);
+    // Watch: the three existing leases come first, then what happens while it runs.
+    const watch = spawn(process.execPath, [weftctl, 'leases', 'watch', '--json', '--timeout', '30', ...store]);
+    let output = '';
+    watch.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+    const changes = (): { type: string; lease: { subnet: string } }[] =>
+      output.split('\n').filter((l) => l.trim() !== '').map((line) => JSON.parse(line) as { type: string; lease: { subnet: string } });
+    try {
+      await waitFor('the existing leases', () => (changes().length >= 3 ? true : undefined), 20_000, 100);
+      await server.createNode('watched', '10.244.60.0/24', {
+        [`${P}/kube-subnet-manager`]: 'true', [`${P}/backend-type`]: 'host-gw', [`${P}/public-ip`]: '192.0.2.60',
+      });
+      await waitFor('the added lease', () => (changes().length >= 4 ? true : undefined), 10_000, 100);
+      await server.deleteNode('watched');
+      await waitFor('the removed lease', () => (changes().length >= 5 ? true : undefined), 10_000, 100);
+      expect(changes().slice(3).map((c) => `${c.type} ${c.lease.subnet}`)).toEqual(['added 10.244.60.0/24', 'removed 10.244.60.0/24']);
+    } finally {
+      const exited = new Promise((resolve) => watch.once('exit', resolve));
+      watch.kill('SIGINT');
+      await exited;
+    }
   });
 
   it('logs and skips a peer Node with malformed annotations while serving the others', async () => {

@@ -120,7 +120,7 @@ describe('weftctl leases list', () => {
 describe('weftctl leases watch', () => {
   it('prints added and removed leases live as JSON lines and stops at --timeout', async () => {
     await putLease('10.244.1.0/24', vxlanValue('192.0.2.11', '0a:00:00:00:00:11'), 3600);
-    const watch = start(['--etcd-endpoints', etcd.endpoint, 'leases', 'watch', '--json', '--timeout', '8']);
+    const watch = start(['--etcd-endpoints', etcd.endpoint, 'leases', 'watch', '--json', '--timeout', '15']);
     const lines = (): { type: string; lease: { subnet: string; publicIp: string } }[] =>
       watch.stdout().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { type: string; lease: { subnet: string; publicIp: string } });
     await waitFor('the existing lease', () => (lines().length >= 1 ? true : undefined), 10_000);
