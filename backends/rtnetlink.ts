@@ -93,9 +93,10 @@ export interface RouteSpec {
   protocol: number;
 }
 
-/** A change the kernel announced: something was deleted, or a link changed. */
+/** A change the kernel announced (something deleted, or a link changed), or a gap in what we saw. */
 export interface KernelEvent {
-  kind: 'link' | 'route' | 'neighbor';
+  /** 'gap': notifications may have been missed (the monitor was paused); look at everything. */
+  kind: 'link' | 'route' | 'neighbor' | 'gap';
   deleted: boolean;
   ifindex: number | undefined;
   ifname?: string | undefined;
@@ -103,31 +104,71 @@ export interface KernelEvent {
 
 const { NEWLINK, DELLINK, DELROUTE, DELNEIGH } = rt.MessageType;
 const WATCHED_TYPES = new Set<rt.MessageType>([NEWLINK, DELLINK, DELROUTE, DELNEIGH]);
+/** Asked for; the kernel caps it at twice net.core.rmem_max. */
+const MONITOR_RECV_BUFFER = 8 * 1024 * 1024;
+/** Writes in one writeAll above which monitors pause (our own notifications would flood them). */
+const MONITOR_PAUSE_WRITES = 256;
 
 /**
- * Subscribes to link, IPv4 route and neighbour notifications on a socket of its own and reports
- * deletions (and link changes), so the reconcile loop can repair within moments. Returns a stop function.
+ * Link, IPv4 route and neighbour notifications on a socket of its own. The netlink package aborts
+ * the process when such a socket overflows (ENOBUFS) while deletions arrive, so the socket gets a
+ * large buffer and is closed while we write in bulk ourselves; reopening reports a 'gap'.
  */
-export function watchKernelChanges(onEvent: (event: KernelEvent) => void, onError: (err: Error) => void): () => void {
-  const socket = createRtNetlink();
-  for (const group of ['LINK', 'IPV4_ROUTE', 'NEIGH'] as const) socket.addMembership(group);
-  socket.socket.on('message', (messages: { type: rt.MessageType; data: Buffer }[]) => {
-    for (const msg of messages) {
-      if (!WATCHED_TYPES.has(msg.type)) continue;
-      try {
-        const parsed = parseRtMessage(msg.type, msg.data);
-        const deleted = msg.type !== NEWLINK;
-        if (parsed.kind === 'link') onEvent({ kind: 'link', deleted, ifindex: parsed.data.index, ifname: parsed.attrs.ifname });
-        else if (parsed.kind === 'route') onEvent({ kind: 'route', deleted, ifindex: parsed.attrs.oif });
-        else if (parsed.kind === 'neighbor') onEvent({ kind: 'neighbor', deleted, ifindex: parsed.data.ifindex });
-      } catch (err) {
-        onError(err as Error);
+class KernelMonitor {
+  private socket: RtNetlinkSocket | undefined;
+
+  constructor(
+    private readonly onEvent: (event: KernelEvent) => void,
+    private readonly onError: (err: Error) => void,
+  ) {}
+
+  open(): void {
+    const socket = createRtNetlink({ recvBufferSize: MONITOR_RECV_BUFFER, sendBufferSize: 64 * 1024 });
+    for (const group of ['LINK', 'IPV4_ROUTE', 'NEIGH'] as const) socket.addMembership(group);
+    socket.socket.on('message', (messages: { type: rt.MessageType; data: Buffer }[]) => {
+      for (const msg of messages) {
+        if (!WATCHED_TYPES.has(msg.type)) continue;
+        try {
+          const parsed = parseRtMessage(msg.type, msg.data);
+          const deleted = msg.type !== NEWLINK;
+          if (parsed.kind === 'link') this.onEvent({ kind: 'link', deleted, ifindex: parsed.data.index, ifname: parsed.attrs.ifname });
+          else if (parsed.kind === 'route') this.onEvent({ kind: 'route', deleted, ifindex: parsed.attrs.oif });
+          else if (parsed.kind === 'neighbor') this.onEvent({ kind: 'neighbor', deleted, ifindex: parsed.data.ifindex });
+        } catch (err) {
+          this.onError(err as Error);
+        }
       }
-    }
-  });
-  socket.socket.on('error', onError);
+    });
+    socket.socket.on('error', this.onError);
+    this.socket = socket;
+  }
+
+  close(): void {
+    this.socket?.socket.socket.close();
+    this.socket = undefined;
+  }
+
+  pause(): void {
+    this.close();
+  }
+
+  resume(): void {
+    if (this.socket) return;
+    this.open();
+    this.onEvent({ kind: 'gap', deleted: false, ifindex: undefined });
+  }
+}
+
+const monitors = new Set<KernelMonitor>();
+
+/** Reports kernel deletions and link changes (and gaps) until the returned function is called. */
+export function watchKernelChanges(onEvent: (event: KernelEvent) => void, onError: (err: Error) => void): () => void {
+  const monitor = new KernelMonitor(onEvent, onError);
+  monitor.open();
+  monitors.add(monitor);
   return () => {
-    socket.socket.socket.close();
+    monitors.delete(monitor);
+    monitor.close();
   };
 }
 
@@ -272,6 +313,16 @@ export class RtNetlink {
    * Deletes of entries that are already gone count as success.
    */
   async writeAll(writes: readonly KernelWrite[]): Promise<{ failed: { write: KernelWrite; error: NetlinkError }[] }> {
+    const bulk = writes.length > MONITOR_PAUSE_WRITES;
+    if (bulk) for (const monitor of monitors) monitor.pause();
+    try {
+      return await this.writeInDatagrams(writes);
+    } finally {
+      if (bulk) for (const monitor of monitors) monitor.resume();
+    }
+  }
+
+  private async writeInDatagrams(writes: readonly KernelWrite[]): Promise<{ failed: { write: KernelWrite; error: NetlinkError }[] }> {
     const failed: { write: KernelWrite; error: NetlinkError }[] = [];
     for (let start = 0; start < writes.length; ) {
       const chunk: { seq: number; write: KernelWrite }[] = [];

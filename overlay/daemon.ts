@@ -148,7 +148,7 @@ async function serve(options: DaemonOptions, parts: DaemonParts, logger: Logger,
     });
   }
   const stopKernelWatch = parts.watchKernel?.((event) => {
-    if (backend.ownsKernelEvent(event)) loop.trigger(`kernel-${event.kind}${event.deleted ? '-deleted' : '-changed'}`);
+    if (event.kind === 'gap' || backend.ownsKernelEvent(event)) loop.trigger(`kernel-${event.kind}${event.deleted ? '-deleted' : '-changed'}`);
   });
   events.onReady?.(state);
   try {
