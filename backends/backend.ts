@@ -31,6 +31,11 @@ export interface Backend {
   readonly podMtu: number;
   /** Converges the kernel onto exactly these peers (keyed by subnet string). Idempotent. */
   applyPeers(peers: ReadonlyMap<string, Lease>): Promise<ApplyResult>;
+  /**
+   * Writes only what these lease changes need, without reading the kernel first (the fast path for
+   * lease churn). Throws when it cannot; the loop then falls back to a full applyPeers pass.
+   */
+  applyChanges?(upserts: readonly Lease[], removals: readonly Lease[]): Promise<ApplyResult>;
   /** Whether a kernel notification touches state this backend owns (and so calls for a pass). */
   ownsKernelEvent(event: KernelEvent): boolean;
 }

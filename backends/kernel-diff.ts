@@ -1,6 +1,7 @@
 // Desired vs actual kernel entries, as pure functions: what to write and what to delete so that
 // the kernel holds exactly the desired set. Shared by the vxlan and host-gw backends.
 import { formatIpv4 } from '../subnet/ipv4.js';
+import type { NetlinkError } from './netlink-error.js';
 import type { FdbEntry, KernelWrite, NeighborEntry, RouteEntry, RouteSpec } from './rtnetlink.js';
 
 export interface DesiredEntries {
@@ -69,4 +70,29 @@ export function planKernelWrites(deviceIndex: number, desired: DesiredEntries, a
     }
   }
   return { writes: [...removals, ...additions], repaired, removed: removals.length };
+}
+
+/**
+ * The writes for a known change, without looking at the kernel: removals (route, FDB, neighbour)
+ * then additions (neighbour, FDB, route), all with replace semantics.
+ */
+export function planChangeWrites(deviceIndex: number | undefined, add: DesiredEntries, remove: DesiredEntries): KernelWrite[] {
+  const onDevice = <T>(entries: T[], make: (index: number, entry: T) => KernelWrite): KernelWrite[] => {
+    if (entries.length === 0) return [];
+    if (deviceIndex === undefined) throw new Error('the device is not known yet');
+    return entries.map((entry) => make(deviceIndex, entry));
+  };
+  return [
+    ...remove.routes.map((route): KernelWrite => ({ op: 'del-route', route })),
+    ...onDevice(remove.fdb, (index, f): KernelWrite => ({ op: 'del-fdb', index, mac: f.mac, dst: f.dst })),
+    ...onDevice(remove.neighbors, (index, n): KernelWrite => ({ op: 'del-neighbor', index, ip: n.ip })),
+    ...onDevice(add.neighbors, (index, n): KernelWrite => ({ op: 'set-neighbor', index, ip: n.ip, mac: n.mac })),
+    ...onDevice(add.fdb, (index, f): KernelWrite => ({ op: 'set-fdb', index, mac: f.mac, dst: f.dst })),
+    ...add.routes.map((route): KernelWrite => ({ op: 'set-route', route })),
+  ];
+}
+
+/** Deleting what is already gone is fine for a change; anything else fails it. */
+export function changeFailures(failed: { write: KernelWrite; error: NetlinkError }[]): { write: KernelWrite; error: NetlinkError }[] {
+  return failed.filter((f) => !(f.write.op.startsWith('del-') && f.error.isNotFound));
 }

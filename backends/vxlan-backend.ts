@@ -11,7 +11,7 @@ import { Ipv4Net, formatIpv4 } from '../subnet/ipv4.js';
 import type { Lease, LeaseAttrs } from '../subnet/lease.js';
 import type { VxlanOptions } from '../overlay/network-config.js';
 import type { ApplyResult, Backend, ExternalInterface } from './backend.js';
-import { planKernelWrites, type DesiredEntries } from './kernel-diff.js';
+import { changeFailures, planChangeWrites, planKernelWrites, type DesiredEntries } from './kernel-diff.js';
 import type { KernelEvent, LinkInfo, RouteSpec, RtNetlink } from './rtnetlink.js';
 
 const VXLAN_OVERHEAD = 50;
@@ -93,6 +93,21 @@ export class VxlanBackend implements Backend {
       throw new Error(`${failed.length} of ${plan.writes.length} kernel writes failed (first: ${first?.message ?? 'unknown'})`, { cause: first });
     }
     return { repaired: { link: linkRepairs, ...plan.repaired }, removed: plan.removed };
+  }
+
+  async applyChanges(upserts: readonly Lease[], removals: readonly Lease[]): Promise<ApplyResult> {
+    const index = this.deviceIndex;
+    if (index === undefined) throw new Error(`${this.deviceName} not set up yet`);
+    const bySubnet = (leases: readonly Lease[]): Map<string, Lease> => new Map(leases.map((l) => [l.subnet.toString(), l]));
+    const add = this.desiredEntries(index, bySubnet(upserts));
+    const remove = this.desiredEntries(index, bySubnet(removals));
+    const { failed } = await this.netlink.writeAll(planChangeWrites(index, add, remove));
+    const failures = changeFailures(failed);
+    if (failures.length > 0) throw new Error(`${failures.length} writes failed (first: ${failures[0]?.error.message ?? ''})`);
+    return {
+      repaired: { link: 0, neighbor: add.neighbors.length, fdb: add.fdb.length, route: add.routes.length },
+      removed: remove.routes.length,
+    };
   }
 
   ownsKernelEvent(event: KernelEvent): boolean {

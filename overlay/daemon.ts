@@ -98,7 +98,7 @@ async function serve(options: DaemonOptions, parts: DaemonParts, logger: Logger,
   logger.info('lease acquired', { subnet: lease.subnet.toString(), publicIp: formatIpv4(lease.publicIp), vtepMac: lease.backendData?.vtepMac });
 
   const loop = new ReconcileLoop(backend, logger.child({ component: 'reconcile' }), {
-    resyncMs: options.resyncMs, retryMinMs: 100, retryMaxMs: 10_000,
+    resyncMs: options.resyncMs, coalesceMs: 10, retryMinMs: 100, retryMaxMs: 10_000,
   });
   // Rules go in before subnet.env exists, so no pod can send traffic out unmasqueraded.
   const firewallFor = (subnet: Ipv4Net): Firewall | undefined =>

@@ -84,3 +84,45 @@ describe('ReconcileLoop', () => {
     await running;
   });
 });
+
+/** Also records incremental changes; can be told to fail them. */
+class IncrementalBackend extends RecordingBackend {
+  changes: string[] = [];
+  failChanges = false;
+  applyChanges(upserts: readonly Lease[], removals: readonly Lease[]): Promise<ApplyResult> {
+    if (this.failChanges) {
+      this.failChanges = false;
+      return Promise.reject(new Error('EEXIST'));
+    }
+    this.changes.push(...upserts.map((l) => `+${l.subnet.toString()}`), ...removals.map((l) => `-${l.subnet.toString()}`));
+    return Promise.resolve({ repaired: {}, removed: removals.length });
+  }
+}
+
+describe('ReconcileLoop incremental passes', () => {
+  it('writes only lease changes after a full pass, and goes back to a full pass on resync triggers and failures', async () => {
+    const backend = new IncrementalBackend();
+    const loop = new ReconcileLoop(backend, logger, { resyncMs: 60_000, coalesceMs: 5, retryMinMs: 5, retryMaxMs: 20 });
+    const controller = new AbortController();
+    const running = loop.run(controller.signal);
+    await until(() => backend.applied.length === 1); // the start pass reads everything
+
+    loop.onBatch({ kind: 'added', leases: [lease('10.244.2.0/24'), lease('10.244.3.0/24')] });
+    loop.onBatch({ kind: 'removed', leases: [lease('10.244.3.0/24')] });
+    await until(() => backend.changes.length === 2);
+    expect(backend.changes.sort()).toEqual(['+10.244.2.0/24', '-10.244.3.0/24']);
+    expect(backend.applied).toHaveLength(1);
+
+    loop.trigger('kernel-route-deleted');
+    await until(() => backend.applied.length === 2);
+    expect(backend.applied[1]).toEqual(['10.244.2.0/24']);
+
+    backend.failChanges = true;
+    loop.onBatch({ kind: 'added', leases: [lease('10.244.4.0/24')] });
+    await until(() => backend.applied.length === 3);
+    expect(backend.applied[2]).toEqual(['10.244.2.0/24', '10.244.4.0/24']);
+    expect(loop.status.failures).toBe(1);
+    controller.abort();
+    await running;
+  });
+});

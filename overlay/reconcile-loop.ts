@@ -1,16 +1,20 @@
-// The one writer of kernel state. Every trigger (a lease batch, a periodic resync, later kernel
-// notifications) only marks the state dirty and wakes the loop; each pass hands the whole desired
-// peer set to the backend, which converges the kernel onto it. Passes never overlap, and a burst of
-// triggers collapses into one pass, which is what keeps thousands of peers fast.
+// The one writer of kernel state. Every trigger (a lease batch, a periodic resync, kernel
+// notifications) only marks the state dirty and wakes the loop. A full pass hands the whole desired
+// peer set to the backend, which reads the kernel and converges it; when only leases were added or
+// removed since the last good pass, the backend writes just those changes (no kernel dump), which
+// keeps churn cheap at thousands of peers. Passes never overlap, and a burst of triggers collapses
+// into one pass.
 import type { Logger } from 'winston';
 import type { ApplyResult, Backend } from '../backends/backend.js';
 import type { Ipv4Net } from '../subnet/ipv4.js';
-import type { LeaseBatch } from '../subnet/lease.js';
+import type { Lease, LeaseBatch } from '../subnet/lease.js';
 import { dropOwnSubnet, foldBatch, type PeerMap } from './peer-set.js';
 
 export interface ReconcileOptions {
   /** Full resync period: repairs whatever changed behind our back. */
   resyncMs: number;
+  /** Wait this long after being woken before a pass, so a burst of lease events lands in one pass. */
+  coalesceMs?: number;
   /** Retry delay after a failed pass doubles from min to max. */
   retryMinMs: number;
   retryMaxMs: number;
@@ -32,6 +36,9 @@ export class ReconcileLoop {
   private readonly peers: PeerMap = new Map();
   private ownSubnet: Ipv4Net | undefined;
   private pendingReasons = new Set<string>(['start']);
+  /** Lease changes since the last good pass, by subnet; used when no full pass is needed. */
+  private changes = new Map<string, { lease: Lease; removed: boolean }>();
+  private fullPassNeeded = true;
   private wake: (() => void) | undefined;
   private readonly listeners: PassListener[] = [];
   readonly status: ReconcileStatus = {
@@ -55,15 +62,29 @@ export class ReconcileLoop {
   }
 
   onBatch(batch: LeaseBatch): void {
-    if (foldBatch(this.peers, batch, this.ownSubnet)) this.trigger(`lease-${batch.kind}`);
+    if (!foldBatch(this.peers, batch, this.ownSubnet)) return;
+    if (batch.kind === 'snapshot') {
+      this.trigger('lease-snapshot');
+      return;
+    }
+    for (const lease of batch.leases) {
+      if (this.ownSubnet?.equals(lease.subnet)) continue;
+      this.changes.set(lease.subnet.toString(), { lease, removed: batch.kind === 'removed' });
+    }
+    this.wakeFor(`lease-${batch.kind}`);
   }
 
   onPass(listener: PassListener): void {
     this.listeners.push(listener);
   }
 
-  /** Asks for a pass as soon as the current one (if any) ends. */
+  /** Asks for a full pass (read the kernel, converge everything) as soon as the current one ends. */
   trigger(reason: string): void {
+    this.fullPassNeeded = true;
+    this.wakeFor(reason);
+  }
+
+  private wakeFor(reason: string): void {
     this.pendingReasons.add(reason);
     this.status.converged = false;
     this.wake?.();
@@ -75,7 +96,8 @@ export class ReconcileLoop {
     while (!signal.aborted) {
       if (this.pendingReasons.size === 0) {
         const timedOut = await this.sleepUntilWoken(this.options.resyncMs, signal);
-        if (timedOut) this.pendingReasons.add('resync');
+        if (timedOut) this.trigger('resync');
+        else if (this.options.coalesceMs) await this.sleepUntilWoken(this.options.coalesceMs, signal, false);
         continue;
       }
       const reasons = [...this.pendingReasons];
@@ -83,7 +105,7 @@ export class ReconcileLoop {
       if (await this.pass(reasons)) {
         retryMs = this.options.retryMinMs;
       } else {
-        this.pendingReasons.add('retry');
+        this.trigger('retry');
         await this.sleepUntilWoken(retryMs, signal);
         retryMs = Math.min(retryMs * 2, this.options.retryMaxMs);
       }
@@ -92,8 +114,14 @@ export class ReconcileLoop {
 
   private async pass(reasons: string[]): Promise<boolean> {
     const started = performance.now();
+    const full = this.fullPassNeeded || !this.backend.applyChanges;
+    const changes = [...this.changes.values()];
+    this.fullPassNeeded = false;
+    this.changes = new Map();
     try {
-      const result = await this.backend.applyPeers(new Map(this.peers));
+      const result = full
+        ? await this.backend.applyPeers(new Map(this.peers))
+        : await this.applyChanges(changes);
       const durationMs = performance.now() - started;
       this.status.passes += 1;
       this.status.lastPassAt = new Date();
@@ -111,6 +139,7 @@ export class ReconcileLoop {
       for (const listener of this.listeners) listener(result, durationMs, reasons);
       return true;
     } catch (err) {
+      this.fullPassNeeded = true; // whatever happened, the next pass reads the kernel
       this.status.failures += 1;
       this.status.lastError = (err as Error).message;
       this.logger.warn('reconcile pass failed; will retry', { reasons, error: (err as Error).message });
@@ -118,8 +147,14 @@ export class ReconcileLoop {
     }
   }
 
-  /** Resolves true when `ms` passed, false when woken by a trigger or an abort. */
-  private sleepUntilWoken(ms: number, signal: AbortSignal): Promise<boolean> {
+  private applyChanges(changes: { lease: Lease; removed: boolean }[]): Promise<ApplyResult> {
+    const apply = this.backend.applyChanges?.bind(this.backend);
+    if (!apply) throw new Error('backend has no incremental path');
+    return apply(changes.filter((c) => !c.removed).map((c) => c.lease), changes.filter((c) => c.removed).map((c) => c.lease));
+  }
+
+  /** Resolves true when `ms` passed, false when woken by a trigger or an abort (unless `wakeable` is false). */
+  private sleepUntilWoken(ms: number, signal: AbortSignal, wakeable = true): Promise<boolean> {
     return new Promise((resolve) => {
       const finish = (timedOut: boolean): void => {
         clearTimeout(timer);
@@ -130,7 +165,7 @@ export class ReconcileLoop {
       const onAbort = (): void => { finish(false); };
       const timer = setTimeout(() => { finish(true); }, ms);
       signal.addEventListener('abort', onAbort, { once: true });
-      this.wake = () => { finish(false); };
+      if (wakeable) this.wake = () => { finish(false); };
     });
   }
 }

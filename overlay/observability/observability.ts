@@ -124,6 +124,8 @@ export class Observability {
 
 /** The same backend, telling `onApplied` about each peer set it converged the kernel onto. */
 export function observeAppliedPeers(inner: Backend, onApplied: (peers: ReadonlyMap<string, Lease>) => void): Backend {
+  let applied = new Map<string, Lease>();
+  const applyChanges = inner.applyChanges?.bind(inner);
   return {
     get type() {
       return inner.type;
@@ -135,9 +137,19 @@ export function observeAppliedPeers(inner: Backend, onApplied: (peers: ReadonlyM
     configureOwnLease: (lease) => inner.configureOwnLease(lease),
     applyPeers: async (peers) => {
       const result = await inner.applyPeers(peers);
-      onApplied(peers);
+      applied = new Map(peers);
+      onApplied(applied);
       return result;
     },
+    ...(applyChanges && {
+      applyChanges: async (upserts: readonly Lease[], removals: readonly Lease[]) => {
+        const result = await applyChanges(upserts, removals);
+        for (const lease of removals) applied.delete(lease.subnet.toString());
+        for (const lease of upserts) applied.set(lease.subnet.toString(), lease);
+        onApplied(applied);
+        return result;
+      },
+    }),
     ownsKernelEvent: (event) => inner.ownsKernelEvent(event),
   };
 }

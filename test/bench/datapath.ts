@@ -2,6 +2,8 @@
 // topology configured by hand with iproute2 in flannel's exact way, and node to node on the underlay.
 import { writeFile } from 'node:fs/promises';
 import { LabCluster, type LabNode, type LabPod } from '../lab/cluster.js';
+import { forwardChain, iptablesRestoreScript } from '../../overlay/firewall/flannel-rules.js';
+import { Ipv4Net } from '../../subnet/ipv4.js';
 import { median } from './kernel-state.js';
 
 export interface DatapathFigures {
@@ -85,6 +87,11 @@ export async function measureByHand(backend: 'vxlan' | 'host-gw', runs: number, 
         await lab.nodeExec(node, 'bridge', ['fdb', 'replace', macs[peer.index] ?? '', 'dev', 'flannel.1', 'dst', peer.underlayIp, 'self', 'permanent']);
       }
     }
+    // flanneld installs its FORWARD accept rules by default, and so does weftd: so does the baseline.
+    const network = Ipv4Net.parse('10.244.0.0/16');
+    if (!network) throw new Error('bad network');
+    const forward = forwardChain({ network });
+    for (const node of nodes) await lab.scope.exec(node.ns, 'iptables-restore', ['--noflush', '-w', '5'], iptablesRestoreScript([forward], new Set([forward.jump])));
     const [p1, p2] = await podsOnTwoNodes(lab);
     return await measure(lab, `by hand ${backend}`, p2, p1.ns, runs, seconds);
   } finally {
