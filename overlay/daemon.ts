@@ -51,6 +51,8 @@ export interface RunningState {
   firewall: FirewallKeeper | undefined;
 }
 
+const GAP_PASS_DELAY_MS = 1000;
+
 export const EXIT_OK = 0;
 export const EXIT_FATAL = 1;
 
@@ -147,14 +149,25 @@ async function serve(options: DaemonOptions, parts: DaemonParts, logger: Logger,
       announce(signal).catch((err: unknown) => logger.warn('announcing the network as available failed', { error: String(err) }));
     });
   }
+  // A gap (the monitor paused during one of our bulk writes) calls for a full pass, but a bulk
+  // insert makes many gaps: one full pass a second covers them all.
+  let gapTimer: NodeJS.Timeout | undefined;
   const stopKernelWatch = parts.watchKernel?.((event) => {
-    if (event.kind === 'gap' || backend.ownsKernelEvent(event)) loop.trigger(`kernel-${event.kind}${event.deleted ? '-deleted' : '-changed'}`);
+    if (event.kind === 'gap') {
+      gapTimer ??= setTimeout(() => {
+        gapTimer = undefined;
+        loop.trigger('kernel-gap');
+      }, GAP_PASS_DELAY_MS);
+    } else if (backend.ownsKernelEvent(event)) {
+      loop.trigger(`kernel-${event.kind}${event.deleted ? '-deleted' : '-changed'}`);
+    }
   });
   events.onReady?.(state);
   try {
     await Promise.all([loop.run(signal), watching, firewall?.run(signal)]);
   } finally {
     stopKernelWatch?.();
+    clearTimeout(gapTimer);
   }
   logger.info('stopping; the datapath and the lease stay in place');
 }
