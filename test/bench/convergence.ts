@@ -1,7 +1,7 @@
 // Convergence at scale, memory and start-up: real weftd, real etcd, N fake peers.
-import { access } from 'node:fs/promises';
+import { access, rm } from 'node:fs/promises';
 import { LabCluster } from '../lab/cluster.js';
-import { run } from '../lab/netns.js';
+import { NetnsScope, run } from '../lab/netns.js';
 import { openEtcd, putPeers, writeBenchNetworkConfig } from './fake-leases.js';
 import { baselineBatchMs, median, rssMb, waitForEntries } from './kernel-state.js';
 
@@ -66,7 +66,6 @@ async function bulkInsert(peers: number): Promise<{ ms: number; rssZero: number;
 }
 
 export async function measureConvergence(peers: number, runs: number, progress: Progress): Promise<ConvergenceFigures> {
-  const { NetnsScope } = await import('../lab/netns.js');
   const scope = new NetnsScope();
   const baseline: number[] = [];
   const start: number[] = [];
@@ -116,7 +115,6 @@ export async function measureStartup(runs: number, progress: Progress): Promise<
     const node = await lab.addNode(1);
     const times: number[] = [];
     for (let r = 0; r < runs; r++) {
-      const { rm } = await import('node:fs/promises');
       await rm(node.subnetFile, { force: true });
       const started = performance.now();
       lab.startDaemon(node, ['--log-level', 'warn']);
