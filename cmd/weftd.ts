@@ -27,12 +27,12 @@ const observability = new Observability(
   { healthzIp: parsed.options.healthzIp, healthzPort: parsed.options.healthzPort, resyncMs: parsed.options.resyncMs, probe: parsed.options.probeRatePerSecond > 0 && { ratePerSecond: parsed.options.probeRatePerSecond }, version: packageVersion() },
   logger.child({ component: 'observability' }),
 );
-logger.add(observability.storeErrorTransport());
 
 let code: number;
 try {
   await observability.start();
-  const parts = observability.wrapParts(await buildDaemonParts(parsed.options, logger, controller.signal));
+  const storeHooks = { onStoreError: () => { observability.metrics.recordLeaseStoreError(); } };
+  const parts = observability.wrapParts(await buildDaemonParts(parsed.options, logger, controller.signal, storeHooks));
   code = await runDaemon(parsed.options, parts, logger, controller.signal, observability.events);
   await parts.close();
 } catch (err) {

@@ -20,19 +20,21 @@ type StoreParts = Pick<DaemonParts, 'leaseManager' | 'startupHints' | 'onFirstCo
 
 // Each store's modules load only when chosen: the Kubernetes client alone costs ~0.9 s and ~70 MB.
 const stores = {
-  etcd: async (store: EtcdStoreOptions, options: DaemonOptions, logger: Logger): Promise<StoreParts> => {
+  etcd: async (store: EtcdStoreOptions, options: DaemonOptions, logger: Logger, hooks: StoreHooks): Promise<StoreParts> => {
     const { EtcdLeaseManager } = await import('../subnet/etcd-lease-manager.js');
     return {
-      leaseManager: new EtcdLeaseManager({ ...store, renewMarginMinutes: options.renewMarginMinutes, logger: logger.child({ component: 'etcd' }) }),
+      leaseManager: new EtcdLeaseManager({
+        ...store, renewMarginMinutes: options.renewMarginMinutes, logger: logger.child({ component: 'etcd' }), onStoreError: hooks.onStoreError,
+      }),
     };
   },
-  kube: async (store: KubeStoreOptions, _options: DaemonOptions, logger: Logger, signal: AbortSignal): Promise<StoreParts> => {
+  kube: async (store: KubeStoreOptions, logger: Logger, hooks: StoreHooks, signal: AbortSignal): Promise<StoreParts> => {
     const { KubeLeaseManager, resolveNodeName } = await import('../subnet/kube-lease-manager.js');
     const { ClientNodeKubeClient, loadKubeConfig } = await import('../subnet/kube-node-client.js');
     const client = new ClientNodeKubeClient(loadKubeConfig({ kubeconfigFile: store.kubeconfigFile, apiUrl: store.apiUrl }));
     const nodeName = await resolveNodeName(store, client, signal);
     const manager = new KubeLeaseManager({
-      client, nodeName, annotationPrefix: store.annotationPrefix, netConfigPath: store.netConfigPath, logger,
+      client, nodeName, annotationPrefix: store.annotationPrefix, netConfigPath: store.netConfigPath, logger, onStoreError: hooks.onStoreError,
     });
     return {
       leaseManager: manager,
@@ -54,10 +56,15 @@ const backends = {
     new HostGwBackend(netlink, external, logger.child({ component: 'host-gw' })),
 } satisfies Record<BackendOptions['type'], unknown>;
 
-export async function buildDaemonParts(options: DaemonOptions, logger: Logger, signal: AbortSignal): Promise<ClosableDaemonParts> {
+/** What observers hand the lease stores (metrics count store failures). */
+export interface StoreHooks {
+  onStoreError?: ((err: Error) => void) | undefined;
+}
+
+export async function buildDaemonParts(options: DaemonOptions, logger: Logger, signal: AbortSignal, hooks: StoreHooks = {}): Promise<ClosableDaemonParts> {
   const store = options.store.kind === 'etcd'
-    ? await stores.etcd(options.store, options, logger)
-    : await stores.kube(options.store, options, logger.child({ component: 'kube' }), signal);
+    ? await stores.etcd(options.store, options, logger, hooks)
+    : await stores.kube(options.store, logger.child({ component: 'kube' }), hooks, signal);
   const netlink = RtNetlink.open();
   return {
     ...store,

@@ -142,7 +142,10 @@ async function flush(): Promise<void> {
   for (let i = 0; i < 20; i++) await Promise.resolve();
 }
 
-function setup(extra: { renewMarginMinutes?: number } = {}): { store: FakeStore; clock: FakeClock; manager: EtcdLeaseManager; lines: string[] } {
+function setup(extra: { renewMarginMinutes?: number } = {}): {
+  store: FakeStore; clock: FakeClock; manager: EtcdLeaseManager; lines: string[]; storeErrors: string[];
+} {
+  const storeErrors: string[] = [];
   const store = new FakeStore();
   const clock = new FakeClock();
   const { logger, lines } = memoryLogger();
@@ -153,9 +156,10 @@ function setup(extra: { renewMarginMinutes?: number } = {}): { store: FakeStore;
     now: clock.now,
     sleep: clock.sleep,
     random: () => 0,
+    onStoreError: (err) => storeErrors.push(err.message),
     ...extra,
   });
-  return { store, clock, manager, lines };
+  return { store, clock, manager, lines, storeErrors };
 }
 
 const signal = (): AbortSignal => new AbortController().signal;
@@ -266,7 +270,7 @@ describe('EtcdLeaseManager (fake store and clock)', () => {
   });
 
   it('retries a failed listing with backoff, then snapshots; close() ends the watch', async () => {
-    const { store, clock, manager, lines } = setup();
+    const { store, clock, manager, lines, storeErrors } = setup();
     await manager.acquireLease({ pool: pool(), attrs: vxlan('192.0.2.1') }, signal());
     store.put(`${P}/subnets/10.244.8.0-24`, encodeLeaseValue(vxlan('192.0.2.8')), '3');
     store.failNext.list = 2;
@@ -281,6 +285,7 @@ describe('EtcdLeaseManager (fake store and clock)', () => {
     await clock.tick(HOUR); // first listing retry: fails again
     await clock.tick(HOUR); // second: succeeds
     expect(lines.filter((l) => l.includes('listing leases failed')).length).toBe(2);
+    expect(storeErrors).toHaveLength(2); // what weft_lease_store_errors_total counts
     expect(batches).toHaveLength(1);
     expect(batches[0]?.kind).toBe('snapshot');
     expect(batches[0]?.leases.map((l) => l.subnet.toString())).toEqual(['10.244.8.0/24']);

@@ -27,6 +27,8 @@ export interface EtcdLeaseManagerOptions {
   /** Renew this long before the lease ends (--subnet-lease-renew-margin, default 60). */
   renewMarginMinutes?: number | undefined;
   logger: Logger;
+  /** Called for every failed etcd call that will be retried (metrics count them). */
+  onStoreError?: ((err: Error) => void) | undefined;
   /** Tests only: a shorter lease than flannel's 24 h. */
   ttlSeconds?: number | undefined;
   /** Delay between failed renewals (flannel: one minute). */
@@ -72,7 +74,10 @@ export class EtcdLeaseManager implements LeaseManager {
   private renewal: { stop: AbortController; done: Promise<void> } | undefined;
   private reacquiring: Promise<Lease | undefined> | undefined;
 
+  private readonly onStoreError: ((err: Error) => void) | undefined;
+
   constructor(opts: EtcdLeaseManagerOptions) {
+    this.onStoreError = opts.onStoreError;
     this.prefix = (opts.prefix ?? DEFAULT_ETCD_PREFIX).replace(/\/+$/, '');
     this.store =
       opts.store ??
@@ -145,11 +150,13 @@ export class EtcdLeaseManager implements LeaseManager {
           }
           if (stopped()) break;
           const delayMs = backoff.next();
+          this.storeError(new Error(`lease watch interrupted (${end.reason})`));
           this.log.warn(`lease watch interrupted (${end.reason}); resuming from revision ${Number(revision) + 1} in ${delayMs} ms`);
           await this.sleep(delayMs, both);
         } catch (err) {
           if (stopped()) break;
           const delayMs = backoff.next();
+          this.storeError(err as Error);
           this.log.warn(`listing leases failed, retrying in ${delayMs} ms: ${(err as Error).message}`);
           await this.sleep(delayMs, both).catch(() => undefined);
         }
@@ -436,6 +443,7 @@ export class EtcdLeaseManager implements LeaseManager {
           break;
         } catch (err) {
           if (signal.aborted) return;
+          this.storeError(err as Error);
           this.log.warn(`renewing the subnet lease failed, retrying in ${this.renewRetryMs} ms: ${(err as Error).message}`, {
             subnet: own.lease.subnet.toString(),
           });
@@ -458,6 +466,7 @@ export class EtcdLeaseManager implements LeaseManager {
         if (stopped()) throw abortReason(both);
         if (err instanceof ConfigError || err instanceof OutOfSubnetsError) throw err;
         const delayMs = backoff.next();
+        this.storeError(err as Error);
         this.log.warn(`${what} failed, retrying in ${delayMs} ms: ${(err as Error).message}`);
         await this.sleep(delayMs, both);
       }
@@ -466,6 +475,10 @@ export class EtcdLeaseManager implements LeaseManager {
 
   private newBackoff(): Backoff {
     return new Backoff({ ...this.backoffMs, random: this.random });
+  }
+
+  private storeError(err: Error): void {
+    this.onStoreError?.(err);
   }
 
   /** A watcher's exception must not stop the watch. */

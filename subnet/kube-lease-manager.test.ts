@@ -139,7 +139,9 @@ function setup(): {
   lines: string[];
   sleeps: number[];
   logger: winston.Logger;
+  storeErrors: string[];
 } {
+  const storeErrors: string[] = [];
   const client = new FakeKubeClient();
   const { logger, lines } = memoryLogger();
   const sleeps: number[] = [];
@@ -149,6 +151,7 @@ function setup(): {
     netConfigPath: '/etc/kube-flannel/net-conf.json',
     logger,
     backoff: { initialMs: 100, maxMs: 400 },
+    onStoreError: (err) => storeErrors.push(err.message),
     sleep: async (ms, signal) => {
       sleeps.push(ms);
       await new Promise((resolve) => setImmediate(resolve));
@@ -156,7 +159,7 @@ function setup(): {
     },
     readFile: (path) => (path === '/etc/kube-flannel/net-conf.json' ? Promise.resolve('{"Network":"10.244.0.0/16"}') : Promise.reject(new Error('ENOENT'))),
   });
-  return { client, manager, lines, sleeps, logger };
+  return { client, manager, lines, sleeps, logger, storeErrors };
 }
 
 describe('KubeLeaseManager.acquireLease', () => {
@@ -214,11 +217,12 @@ describe('KubeLeaseManager.acquireLease', () => {
   });
 
   it('retries API errors and stops when aborted', async () => {
-    const { client, manager, lines } = setup();
+    const { client, manager, lines, storeErrors } = setup();
     client.failNext = [new KubeApiError(0, 'get node self: connect ECONNREFUSED')];
     client.nodes.set('self', makeNode('self', '10.244.7.0/24'));
     await manager.acquireLease({ pool, attrs: vxlanAttrs }, new AbortController().signal);
     expect(lines.some((l) => /read own node failed, retrying in 100 ms: get node self: connect ECONNREFUSED/.test(l))).toBe(true);
+    expect(storeErrors).toEqual(['get node self: connect ECONNREFUSED']);
 
     const controller = new AbortController();
     client.nodes.clear();

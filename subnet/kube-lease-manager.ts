@@ -29,6 +29,8 @@ export interface KubeLeaseManagerOptions {
   annotationPrefix?: string | undefined;
   netConfigPath: string;
   logger: Logger;
+  /** Called for every failed API call that will be retried (metrics count them). */
+  onStoreError?: ((err: Error) => void) | undefined;
   /** Retry delays for API-server errors and for a pod CIDR not assigned yet. */
   backoff?: { initialMs: number; maxMs: number } | undefined;
   /** Injected in tests. */
@@ -185,6 +187,7 @@ export class KubeLeaseManager implements LeaseManager {
           resourceVersion = undefined;
           continue;
         }
+        this.opts.onStoreError?.(err as Error);
         this.log.warn(`node watch failed, retrying in ${delayMs} ms: ${(err as Error).message}`);
         try {
           await this.sleep(delayMs, both);
@@ -224,6 +227,7 @@ export class KubeLeaseManager implements LeaseManager {
       } catch (err) {
         if (both.aborted) throw both.reason;
         if (err instanceof ConfigError || err instanceof RemoteDataError) throw err;
+        this.opts.onStoreError?.(err as Error);
         this.log.warn(`${what} failed, retrying in ${delayMs} ms: ${(err as Error).message}`);
         await this.sleep(delayMs, both);
         delayMs = Math.min(delayMs * 2, this.maxMs);

@@ -8,7 +8,6 @@ import type { DaemonEvents, DaemonParts, RunningState } from '../daemon.js';
 import { DatapathProbe, DEFAULT_PROBE_OPTIONS, type DatapathProbeOptions } from './datapath-probe.js';
 import { HealthServer } from './health-server.js';
 import { IcmpPinger, type Pinger } from './icmp-pinger.js';
-import { leaseStoreErrorTransport } from './lease-store-error-counter.js';
 import { WeftMetrics } from './metrics.js';
 import type { ProbeSummary } from './probe-book.js';
 
@@ -62,11 +61,6 @@ export class Observability {
   /** Pass to runDaemon. */
   get events(): DaemonEvents {
     return { onReady: (state) => { this.onReady(state); } };
-  }
-
-  /** Add to the daemon's logger: counts lease-store failures (see lease-store-error-counter.ts). */
-  storeErrorTransport(): ReturnType<typeof leaseStoreErrorTransport> {
-    return leaseStoreErrorTransport(() => { this.metrics.recordLeaseStoreError(); });
   }
 
   /** The daemon's parts with the backend wrapped, so the probe learns each pass's peer set. */
