@@ -13,12 +13,20 @@ export async function findPlugin(type: string, cniPath: string): Promise<string>
     const candidate = join(dir, type);
     if (await access(candidate, constants.X_OK).then(() => true, () => false)) return candidate;
   }
+  // I/O failure, not bad config: the config is fine, the node lacks the plugin binary.
   throw new CniError(
-    CniCode.invalidConfig,
-    `delegate plugin "${type}" not found on CNI_PATH`,
+    CniCode.ioFailure,
+    `delegate plugin "${type}" not found on CNI_PATH (${cniPath})`,
     `looked in ${dirs.join(', ') || '(CNI_PATH is empty)'}; install containernetworking-plugins there or fix CNI_PATH`,
   );
 }
+
+export type DelegateRunner = (
+  command: string,
+  config: Record<string, unknown>,
+  env: NodeJS.ProcessEnv,
+  overrides?: Record<string, string>,
+) => Promise<string>;
 
 /** Runs `command` on the delegate; resolves with its stdout, or rejects with its CNI error. */
 export async function runDelegate(
@@ -35,6 +43,8 @@ export async function runDelegate(
     child.stdout.on('data', (chunk: Buffer) => { out += chunk.toString(); });
     child.on('error', (err) => { reject(new CniError(CniCode.ioFailure, `running ${path}: ${err.message}`)); });
     child.on('close', (exitCode) => { resolve({ stdout: out, code: exitCode ?? 1 }); });
+    // A delegate that exits before reading stdin must not turn into an unhandled EPIPE.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(JSON.stringify(config));
   });
   if (code === 0) return stdout;

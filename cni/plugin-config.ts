@@ -16,8 +16,11 @@ export interface PluginConfig {
   dataDir: string;
   /** Overrides for the delegate (bridge by default); must not carry `name` or `ipam`. */
   delegate: Json;
-  /** weft extension: where host-local keeps its allocations (its default: /var/lib/cni/networks). */
-  ipamDataDir: string | undefined;
+  /**
+   * Top-level "ipam" as flannel reads it: kept for the delegate (e.g. host-local's dataDir), with
+   * "ranges" taken from subnet.env and the subnet.env networks appended to its "routes".
+   */
+  ipam: Json;
   runtimeConfig: Json | undefined;
 }
 
@@ -56,6 +59,14 @@ export function parsePluginConfig(stdin: string): PluginConfig {
       );
     }
   }
+  if ('type' in delegate && (typeof delegate['type'] !== 'string' || delegate['type'] === '')) {
+    throw new CniError(CniCode.invalidConfig, '"delegate.type" must be a plugin name', 'e.g. "bridge"; leave it out for bridge');
+  }
+  const ipam = raw['ipam'] ?? {};
+  if (!isObject(ipam)) throw new CniError(CniCode.invalidConfig, '"ipam" must be an object', 'e.g. {"dataDir": "/var/lib/cni/networks"}');
+  if ('routes' in ipam && !Array.isArray(ipam['routes'])) throw new CniError(CniCode.invalidConfig, '"ipam.routes" must be a list of {"dst": CIDR}');
+  // weft's older shorthand for ipam.dataDir (the lab uses it); "ipam" wins when both are set.
+  if (raw['ipamDataDir'] !== undefined && !('dataDir' in ipam)) ipam['dataDir'] = text('ipamDataDir');
   const runtimeConfig = raw['runtimeConfig'];
   return {
     name: text('name'),
@@ -63,7 +74,7 @@ export function parsePluginConfig(stdin: string): PluginConfig {
     subnetFile: text('subnetFile', DEFAULT_SUBNET_FILE),
     dataDir: text('dataDir', DEFAULT_DATA_DIR),
     delegate,
-    ipamDataDir: raw['ipamDataDir'] === undefined ? undefined : text('ipamDataDir'),
+    ipam,
     runtimeConfig: isObject(runtimeConfig) ? runtimeConfig : undefined,
   };
 }
@@ -74,13 +85,24 @@ export function buildDelegateConfig(conf: PluginConfig, env: SubnetEnv, cniVersi
   if (!('mtu' in delegate)) delegate['mtu'] = env.mtu;
   if (!('ipMasq' in delegate)) delegate['ipMasq'] = !env.ipMasq; // weftd masquerades already when ipMasq is on
   if (delegate['type'] === 'bridge' && !('isGateway' in delegate)) delegate['isGateway'] = true;
+  const userRoutes = Array.isArray(conf.ipam['routes']) ? (conf.ipam['routes'] as unknown[]) : [];
   delegate['ipam'] = {
     type: 'host-local',
-    ranges: [[{ subnet: env.subnet }]],
+    ...conf.ipam,
+    ranges: env.subnets.map((subnet) => [{ subnet }]),
     // flannel leaves out "gw"; then bridge's CHECK cannot match the route it installed via the gateway.
-    routes: env.networks.map((dst) => ({ dst, gw: env.gateway })),
-    ...(conf.ipamDataDir ? { dataDir: conf.ipamDataDir } : {}),
+    routes: [
+      ...userRoutes,
+      // A network of a family this node has no subnet in (no address on eth0) gets no route.
+      ...env.networks.flatMap((dst) => { const gw = gatewayFor(dst, env); return gw === '' ? [] : [{ dst, gw }]; }),
+    ],
   };
   if (conf.runtimeConfig) delegate['runtimeConfig'] = conf.runtimeConfig;
   return delegate;
+}
+
+/** The gateway of the subnet in the same family as `network`. */
+function gatewayFor(network: string, env: SubnetEnv): string {
+  const v6 = network.includes(':');
+  return env.gateways.find((gw) => gw.includes(':') === v6) ?? '';
 }

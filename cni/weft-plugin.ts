@@ -3,7 +3,8 @@
 // bridge + host-local; DEL replays the saved config. Logs go nowhere near stdout.
 import { CniCode, CniError } from './cni-error.js';
 import { LATEST_VERSION, SUPPORTED_VERSIONS, delegateVersion, hasCheck, hasStatusAndGc } from './cni-versions.js';
-import { runDelegate } from './delegate.js';
+import { runDelegate, type DelegateRunner } from './delegate.js';
+import { convertResult, parseAndConvertResult } from './cni-result.js';
 import { buildDelegateConfig, parsePluginConfig, type PluginConfig } from './plugin-config.js';
 import { loadConfig, removeConfig, saveConfig, savedContainerIds } from './saved-config.js';
 import { readSubnetEnv } from './subnet-env-file.js';
@@ -15,9 +16,16 @@ export interface PluginOutput {
 
 type Env = NodeJS.ProcessEnv;
 
+/** What the plugin does to the outside world besides its own files; tests pass a fake. */
+export interface PluginDeps {
+  runDelegate: DelegateRunner;
+}
+
+const realDeps: PluginDeps = { runDelegate };
+
 const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
-export async function runPlugin(env: Env, stdin: string): Promise<PluginOutput> {
+export async function runPlugin(env: Env, stdin: string, deps: PluginDeps = realDeps): Promise<PluginOutput> {
   let cniVersion = LATEST_VERSION;
   try {
     const command = env['CNI_COMMAND'] ?? '';
@@ -29,12 +37,12 @@ export async function runPlugin(env: Env, stdin: string): Promise<PluginOutput> 
     cniVersion = conf.cniVersion;
     switch (command) {
       case 'ADD':
-        return { stdout: await add(conf, env), exitCode: 0 };
+        return { stdout: await add(conf, env, deps), exitCode: 0 };
       case 'DEL':
-        await del(conf, env);
+        await del(conf, env, deps);
         return { stdout: '', exitCode: 0 };
       case 'CHECK':
-        await check(conf, env, stdin);
+        await check(conf, env, stdin, deps);
         return { stdout: '', exitCode: 0 };
       case 'STATUS':
         requireVersionWith(conf, 'STATUS');
@@ -44,7 +52,7 @@ export async function runPlugin(env: Env, stdin: string): Promise<PluginOutput> 
         return { stdout: '', exitCode: 0 };
       default:
         requireVersionWith(conf, 'GC');
-        await garbageCollect(conf, env, stdin);
+        await garbageCollect(conf, env, stdin, deps);
         return { stdout: '', exitCode: 0 };
     }
   } catch (err) {
@@ -79,53 +87,52 @@ function requireVersionWith(conf: PluginConfig, command: string): void {
   if (!ok) throw new CniError(CniCode.incompatibleVersion, `${command} does not exist in cniVersion ${conf.cniVersion}`);
 }
 
-async function add(conf: PluginConfig, env: Env): Promise<string> {
+async function add(conf: PluginConfig, env: Env, deps: PluginDeps): Promise<string> {
   requireEnv(env, ['CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME', 'CNI_PATH']);
   const containerId = env['CNI_CONTAINERID'] ?? '';
   const subnetEnv = await readSubnetEnv(conf.subnetFile);
   const delegate = buildDelegateConfig(conf, subnetEnv, delegateVersion(conf.cniVersion));
   await saveConfig(conf.dataDir, containerId, delegate);
   try {
-    const result = JSON.parse(await runDelegate('ADD', delegate, env)) as Record<string, unknown>;
-    return JSON.stringify({ ...result, cniVersion: conf.cniVersion });
+    return JSON.stringify(parseAndConvertResult(await deps.runDelegate('ADD', delegate, env), conf.cniVersion));
   } catch (err) {
     // Leave nothing behind: undo whatever the delegate did, then forget the config.
-    await runDelegate('DEL', delegate, env).catch(() => undefined);
+    await deps.runDelegate('DEL', delegate, env).catch(() => undefined);
     await removeConfig(conf.dataDir, containerId);
     throw err;
   }
 }
 
-async function del(conf: PluginConfig, env: Env): Promise<void> {
+async function del(conf: PluginConfig, env: Env, deps: PluginDeps): Promise<void> {
   requireEnv(env, ['CNI_CONTAINERID', 'CNI_IFNAME', 'CNI_PATH']);
   const containerId = env['CNI_CONTAINERID'] ?? '';
   const saved = await loadConfig(conf.dataDir, containerId);
   if (!saved) return; // never added, or already deleted: DEL must succeed
-  await runDelegate('DEL', saved, env);
+  await deps.runDelegate('DEL', saved, env);
   await removeConfig(conf.dataDir, containerId);
 }
 
-async function check(conf: PluginConfig, env: Env, stdin: string): Promise<void> {
+async function check(conf: PluginConfig, env: Env, stdin: string, deps: PluginDeps): Promise<void> {
   requireVersionWith(conf, 'CHECK');
   requireEnv(env, ['CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME', 'CNI_PATH']);
   const containerId = env['CNI_CONTAINERID'] ?? '';
   const saved = await loadConfig(conf.dataDir, containerId);
   if (!saved) throw new CniError(CniCode.unknownContainer, `no saved config for container ${containerId}`, 'it was never added on this node');
-  const prevResult = (JSON.parse(stdin) as { prevResult?: Record<string, unknown> }).prevResult;
-  // The delegate speaks the version it was added with (1.0.0 for a 1.1.0 runtime): relabel to match.
-  const delegatePrev = prevResult && { ...prevResult, cniVersion: saved['cniVersion'] };
-  await runDelegate('CHECK', delegatePrev ? { ...saved, prevResult: delegatePrev } : saved, env);
+  const prevResult = (JSON.parse(stdin) as { prevResult?: unknown }).prevResult;
+  // The delegate speaks the version it was added with (1.0.0 for a 1.1.0 runtime): convert to match.
+  const delegatePrev = prevResult === undefined ? undefined : convertResult(prevResult, String(saved['cniVersion']));
+  await deps.runDelegate('CHECK', delegatePrev ? { ...saved, prevResult: delegatePrev } : saved, env);
 }
 
 /** GC: DEL every saved attachment the runtime no longer lists as valid. */
-async function garbageCollect(conf: PluginConfig, env: Env, stdin: string): Promise<void> {
+async function garbageCollect(conf: PluginConfig, env: Env, stdin: string, deps: PluginDeps): Promise<void> {
   requireEnv(env, ['CNI_PATH']);
   const valid = (JSON.parse(stdin) as { 'cni.dev/valid-attachments'?: { containerID?: string }[] })['cni.dev/valid-attachments'] ?? [];
   const keep = new Set(valid.map((a) => a.containerID));
   for (const containerId of await savedContainerIds(conf.dataDir)) {
     if (keep.has(containerId)) continue;
     const saved = await loadConfig(conf.dataDir, containerId);
-    if (saved) await runDelegate('DEL', saved, env, { CNI_CONTAINERID: containerId, CNI_IFNAME: env['CNI_IFNAME'] ?? 'eth0' });
+    if (saved) await deps.runDelegate('DEL', saved, env, { CNI_CONTAINERID: containerId, CNI_IFNAME: env['CNI_IFNAME'] ?? 'eth0' });
     await removeConfig(conf.dataDir, containerId);
   }
 }

@@ -9,13 +9,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { attachPodWithCni, CniCallError, detachPodWithCni, type CniAttachOptions } from '../lab/cni-attach.js';
 import { callPlugin, installLabPlugin, type PluginCall } from '../lab/cni-runtime.js';
 import { NetnsScope } from '../lab/netns.js';
 
 jest.setTimeout(60_000);
 
 const SUBNET_ENV = 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.7.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n';
-const VERSIONS = ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'];
+const VERSIONS = ['0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'];
 
 describe('weft CNI plugin with the real bridge and host-local', () => {
   const scope = new NetnsScope();
@@ -44,7 +45,7 @@ describe('weft CNI plugin with the real bridge and host-local', () => {
   });
 
   const conf = (extra: Record<string, unknown> = {}): string =>
-    JSON.stringify({ name: 'cbr0', cniVersion: '1.0.0', type: 'weft', subnetFile, dataDir, ipamDataDir, delegate: { hairpinMode: true }, ...extra });
+    JSON.stringify({ name: 'cbr0', cniVersion: '1.0.0', type: 'weft', subnetFile, dataDir, ipam: { dataDir: ipamDataDir }, delegate: { hairpinMode: true }, ...extra });
 
   async function newPod(): Promise<{ ns: string; id: string }> {
     pods += 1;
@@ -82,7 +83,7 @@ describe('weft CNI plugin with the real bridge and host-local', () => {
     const saved = JSON.parse(await readFile(join(dataDir, pod.id), 'utf8')) as Record<string, unknown>;
     expect(saved).toMatchObject({
       type: 'bridge', name: 'cbr0', mtu: 1450, ipMasq: false, isGateway: true, hairpinMode: true,
-      ipam: { type: 'host-local', ranges: [[{ subnet: '10.244.7.0/24' }]], routes: [{ dst: '10.244.0.0/16', gw: '10.244.7.1' }] },
+      ipam: { type: 'host-local', dataDir: ipamDataDir, ranges: [[{ subnet: '10.244.7.0/24' }]], routes: [{ dst: '10.244.0.0/16', gw: '10.244.7.1' }] },
     });
     expect(await allocations()).toContain(address.split('/')[0]);
 
@@ -101,13 +102,19 @@ describe('weft CNI plugin with the real bridge and host-local', () => {
       const pod = await newPod();
       const added = await call('ADD', pod, conf({ cniVersion }));
       expect(added.code).toBe(0);
-      const result = JSON.parse(added.stdout) as { cniVersion: string; ips: Record<string, unknown>[]; interfaces: unknown[] };
+      const result = JSON.parse(added.stdout) as { cniVersion: string; ips?: Record<string, unknown>[]; interfaces?: unknown[]; ip4?: { ip: string } };
       expect(result.cniVersion).toBe(cniVersion);
-      expect(Array.isArray(result.interfaces)).toBe(true);
-      // 0.3.x and 0.4.0 results carry ips[].version; 1.x results do not.
-      if (cniVersion.startsWith('0.')) expect(result.ips[0]?.['version']).toBe('4');
-      else expect(result.ips[0]).not.toHaveProperty('version');
-      if (cniVersion !== '0.3.0' && cniVersion !== '0.3.1') {
+      if (cniVersion === '0.1.0' || cniVersion === '0.2.0') {
+        // The legacy format: ip4 {ip, gateway, routes}, no interfaces or ips.
+        expect(result.ip4?.ip).toMatch(/^10\.244\.7\.\d+\/24$/);
+        expect(result).not.toHaveProperty('ips');
+      } else {
+        expect(Array.isArray(result.interfaces)).toBe(true);
+        // 0.3.x and 0.4.0 results carry ips[].version; 1.x results do not.
+        if (cniVersion.startsWith('0.')) expect(result.ips?.[0]?.['version']).toBe('4');
+        else expect(result.ips?.[0]).not.toHaveProperty('version');
+      }
+      if (['0.4.0', '1.0.0', '1.1.0'].includes(cniVersion)) {
         expect(await call('CHECK', pod, conf({ cniVersion, prevResult: result }))).toEqual({ stdout: '', code: 0 });
       } else {
         expect(JSON.parse((await call('CHECK', pod, conf({ cniVersion }))).stdout)).toMatchObject({ code: 1 });
@@ -124,7 +131,7 @@ describe('weft CNI plugin with the real bridge and host-local', () => {
     ['delegate with ipam', 'DELEGATE_IPAM', {}, 7, /must not set "ipam"/],
     ['an unknown cniVersion', 'VERSION_9', {}, 1, /cniVersion "9.9.9" is not supported/],
     ['a missing subnet.env', 'NO_SUBNET_ENV', {}, 11, /weftd may not be running/],
-    ['a missing delegate binary', 'CONF', { CNI_PATH: '/nonexistent' }, 7, /"bridge" not found on CNI_PATH/],
+    ['a missing delegate binary', 'CONF', { CNI_PATH: '/nonexistent' }, 5, /"bridge" not found on CNI_PATH \(\/nonexistent\)/],
     ['a missing CNI_IFNAME', 'CONF', { CNI_IFNAME: '' }, 4, /CNI_IFNAME is not set/],
     ['a delegate that fails (netns gone)', 'CONF', { CNI_NETNS: '/var/run/netns/weft-no-such-ns' }, undefined, /bridge ADD failed/],
   ] as const)('refuses %s with a CNI error and leaves nothing behind', async (_what, input, env, code, message) => {
@@ -178,6 +185,39 @@ describe('weft CNI plugin with the real bridge and host-local', () => {
     expect(existsSync(join(dataDir, stale.id))).toBe(false);
     expect(await allocations()).toHaveLength(1);
     expect((await call('DEL', kept, conf({ cniVersion: '1.1.0' }))).code).toBe(0);
+  });
+});
+
+describe('test/lab/cni-attach (the lab\'s way to attach a pod through the plugin)', () => {
+  const scope = new NetnsScope();
+  let dir: string;
+  afterAll(async () => {
+    await scope.dispose();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('attaches two pods that ping each other, and detaches them leaving no allocation or saved config', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'weft-cni-attach-'));
+    const subnetFile = join(dir, 'subnet.env');
+    await writeFile(subnetFile, 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.8.1/24\nFLANNEL_MTU=1400\nFLANNEL_IPMASQ=true\n');
+    const nodeNs = await scope.createNamespace('anode');
+    const pods = [await scope.createNamespace('ap1'), await scope.createNamespace('ap2')];
+    const opts = pods.map((podNs, i) => ({ nodeNs, podNs, containerId: `attach-${i}`, subnetFile, dataDir: join(dir, 'state') }));
+    const [a, b] = [await attachPodWithCni(opts[0] as CniAttachOptions), await attachPodWithCni(opts[1] as CniAttachOptions)];
+    expect([a.ip, b.ip]).toEqual([expect.stringMatching(/^10\.244\.8\.\d+$/), expect.stringMatching(/^10\.244\.8\.\d+$/)]);
+    expect(a.ip).not.toBe(b.ip);
+    expect((a.result as { cniVersion: string }).cniVersion).toBe('1.0.0');
+    expect((await scope.exec(pods[0] ?? '', 'ping', ['-c', '2', '-W', '2', b.ip])).stdout).toContain('2 received');
+    expect((await readdir(join(dir, 'state', 'ipam', 'cbr0'))).filter((f) => f.startsWith('10.'))).toHaveLength(2);
+
+    for (const o of opts) await detachPodWithCni(o);
+    expect((await readdir(join(dir, 'state', 'ipam', 'cbr0'))).filter((f) => f.startsWith('10.'))).toEqual([]);
+    expect(await readdir(join(dir, 'state', 'weft'))).toEqual([]);
+    // DEL again is fine; a bad ADD surfaces the plugin's CNI error.
+    await detachPodWithCni(opts[0] as CniAttachOptions);
+    const failure = await attachPodWithCni({ ...(opts[0] as CniAttachOptions), subnetFile: join(dir, 'nope.env') }).catch((err: unknown) => err);
+    expect(failure).toBeInstanceOf(CniCallError);
+    expect(JSON.parse((failure as CniCallError).stdout)).toMatchObject({ code: 11 });
   });
 });
 
