@@ -20,7 +20,24 @@ if (parsed.kind === 'exit') {
   process.exit(parsed.code);
 }
 
+const STOP_GRACE_MS = 2000;
+const LIST_TIMEOUT_MS = 30_000;
 const controller = new AbortController();
+/** The exit code if the command has to be ended by force: 0 for Ctrl-C and --timeout of a watch. */
+let forcedExitCode = 0;
+// Ctrl-C and timeouts end the command even if a store call in flight ignores the abort.
+controller.signal.addEventListener('abort', () => { setTimeout(() => { process.exit(forcedExitCode); }, STOP_GRACE_MS).unref(); }, { once: true });
+
+/**
+ * A plain timer on the one controller: on Node 20, a signal made with AbortSignal.any() from an
+ * AbortSignal.timeout() can be garbage-collected before it fires, and then it never aborts.
+ */
+function abortAfter(ms: number, exitCode: number): void {
+  setTimeout(() => {
+    forcedExitCode = exitCode;
+    controller.abort(new Error(`timed out after ${ms} ms`));
+  }, ms);
+}
 process.once('SIGINT', () => { controller.abort(); });
 process.once('SIGTERM', () => { controller.abort(); });
 
@@ -38,14 +55,14 @@ process.stdout.write('', () => process.exit(code));
 async function run(command: WeftctlCommand): Promise<number> {
   switch (command.kind) {
     case 'leases-list': {
-      const rows = await listLeases(command.store, io, AbortSignal.any([controller.signal, AbortSignal.timeout(30_000)]));
+      abortAfter(LIST_TIMEOUT_MS, 1);
+      const rows = await listLeases(command.store, io, controller.signal);
       printLeaseList(rows, command.store.kind, command.json, io);
       return 0;
     }
     case 'leases-watch': {
-      const signal = command.timeoutSeconds === undefined
-        ? controller.signal
-        : AbortSignal.any([controller.signal, AbortSignal.timeout(command.timeoutSeconds * 1000)]);
+      if (command.timeoutSeconds !== undefined) abortAfter(command.timeoutSeconds * 1000, 0);
+      const signal = controller.signal;
       const logger = createLogger('warn', 'text');
       await watchLeases(command.store, { json: command.json, changesOnly: command.changesOnly }, io, logger, signal);
       return 0;
