@@ -1,7 +1,6 @@
 // Turns lease batches (snapshots after a (re)list, added, removed) into the changes `leases watch`
 // prints: a snapshot becomes the adds and removes against what was shown before. Pure.
-import type { Lease, LeaseBatch } from '../subnet/lease.js';
-import { sameLease } from '../subnet/etcd-peer-tracker.js';
+import { sameDatapath, type Lease, type LeaseBatch } from '../subnet/lease.js';
 
 export interface LeaseDiffChange {
   type: 'added' | 'removed';
@@ -16,7 +15,7 @@ export class LeaseDiff {
     const add = (lease: Lease): void => {
       const key = lease.subnet.toString();
       const previous = this.known.get(key);
-      if (previous && sameLease(previous, lease)) return;
+      if (previous && sameDatapath(previous, lease)) return;
       this.known.set(key, lease);
       changes.push({ type: 'added', lease });
     };

@@ -1,6 +1,6 @@
 // Folding lease batches into the desired set of peers: pure functions, keyed by subnet text.
 import type { Ipv4Net } from '../subnet/ipv4.js';
-import type { Lease, LeaseBatch } from '../subnet/lease.js';
+import { sameDatapath, type Lease, type LeaseBatch } from '../subnet/lease.js';
 
 export type PeerMap = Map<string, Lease>;
 
@@ -45,15 +45,4 @@ function setIfDifferent(peers: PeerMap, key: string, lease: Lease): boolean {
   }
   peers.set(key, lease);
   return true;
-}
-
-/** Whether two leases program the same kernel entries (expiry alone does not matter). */
-export function sameDatapath(a: Lease, b: Lease): boolean {
-  return (
-    a.subnet.equals(b.subnet) &&
-    a.publicIp === b.publicIp &&
-    a.backendType === b.backendType &&
-    a.backendData?.vni === b.backendData?.vni &&
-    a.backendData?.vtepMac === b.backendData?.vtepMac
-  );
 }

@@ -7,7 +7,7 @@ import { parseLeaseRecord } from './etcd-lease-codec.js';
 import type { EtcdRecord, EtcdWatchEvent } from './etcd-store.js';
 import { RemoteDataError } from './errors.js';
 import type { Ipv4Net } from './ipv4.js';
-import type { Lease, LeaseBatch } from './lease.js';
+import { sameDatapath, type Lease, type LeaseBatch } from './lease.js';
 
 export interface PeerTrackerOptions {
   prefix: string;
@@ -69,7 +69,7 @@ export class EtcdPeerTracker {
         continue;
       }
       this.peers.set(record.key, lease);
-      if (!previous || !sameLease(previous, lease)) emit('added', lease);
+      if (!previous || !sameDatapath(previous, lease)) emit('added', lease);
     }
     return batches;
   }
@@ -90,15 +90,4 @@ export class EtcdPeerTracker {
     this.warned.delete(record.key);
     return this.opts.isOwn(record.key, lease) ? undefined : lease;
   }
-}
-
-/** Same peer, same attributes: a renewal, which the datapath need not hear about. */
-export function sameLease(a: Lease, b: Lease): boolean {
-  return (
-    a.subnet.equals(b.subnet) &&
-    a.publicIp === b.publicIp &&
-    a.backendType === b.backendType &&
-    a.backendData?.vni === b.backendData?.vni &&
-    a.backendData?.vtepMac === b.backendData?.vtepMac
-  );
 }

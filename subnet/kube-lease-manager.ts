@@ -20,7 +20,7 @@ import {
 } from './kube-annotations.js';
 import type { KubeNode, KubeNodeClient, NodeWatchEventType } from './kube-node-client.js';
 import { ResourceExpiredError } from './kube-node-client.js';
-import type { AcquireOptions, Lease, LeaseBatch, LeaseManager, LeaseWatcher } from './lease.js';
+import { sameDatapath, type AcquireOptions, type Lease, type LeaseBatch, type LeaseManager, type LeaseWatcher } from './lease.js';
 
 export interface KubeLeaseManagerOptions {
   client: KubeNodeClient;
@@ -274,7 +274,7 @@ class PeerNodes {
       this.leases.delete(name);
       return [{ kind: 'removed', leases: [previous] }];
     }
-    if (previous && sameLease(previous, lease)) return [];
+    if (previous && sameDatapath(previous, lease)) return [];
     this.leases.set(name, lease);
     const batches: LeaseBatch[] = [];
     if (previous && !previous.subnet.equals(lease.subnet)) batches.push({ kind: 'removed', leases: [previous] });
@@ -299,16 +299,6 @@ class PeerNodes {
       return undefined;
     }
   }
-}
-
-function sameLease(a: Lease, b: Lease): boolean {
-  return (
-    a.subnet.equals(b.subnet) &&
-    a.publicIp === b.publicIp &&
-    a.backendType === b.backendType &&
-    a.backendData?.vni === b.backendData?.vni &&
-    a.backendData?.vtepMac === b.backendData?.vtepMac
-  );
 }
 
 /** A watcher's exception must not stop the watch. */

@@ -59,3 +59,14 @@ export interface LeaseManager {
   watchLeases(watcher: LeaseWatcher, signal: AbortSignal): Promise<void>;
   close(): Promise<void>;
 }
+
+/** Whether two leases program the same kernel entries: a renewal (new expiry) is not a change. */
+export function sameDatapath(a: Lease, b: Lease): boolean {
+  return (
+    a.subnet.equals(b.subnet) &&
+    a.publicIp === b.publicIp &&
+    a.backendType === b.backendType &&
+    a.backendData?.vni === b.backendData?.vni &&
+    a.backendData?.vtepMac === b.backendData?.vtepMac
+  );
+}

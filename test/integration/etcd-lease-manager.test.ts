@@ -4,7 +4,7 @@ import { OutOfSubnetsError } from '../../subnet/errors.js';
 import type { EtcdLeaseManager } from '../../subnet/etcd-lease-manager.js';
 import { EtcdServer } from '../lab/etcd-server.js';
 import { waitFor } from '../lab/netns.js';
-import { flannelValue, ip, makeManager, net, PeerRecorder, pool, vxlan } from './etcd-helpers.js';
+import { flannelValue, ip, makeManager, net, PeerRecorder, pool, vxlan } from './lease-test-helpers.js';
 
 const T = 60_000;
 

@@ -4,7 +4,7 @@
 import type { EtcdLeaseManager } from '../../subnet/etcd-lease-manager.js';
 import { EtcdServer } from '../lab/etcd-server.js';
 import { waitFor } from '../lab/netns.js';
-import { flannelValue, makeManager, PeerRecorder, pool, vxlan } from './etcd-helpers.js';
+import { flannelValue, makeManager, PeerRecorder, pool, vxlan } from './lease-test-helpers.js';
 
 const T = 90_000;
 let etcd: EtcdServer;

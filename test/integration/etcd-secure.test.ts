@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EtcdServer } from '../lab/etcd-server.js';
 import { run, waitFor } from '../lab/netns.js';
-import { flannelValue, makeManager, pool, vxlan } from './etcd-helpers.js';
+import { flannelValue, makeManager, pool, vxlan } from './lease-test-helpers.js';
 
 const T = 60_000;
 let dir: string;

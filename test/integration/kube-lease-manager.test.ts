@@ -1,15 +1,14 @@
 // The Kubernetes lease manager against a real kube-apiserver v1.20.2 and a real etcd.
-import winston from 'winston';
 import { ConfigError } from '../../subnet/errors.js';
-import { Ipv4Net, parseIpv4 } from '../../subnet/ipv4.js';
+import { Ipv4Net } from '../../subnet/ipv4.js';
 import { ClientNodeKubeClient, loadKubeConfig } from '../../subnet/kube-node-client.js';
 import { KubeLeaseManager, resolveNodeName } from '../../subnet/kube-lease-manager.js';
-import type { Lease, LeaseBatch, SubnetPool } from '../../subnet/lease.js';
+import type { SubnetPool } from '../../subnet/lease.js';
 import { KubeApiServer } from '../lab/kube-apiserver.js';
 import { NetnsScope, waitFor } from '../lab/netns.js';
+import { PeerRecorder, ip, memoryLogger } from './lease-test-helpers.js';
 
 const P = 'flannel.alpha.coreos.com';
-const ip = (text: string): number => parseIpv4(text) ?? 0;
 const pool: SubnetPool = {
   network: Ipv4Net.parse('10.244.0.0/16') ?? Ipv4Net.of(0, 0),
   subnetLen: 24,
@@ -27,38 +26,6 @@ const peerAnnotations = (publicIp: string, mac: string): Record<string, string> 
   [`${P}/public-ip`]: publicIp,
   [`${P}/kube-subnet-manager`]: 'true',
 });
-
-/** A logger whose lines ("level: message") are kept for assertions. */
-function memoryLogger(): { logger: winston.Logger; lines: string[] } {
-  const lines: string[] = [];
-  const collect = winston.format((info) => {
-    lines.push(`${info.level}: ${String(info.message)}`);
-    return info;
-  });
-  // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment
-  const logger = winston.createLogger({ level: 'debug', format: collect(), transports: [new winston.transports.Console({ silent: true })] });
-  return { logger, lines };
-}
-
-/** Peers as the daemon would fold them: by subnet. */
-class PeerRecorder {
-  readonly peers = new Map<string, Lease>();
-  readonly batches: LeaseBatch[] = [];
-  onBatch(batch: LeaseBatch): void {
-    this.batches.push(batch);
-    if (batch.kind === 'snapshot') this.peers.clear();
-    for (const lease of batch.leases) {
-      if (batch.kind === 'removed') this.peers.delete(lease.subnet.toString());
-      else this.peers.set(lease.subnet.toString(), lease);
-    }
-  }
-  onOwnLeaseChanged(): void {
-    // not used in Kubernetes mode
-  }
-  subnets(): string[] {
-    return [...this.peers.keys()].sort();
-  }
-}
 
 interface ManagerHandle {
   manager: KubeLeaseManager;

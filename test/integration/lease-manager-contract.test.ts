@@ -13,7 +13,7 @@ import type { LeaseManager } from '../../subnet/lease.js';
 import { EtcdServer } from '../lab/etcd-server.js';
 import { KubeApiServer } from '../lab/kube-apiserver.js';
 import { NetnsScope, waitFor } from '../lab/netns.js';
-import { PeerRecorder, flannelValue, ip, memoryLogger, pool, vxlan } from './etcd-helpers.js';
+import { PeerRecorder, flannelValue, ip, memoryLogger, pool, vxlan } from './lease-test-helpers.js';
 
 jest.setTimeout(60_000);
 

@@ -1,4 +1,4 @@
-// Shared by the etcd lease manager integration tests: a log collector, a recording watcher, managers.
+// Shared by the lease manager integration tests (etcd and kube): a log collector, a recording watcher, etcd managers.
 import winston from 'winston';
 import { EtcdLeaseManager, type EtcdLeaseManagerOptions } from '../../subnet/etcd-lease-manager.js';
 import { Ipv4Net, parseIpv4 } from '../../subnet/ipv4.js';
