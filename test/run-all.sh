@@ -6,13 +6,26 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 bash test/setup.sh || exit 1
-[ -x test/lab/build-kube-apiserver.sh ] && { bash test/lab/build-kube-apiserver.sh || exit 1; }
+bash test/lab/build-kube.sh >/dev/null || exit 1
 
 results=$(mktemp -d)
-# Namespaces made by this run start with this letter (see runPrefix in test/lab/netns.ts).
-tags=abcdefghijklmnopqrstuv
-export WEFT_NETNS_TAG=${tags:$((RANDOM % ${#tags})):1}
+# Every namespace this run creates is recorded here by exact name (test/lab/netns.ts); at the end,
+# also after Ctrl-C, the runner deletes those that a test left behind, and nothing else.
+export WEFT_NETNS_REGISTRY=$results/netns.list
+: >"$WEFT_NETNS_REGISTRY"
 status=0
+delete_leftovers() {
+  local left=()
+  while read -r ns; do
+    [ -n "$ns" ] && ip netns list 2>/dev/null | awk '{print $1}' | grep -qxF "$ns" && left+=("$ns")
+  done < <(sort -u "$WEFT_NETNS_REGISTRY" 2>/dev/null)
+  if [ ${#left[@]} -gt 0 ]; then
+    echo "leftover namespaces of this run (deleting): ${left[*]}"
+    for ns in "${left[@]}"; do ip netns delete "$ns" 2>/dev/null; done
+    return 1
+  fi
+}
+trap 'delete_leftovers; rm -rf "$results"; exit 130' INT TERM
 echo "== lint"
 npx eslint . || status=1
 
@@ -24,13 +37,7 @@ jest --selectProjects unit --json --outputFile="$results/unit.json" || status=1
 echo "== integration and end-to-end tests"
 jest --selectProjects integration --runInBand --json --outputFile="$results/integration.json" || status=1
 
-# Namespaces carry a per-run prefix and are removed by each test; report any that survived.
-leftover=$(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^${WEFT_NETNS_TAG}[0-9a-z]{2,5}-" || true)
-if [ -n "$leftover" ]; then
-  echo "leftover namespaces (deleting): $leftover"
-  for ns in $leftover; do ip netns delete "$ns" 2>/dev/null; done
-  status=1
-fi
+delete_leftovers || status=1
 
 node -e '
   const fs = require("fs");

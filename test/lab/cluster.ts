@@ -2,7 +2,7 @@
 // underlay bridge; a real etcd runs in the underlay namespace; each node runs the real weftd.
 // Used by the demo (test/lab/demo.ts) and the end-to-end tests. Everything it makes lives in
 // namespaces with a per-run prefix and is removed by dispose(), also on failure and on Ctrl-C.
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { createWriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -65,6 +65,7 @@ export class LabCluster {
   static async create(tag = 'w'): Promise<LabCluster> {
     const scope = new NetnsScope(undefined);
     const workDir = await mkdtemp(join(tmpdir(), `weft-lab-${scope.prefix}`));
+    scope.trackDirectory(workDir);
     let lab: LabCluster | undefined;
     try {
       const ul = await scope.createNamespace(`${tag}ul`);
@@ -308,6 +309,5 @@ export class LabCluster {
     await this.stopEtcd();
     await this.kube?.server.dispose();
     await this.scope.dispose();
-    if (!process.env['WEFT_KEEP_LAB_LOGS']) await rm(this.workDir, { recursive: true, force: true });
   }
 }

@@ -16,7 +16,9 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { run, stopProcess, waitFor, type NetnsScope } from './netns.js';
 import { bridgePort, type PortBridge } from './port-bridge.js';
 
-export const KUBE_APISERVER_BINARY = process.env.WEFT_KUBE_APISERVER ?? '/var/cache/weft/kube-apiserver-v1.20.2';
+/** Where test/lab/build-kube.sh caches the v1.20.2 binaries. */
+export const KUBE_BIN_DIR = process.env.WEFT_KUBE_BIN_DIR ?? `${process.env.WEFT_KUBE_CACHE ?? '/var/cache/weft'}/kube-v1.20.2`;
+export const KUBE_APISERVER_BINARY = process.env.WEFT_KUBE_APISERVER ?? `${KUBE_BIN_DIR}/kube-apiserver`;
 
 export interface ApiResponse {
   status: number;
@@ -70,7 +72,7 @@ export class KubeApiServer {
   static async start(opts: KubeApiServerOptions): Promise<KubeApiServer> {
     const binary = opts.binary ?? KUBE_APISERVER_BINARY;
     if (!existsSync(binary)) {
-      throw new Error(`${binary} is missing: run test/lab/build-kube-apiserver.sh first (about 5 minutes, cached)`);
+      throw new Error(`${binary} is missing: run test/lab/build-kube.sh first (about 10 minutes, cached)`);
     }
     const workDir = await mkdtemp(join(tmpdir(), 'weft-kube-'));
     const bindAddress = opts.bindAddress ?? '127.0.0.1';

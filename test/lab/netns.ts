@@ -2,6 +2,8 @@
 // Everything created here carries a per-run prefix so that concurrent runs never collide and a
 // leftover can be traced back to its run.
 import { execFile, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
@@ -31,19 +33,29 @@ export async function run(cmd: string, args: string[], input?: string): Promise<
 
 /**
  * A short prefix unique to this process, e.g. "wt3f9a-". Namespace names stay under 15 chars.
- * test/run-all.sh sets WEFT_NETNS_TAG to a letter of its own so it can find its own leftovers.
+ * WEFT_NETNS_TAG picks the first letter (default w); leftovers are found by exact name, not by prefix.
  */
 export function runPrefix(tag = process.env['WEFT_NETNS_TAG'] ?? 'w'): string {
   return `${tag}${(process.pid % 46656).toString(36)}${Math.floor(Math.random() * 1296).toString(36)}-`;
 }
 
 /**
- * Owns every namespace and process it created and removes them all in dispose(), which is safe to
- * call more than once and also runs on SIGINT/SIGTERM of the owning process.
+ * Appends a namespace name to the run's registry (WEFT_NETNS_REGISTRY, set by test/run-all.sh) so
+ * the runner can delete, by exact name, whatever a crashed test left; never a pattern match.
+ */
+function registerNamespace(name: string): void {
+  const registry = process.env['WEFT_NETNS_REGISTRY'];
+  if (registry) appendFileSync(registry, `${name}\n`);
+}
+
+/**
+ * Owns every namespace, process and scratch directory it created and removes them all in
+ * dispose(), which is safe to call more than once and also runs on SIGINT/SIGTERM of the owner.
  */
 export class NetnsScope {
   private readonly namespaces = new Set<string>();
   private readonly processes = new Set<ChildProcess>();
+  private readonly directories = new Set<string>();
   private readonly onSignal = (): void => {
     void this.dispose().finally(() => process.exit(130));
   };
@@ -56,6 +68,7 @@ export class NetnsScope {
   /** Creates namespace `<prefix><name>` with loopback up and returns its full name. */
   async createNamespace(name: string): Promise<string> {
     const full = `${this.prefix}${name}`;
+    registerNamespace(full);
     await run('ip', ['netns', 'add', full]);
     this.namespaces.add(full);
     await this.exec(full, 'ip', ['link', 'set', 'lo', 'up']);
@@ -88,6 +101,11 @@ export class NetnsScope {
     child.once('exit', () => this.processes.delete(child));
   }
 
+  /** A scratch directory (logs, data) removed in dispose() unless WEFT_KEEP_LAB_LOGS is set. */
+  trackDirectory(dir: string): void {
+    this.directories.add(dir);
+  }
+
   async deleteNamespace(ns: string): Promise<void> {
     this.assertOwned(ns);
     await run('ip', ['netns', 'delete', ns]).catch(() => undefined);
@@ -99,6 +117,10 @@ export class NetnsScope {
     process.removeListener('SIGTERM', this.onSignal);
     await Promise.all([...this.processes].map((child) => stopProcess(child, 3000)));
     for (const ns of [...this.namespaces]) await this.deleteNamespace(ns);
+    if (!process.env['WEFT_KEEP_LAB_LOGS']) {
+      for (const dir of this.directories) await rm(dir, { recursive: true, force: true });
+    }
+    this.directories.clear();
   }
 
   private assertOwned(ns: string): void {
