@@ -5,9 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(etcd-server etcd-client containernetworking-plugins iproute2 iputils-ping iperf3 ethtool iptables nftables openssl procps)
-# kubectl applies the manifest in the kube tests; Debian's kubernetes-client has it where none is installed.
-command -v kubectl >/dev/null || packages+=(kubernetes-client)
+# Real components the lab runs (etcd, CNI plugins, containerd + runc for real nodes), the tools the
+# lab and the image builder use (mmdebstrap, busybox-static, jq), and Go for the Kubernetes build.
+packages=(etcd-server etcd-client containernetworking-plugins iproute2 iputils-ping iperf3 ethtool iptables nftables openssl procps
+  containerd runc busybox-static mmdebstrap jq uidmap golang-1.19-go rsync make dpkg-dev gcc libc6-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")

@@ -1,4 +1,4 @@
-// A real kube-apiserver (v1.20.2, built by test/lab/build-kube-apiserver.sh) on a real etcd, for tests.
+// A real kube-apiserver (v1.20.2, built by test/lab/build-kube.sh) on a real etcd, for tests.
 // Both run either in the host namespace on 127.0.0.1 (free ports) or inside a lab namespace on one of
 // its addresses (then reached from the host through a port bridge). Certificates, the service-account
 // key pair and the static token file are made fresh per instance under its work directory.
@@ -19,6 +19,8 @@ import { bridgePort, type PortBridge } from './port-bridge.js';
 /** Where test/lab/build-kube.sh caches the v1.20.2 binaries. */
 export const KUBE_BIN_DIR = process.env.WEFT_KUBE_BIN_DIR ?? `${process.env.WEFT_KUBE_CACHE ?? '/var/cache/weft'}/kube-v1.20.2`;
 export const KUBE_APISERVER_BINARY = process.env.WEFT_KUBE_APISERVER ?? `${KUBE_BIN_DIR}/kube-apiserver`;
+/** The tree's own kubectl (v1.20), not whatever newer one the machine has. */
+export const KUBECTL_BINARY = `${KUBE_BIN_DIR}/kubectl`;
 
 export interface ApiResponse {
   status: number;
@@ -179,10 +181,10 @@ export class KubeApiServer {
     return res.body;
   }
 
-  /** Runs /usr/bin/kubectl as the admin against this server. */
+  /** Runs the tree's kubectl (v1.20) as the admin against this server. */
   async kubectl(args: string[], input?: string): Promise<string> {
     const kubeconfig = await this.writeKubeconfig();
-    const { stdout } = await run('kubectl', ['--kubeconfig', kubeconfig, ...args], input);
+    const { stdout } = await run(KUBECTL_BINARY, ['--kubeconfig', kubeconfig, ...args], input);
     return stdout;
   }
 
