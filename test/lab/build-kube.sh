@@ -85,7 +85,7 @@ cd "$src_dir"
 export PATH=/usr/lib/go-1.19/bin:$PATH
 export GOPATH=$build_dir/gopath GOCACHE=$build_dir/gocache
 GO111MODULE=off GOPROXY=off CGO_ENABLED=0 KUBE_GIT_VERSION=$version KUBE_GIT_TREE_STATE=clean \
-  KUBE_GIT_MAJOR=1 KUBE_GIT_MINOR=20 nice -n 10 make WHAT="${targets[*]}" >&2
+  KUBE_GIT_MAJOR=1 KUBE_GIT_MINOR=20 make WHAT="${targets[*]}" >&2
 
 out=$(dirname "$(find "$src_dir/_output" -type f -name kube-apiserver -path '*bin*' | head -n1)")
 for b in "${binaries[@]}"; do
