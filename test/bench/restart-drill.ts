@@ -21,6 +21,8 @@ export interface RestartDrill {
   node: LabNode;
   other: LabNode;
   pods: [LabPod, LabPod];
+  /** Fake peers whose leases a restart deleted. */
+  removed: number[];
 }
 
 export interface RestartOutcome {
@@ -53,11 +55,25 @@ export async function setUpRestartDrill(peers: number, tag: string, daemonArgs: 
     // Every fake peer plus the other real node, on both nodes.
     for (const n of [node, other]) await waitForEntries(lab.scope, n.ns, peers + 1, performance.now(), 60_000);
     await waitFor('the pods to reach each other', async () => ((await lab.ping(pods[0], pods[1].ip, 1, 0.2, 1)) > 0 ? true : undefined), 10_000, 100);
-    return { lab, peers, node, other, pods };
+    return { lab, peers, node, other, pods, removed: [] };
   } catch (err) {
     await lab.dispose();
     throw err;
   }
+}
+
+/** Adds fake peers up to `peers` in all and waits until both nodes hold them. */
+export async function growRestartDrill(drill: RestartDrill, peers: number): Promise<void> {
+  const etcd = openEtcd(drill.lab.etcdHostEndpoint);
+  try {
+    await putPeers(etcd, drill.peers, peers);
+  } finally {
+    etcd.close();
+  }
+  drill.peers = peers;
+  // Every fake peer still leased plus the other real node, on both nodes.
+  const wanted = peers - drill.removed.length + 1;
+  for (const n of [drill.node, drill.other]) await waitForEntries(drill.lab.scope, n.ns, wanted, performance.now(), 60_000);
 }
 
 /**
@@ -74,6 +90,7 @@ export async function restartOnce(drill: RestartDrill, signal: 'SIGTERM' | 'SIGK
     const etcd = openEtcd(lab.etcdHostEndpoint);
     try {
       await etcd.delete().key(leaseKey(fakePeer(removedPeer)));
+      drill.removed.push(removedPeer);
     } finally {
       etcd.close();
     }
