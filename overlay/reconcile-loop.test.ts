@@ -50,6 +50,7 @@ describe('ReconcileLoop', () => {
     if (own) loop.setOwnSubnet(own);
     const controller = new AbortController();
     const running = loop.run(controller.signal);
+    loop.onBatch({ kind: 'snapshot', leases: [] });
     await until(() => backend.applied.length === 1);
     for (let i = 2; i < 50; i++) loop.onBatch({ kind: 'added', leases: [lease(`10.244.${i}.0/24`)] });
     loop.onBatch({ kind: 'added', leases: [lease('10.244.1.0/24')] });
@@ -67,9 +68,26 @@ describe('ReconcileLoop', () => {
     const loop = new ReconcileLoop(backend, logger, { resyncMs: 60_000, retryMinMs: 5, retryMaxMs: 20 });
     const controller = new AbortController();
     const running = loop.run(controller.signal);
+    loop.onBatch({ kind: 'snapshot', leases: [] });
     await until(() => backend.applied.length === 1);
     expect(loop.status.failures).toBe(3);
     expect(loop.status.lastError).toBeUndefined();
+    controller.abort();
+    await running;
+  });
+
+  it('touches nothing before the first complete lease list, whatever wakes it', async () => {
+    const backend = new RecordingBackend();
+    const loop = new ReconcileLoop(backend, logger, { resyncMs: 10, coalesceMs: 2, retryMinMs: 5, retryMaxMs: 20 });
+    const controller = new AbortController();
+    const running = loop.run(controller.signal);
+    loop.trigger('kernel-route-deleted');
+    loop.onBatch({ kind: 'added', leases: [lease('10.244.5.0/24')] });
+    await new Promise((r) => setTimeout(r, 100)); // ten resync periods
+    expect(backend.applied).toEqual([]);
+    loop.onBatch({ kind: 'snapshot', leases: [lease('10.244.2.0/24'), lease('10.244.3.0/24')] });
+    await until(() => backend.applied.length >= 1);
+    expect(backend.applied[0]).toEqual(['10.244.2.0/24', '10.244.3.0/24']);
     controller.abort();
     await running;
   });
@@ -79,6 +97,7 @@ describe('ReconcileLoop', () => {
     const loop = new ReconcileLoop(backend, logger, { resyncMs: 10, retryMinMs: 5, retryMaxMs: 20 });
     const controller = new AbortController();
     const running = loop.run(controller.signal);
+    loop.onBatch({ kind: 'snapshot', leases: [] });
     await until(() => backend.applied.length >= 3);
     controller.abort();
     await running;
@@ -105,6 +124,7 @@ describe('ReconcileLoop incremental passes', () => {
     const loop = new ReconcileLoop(backend, logger, { resyncMs: 60_000, coalesceMs: 5, retryMinMs: 5, retryMaxMs: 20 });
     const controller = new AbortController();
     const running = loop.run(controller.signal);
+    loop.onBatch({ kind: 'snapshot', leases: [] });
     await until(() => backend.applied.length === 1); // the start pass reads everything
 
     loop.onBatch({ kind: 'added', leases: [lease('10.244.2.0/24'), lease('10.244.3.0/24')] });

@@ -4,6 +4,11 @@
 // removed since the last good pass, the backend writes just those changes (no kernel dump), which
 // keeps churn cheap at thousands of peers. Passes never overlap, and a burst of triggers collapses
 // into one pass.
+//
+// No pass runs before the store's first complete lease list (the first snapshot): until then the
+// peer set is empty, and a full pass would delete every peer's entries that the previous run left
+// in the kernel. A restarted daemon therefore leaves the datapath alone until it knows who holds a
+// lease, then removes only what is stale; entries that already match are never rewritten.
 import type { Logger } from 'winston';
 import type { ApplyResult, Backend } from '../backends/backend.js';
 import type { Ipv4Net } from '../subnet/ipv4.js';
@@ -39,6 +44,8 @@ export class ReconcileLoop {
   /** Lease changes since the last good pass, by subnet; used when no full pass is needed. */
   private changes = new Map<string, { lease: Lease; removed: boolean }>();
   private fullPassNeeded = true;
+  /** Whether the first complete lease list arrived; no pass runs before it. */
+  private haveSnapshot = false;
   private wake: (() => void) | undefined;
   private readonly listeners: PassListener[] = [];
   readonly status: ReconcileStatus = {
@@ -62,7 +69,9 @@ export class ReconcileLoop {
   }
 
   onBatch(batch: LeaseBatch): void {
-    if (!foldBatch(this.peers, batch, this.ownSubnet)) return;
+    const firstSnapshot = batch.kind === 'snapshot' && !this.haveSnapshot;
+    if (firstSnapshot) this.haveSnapshot = true;
+    if (!foldBatch(this.peers, batch, this.ownSubnet) && !firstSnapshot) return;
     if (batch.kind === 'snapshot') {
       this.trigger('lease-snapshot');
       return;
@@ -94,7 +103,7 @@ export class ReconcileLoop {
   async run(signal: AbortSignal): Promise<void> {
     let retryMs = this.options.retryMinMs;
     while (!signal.aborted) {
-      if (this.pendingReasons.size === 0) {
+      if (this.pendingReasons.size === 0 || !this.haveSnapshot) {
         const timedOut = await this.sleepUntilWoken(this.options.resyncMs, signal);
         if (timedOut) this.trigger('resync');
         else if (this.options.coalesceMs) await this.sleepUntilWoken(this.options.coalesceMs, signal, false);
@@ -133,6 +142,9 @@ export class ReconcileLoop {
         this.logger.info('kernel state converged', {
           reasons, peers: this.peers.size, written: result.repaired, removed: result.removed, ms: Math.round(durationMs),
         });
+      } else if (this.status.passes === 1) {
+        // Said once at info: after a restart this is the proof that no peer's entry was touched.
+        this.logger.info('kernel state already matches the first lease list', { reasons, peers: this.peers.size, ms: Math.round(durationMs) });
       } else {
         this.logger.debug('kernel state already converged', { reasons, peers: this.peers.size });
       }
