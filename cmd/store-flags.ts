@@ -1,5 +1,7 @@
 // What weftd and weftctl share on their command lines: the lease-store flags (flannel's names),
 // FLANNELD_* environment equivalents, and reading yargs' values (a repeated flag: the last wins).
+// Every value is checked here, so that a bad flag stops the process at start with one line naming
+// it, instead of a retry loop against an address that can never answer.
 import type { Options } from 'yargs';
 import type { EtcdStoreOptions } from '../overlay/daemon-options.js';
 import { ConfigError } from '../subnet/errors.js';
@@ -46,6 +48,35 @@ export interface FlagValues {
   optional: (name: string) => string | undefined;
   /** Every value of a repeatable or comma-separated flag. */
   list: (name: string) => string[];
+  /** A numeric flag (declared with numberFlag), checked against its range. */
+  number: (name: string, range: NumberRange) => number;
+}
+
+export interface NumberRange {
+  min: number;
+  max: number;
+  integer: boolean;
+  /** What to give instead, for the error line: "whole minutes from 1 to 1439". */
+  use: string;
+}
+
+/**
+ * A numeric flag is read as text: yargs turns "abc" into NaN, and the error could not show what was
+ * given. flagValues().number parses and checks it.
+ */
+export function numberFlag(defaultValue: number | undefined, describe: string): Options {
+  return { type: 'string', requiresArg: true, describe: `${describe} (number)`, ...(defaultValue === undefined ? {} : { default: String(defaultValue) }) };
+}
+
+const NUMBER_TEXT = /^[+-]?(\d+(\.\d*)?|\.\d+)$/;
+
+function parseNumber(name: string, text: string, range: NumberRange): number {
+  const value = NUMBER_TEXT.test(text.trim()) ? Number(text) : NaN;
+  if (Number.isNaN(value)) throw new ConfigError(`--${name}`, `must be a number, got "${text}"; use ${range.use}`);
+  if ((range.integer && !Number.isInteger(value)) || value < range.min || value > range.max) {
+    throw new ConfigError(`--${name}`, `${text} is out of range; use ${range.use}`);
+  }
+  return value;
 }
 
 /** Typed access to parsed yargs values; a flag given twice comes as an array and the last one wins. */
@@ -56,17 +87,14 @@ export function flagValues(a: Record<string, unknown>): FlagValues {
     bool: (name) => [a[name]].flat().at(-1) === true,
     optional: (name) => (str(name) === '' ? undefined : str(name)),
     list: (name) => [a[name] ?? []].flat().flatMap((v) => asText(v).split(',')).filter((v) => v !== ''),
+    number: (name, range) => parseNumber(name, str(name), range),
   };
 }
 
 /** The etcd flags as store options, checked. */
 export function etcdStoreOptions(flags: FlagValues): EtcdStoreOptions {
   const endpoints = flags.list('etcd-endpoints');
-  for (const endpoint of endpoints) {
-    if (!/^https?:\/\/[^/\s]+\/?$/.test(endpoint)) {
-      throw new ConfigError('--etcd-endpoints', `"${endpoint}" is not a URL like http://127.0.0.1:2379`);
-    }
-  }
+  for (const endpoint of endpoints) checkUrl('--etcd-endpoints', endpoint, { portRequired: true, pathAllowed: false });
   if ((flags.str('etcd-keyfile') === '') !== (flags.str('etcd-certfile') === '')) {
     throw new ConfigError('--etcd-keyfile', 'TLS needs both --etcd-keyfile and --etcd-certfile; give both or neither');
   }
@@ -80,6 +108,31 @@ export function etcdStoreOptions(flags: FlagValues): EtcdStoreOptions {
     username: flags.optional('etcd-username'),
     password: flags.optional('etcd-password'),
   };
+}
+
+/** The kube flags that can be checked without reading files (the kubeconfig is read at start). */
+export function checkKubeFlags(flags: FlagValues): void {
+  const apiUrl = flags.optional('kube-api-url');
+  if (apiUrl !== undefined) checkUrl('--kube-api-url', apiUrl, { portRequired: false, pathAllowed: true });
+}
+
+/**
+ * An http(s) URL with a host and, when given, a port in 1-65535. Node's URL parser alone would say
+ * "Invalid URL" for a bad port, and would accept an empty host that then hangs in DNS.
+ */
+export function checkUrl(flag: string, text: string, rules: { portRequired: boolean; pathAllowed: boolean }): void {
+  const example = flag === '--etcd-endpoints' ? 'http://127.0.0.1:2379' : 'https://192.0.2.1:6443';
+  const parts = /^(https?):\/\/(\[[0-9a-fA-F:.]*\]|[^/:?#\s]*)(?::([^/?#]*))?(\/[^\s]*)?$/.exec(text);
+  if (parts === null) throw new ConfigError(flag, `"${text}" is not a URL like ${example}`);
+  const [, , host = '', port, path = ''] = parts;
+  if (host === '' || host === '[]') throw new ConfigError(flag, `"${text}" has no host; write it like ${example}`);
+  if (port === undefined || port === '') {
+    if (rules.portRequired) throw new ConfigError(flag, `"${text}" has no port; write it like ${example}`);
+  } else if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) {
+    throw new ConfigError(flag, `"${text}" has port ${port}, out of range; use a port from 1 to 65535, like ${example}`);
+  }
+  if (!rules.pathAllowed && path !== '' && path !== '/') throw new ConfigError(flag, `"${text}" has a path; write it like ${example}`);
+  if (!URL.canParse(text)) throw new ConfigError(flag, `"${text}" is not a URL like ${example}`);
 }
 
 export function asText(value: unknown): string {

@@ -2,7 +2,7 @@
 // them; the command line wins), parsed into one typed command. Usage errors exit 2.
 import yargs, { type Options } from 'yargs';
 import { ConfigError } from '../subnet/errors.js';
-import { STORE_FLAGS, asText, etcdStoreOptions, flagValues, flannelEnvironment, oneLine, type FlagValues } from './store-flags.js';
+import { STORE_FLAGS, asText, checkKubeFlags, etcdStoreOptions, flagValues, flannelEnvironment, numberFlag, oneLine, type FlagValues } from './store-flags.js';
 import type { StoreTarget } from './weftctl-leases.js';
 
 export type WeftctlCommand =
@@ -19,7 +19,7 @@ export const EXIT_USAGE = 2;
 const FLAGS = {
   ...STORE_FLAGS,
   'healthz-ip': { type: 'string', default: '127.0.0.1', describe: 'status: address of weftd\'s health server' },
-  'healthz-port': { type: 'number', default: 0, describe: 'status: port of weftd\'s health server' },
+  'healthz-port': numberFlag(0, 'status: port of weftd\'s health server'),
 } satisfies Record<string, Options>;
 
 // yargs turns a lone "-" into an empty string; it travels as this token instead.
@@ -43,7 +43,7 @@ export async function parseWeftctlArgs(rawArgv: string[], env: NodeJS.ProcessEnv
       y
         .positional('action', { choices: ['list', 'watch'] as const, describe: 'list once, or print changes until Ctrl-C' })
         .option('json', { type: 'boolean', default: false, describe: 'list: one JSON array; watch: one JSON object per line' })
-        .option('timeout', { type: 'number', describe: 'watch: stop after this many seconds' })
+        .option('timeout', numberFlag(undefined, 'watch: stop after this many seconds'))
         .option('changes-only', { type: 'boolean', default: false, describe: 'watch: do not print the leases that exist at start' }),
     )
     .command('config <action> [file]', 'read or write the network config (etcd mode)', (y) =>
@@ -87,9 +87,9 @@ function buildCommand(a: Record<string, unknown>): WeftctlCommand {
   const action = str('action');
 
   if (command === 'status') {
-    const port = Number([a['healthz-port']].flat().at(-1));
+    const port = flags.number('healthz-port', { min: 0, max: 65535, integer: true, use: 'the port weftd serves on, 1 to 65535' });
     const url = optional('url');
-    if (url === undefined && (!Number.isInteger(port) || port <= 0 || port > 65535)) {
+    if (url === undefined && port === 0) {
       throw new ConfigError('--healthz-port', 'status needs --url or the port weftd serves on (--healthz-port, FLANNELD_HEALTHZ_PORT)');
     }
     const host = str('healthz-ip') === '0.0.0.0' ? '127.0.0.1' : str('healthz-ip');
@@ -99,10 +99,7 @@ function buildCommand(a: Record<string, unknown>): WeftctlCommand {
   const store = storeTarget(flags);
   if (command === 'leases') {
     if (action === 'list') return { kind: 'leases-list', store, json: bool('json') };
-    const timeout = [a['timeout']].flat().at(-1);
-    if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout > 0))) {
-      throw new ConfigError('--timeout', `must be a number of seconds above 0, got "${asText(timeout)}"`);
-    }
+    const timeout = optional('timeout') === undefined ? undefined : flags.number('timeout', { min: 0.001, max: 86_400, integer: false, use: 'seconds above 0, at most 86400' });
     return { kind: 'leases-watch', store, json: bool('json'), changesOnly: bool('changes-only'), timeoutSeconds: timeout };
   }
   if (store.kind === 'kube') {
@@ -116,6 +113,7 @@ function buildCommand(a: Record<string, unknown>): WeftctlCommand {
 
 function storeTarget(flags: FlagValues): StoreTarget {
   if (flags.bool('kube-subnet-mgr')) {
+    checkKubeFlags(flags);
     return {
       kind: 'kube', kubeconfigFile: flags.optional('kubeconfig-file'), apiUrl: flags.optional('kube-api-url'), annotationPrefix: flags.str('kube-annotation-prefix'),
     };

@@ -34,6 +34,18 @@ describe('weftd flags', () => {
     expect(o.store).toMatchObject({ kind: 'kube', nodeName: 'n1', annotationPrefix: 'flannel.alpha.coreos.com' });
   });
 
+  it('accepts the numbers and URLs it checks when they are right', async () => {
+    const o = await options([
+      '--subnet-lease-renew-margin', '1439', '--healthz-port', '65535', '--probe-rate', '0.5', '--resync-interval', '2.5',
+      '--etcd-endpoints', 'https://[2001:db8::1]:2379/,http://etcd-0.example:2379', '--iface-regex', '^eth[0-9]{1,2},x',
+    ]);
+    expect([o.renewMarginMinutes, o.healthzPort, o.probeRatePerSecond, o.resyncMs]).toEqual([1439, 65535, 0.5, 2500]);
+    expect(o.store.kind === 'etcd' && o.store.endpoints).toEqual(['https://[2001:db8::1]:2379/', 'http://etcd-0.example:2379']);
+    expect(o.interfaceChoice.ifaceRegex).toEqual(['^eth[0-9]{1,2},x']);
+    const kube = await options(['--kube-subnet-mgr', '--kube-api-url', 'https://192.0.2.1']);
+    expect(kube.store).toMatchObject({ kind: 'kube', apiUrl: 'https://192.0.2.1' });
+  });
+
   it('prints help and version with exit code 0', async () => {
     const help = await parse(['--help']);
     expect(help).toMatchObject({ kind: 'exit', code: 0 });
@@ -51,6 +63,32 @@ describe('weftd flags', () => {
     [['--etcd-keyfile', '/k'], {}, /give both or neither/],
     [['--log-format', 'xml'], {}, /--log-format/],
     [[], { FLANNELD_IP_MASQ: 'yes' }, /FLANNELD_IP_MASQ: "yes" is not true or false/],
+    // Each number says what was given and what to give, not "NaN".
+    [['--subnet-lease-renew-margin', 'abc'], {}, /^weftd: --subnet-lease-renew-margin: must be a number, got "abc"; use whole minutes from 1 to 1439/],
+    [['--subnet-lease-renew-margin', '1.5'], {}, /--subnet-lease-renew-margin: 1.5 is out of range; use whole minutes/],
+    [[], { FLANNELD_SUBNET_LEASE_RENEW_MARGIN: 'abc' }, /--subnet-lease-renew-margin: must be a number, got "abc"/],
+    [['--healthz-port', 'abc'], {}, /--healthz-port: must be a number, got "abc"; use a port from 1 to 65535/],
+    [['--healthz-port', '80x'], {}, /--healthz-port: must be a number, got "80x"/],
+    [['--iptables-resync', 'NaN'], {}, /--iptables-resync: must be a number, got "NaN"; use seconds above 0/],
+    [['--iptables-resync', '0'], {}, /--iptables-resync: 0 is out of range/],
+    [['--resync-interval', '1e9'], {}, /--resync-interval: must be a number, got "1e9"/],
+    [['--resync-interval', '9999999'], {}, /--resync-interval: 9999999 is out of range; use seconds above 0, at most 86400/],
+    [['--probe-rate', 'fast'], {}, /--probe-rate: must be a number, got "fast"/],
+    // URLs that could never be reached stop at start instead of retrying forever.
+    [['--etcd-endpoints', 'http://127.0.0.1:99999'], {}, /--etcd-endpoints: "http:\/\/127.0.0.1:99999" has port 99999, out of range; use a port from 1 to 65535/],
+    [['--etcd-endpoints', 'http://:99999'], {}, /--etcd-endpoints: "http:\/\/:99999" has no host; write it like http:\/\/127.0.0.1:2379/],
+    [['--etcd-endpoints', 'http://:2379'], {}, /has no host/],
+    [['--etcd-endpoints', 'http://127.0.0.1:2379,http://192.0.2.1'], {}, /"http:\/\/192.0.2.1" has no port/],
+    [['--etcd-endpoints', 'http://127.0.0.1:0'], {}, /port 0, out of range/],
+    [['--etcd-endpoints', 'http://127.0.0.1:23x9'], {}, /port 23x9, out of range/],
+    [['--etcd-endpoints', 'http://127.0.0.1:2379/v3'], {}, /has a path/],
+    [['--kube-subnet-mgr', '--kube-api-url', 'https://:6443'], {}, /--kube-api-url: "https:\/\/:6443" has no host/],
+    [['--kube-subnet-mgr', '--kube-api-url', 'https://192.0.2.1:70000'], {}, /--kube-api-url: .* has port 70000, out of range/],
+    [['--kube-subnet-mgr', '--kube-api-url', '192.0.2.1:6443'], {}, /--kube-api-url: "192.0.2.1:6443" is not a URL like https:/],
+    [['--healthz-ip', 'localhost'], {}, /--healthz-ip: "localhost" is not an IP address/],
+    [['--public-ip', '1.2.3'], {}, /--public-ip: "1.2.3" is not an IPv4 address/],
+    [['--iface-can-reach', 'example.com'], {}, /--iface-can-reach: "example.com" is not an IPv4 address/],
+    [['--iface-regex', '('], {}, /--iface-regex: "\(" is not a valid regular expression/],
   ])('rejects %j %j with one line and exit code 1', async (argv, env, message) => {
     const parsed = await parse(argv, env);
     expect(parsed.kind).toBe('exit');

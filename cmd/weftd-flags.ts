@@ -1,9 +1,11 @@
 // Flannel's flags (and FLANNELD_* environment equivalents; a flag on the command line wins), parsed
 // into typed DaemonOptions. Kept apart from the entry point so it can be tested without a process.
+import { isIP } from 'node:net';
 import yargs, { type Options } from 'yargs';
 import type { DaemonOptions } from '../overlay/daemon-options.js';
 import { ConfigError } from '../subnet/errors.js';
-import { STORE_FLAGS, asText, etcdStoreOptions, flagValues, flannelEnvironment, oneLine } from './store-flags.js';
+import { parseIpv4 } from '../subnet/ipv4.js';
+import { STORE_FLAGS, asText, checkKubeFlags, etcdStoreOptions, flagValues, flannelEnvironment, numberFlag, oneLine, type FlagValues, type NumberRange } from './store-flags.js';
 
 export interface LogOptions {
   logLevel: string;
@@ -27,13 +29,13 @@ const FLAGS = {
   'ip-masq': { type: 'boolean', default: false, describe: 'masquerade traffic leaving the pod network' },
   'ip-masq-fully-random-disable': { type: 'boolean', default: false, describe: 'masquerade without --random-fully' },
   'subnet-file': { type: 'string', default: '/run/flannel/subnet.env', describe: 'where to write subnet.env' },
-  'subnet-lease-renew-margin': { type: 'number', default: 60, describe: 'renew the lease this many minutes before it expires (1-1439)' },
+  'subnet-lease-renew-margin': numberFlag(60, 'renew the lease this many minutes before it expires (1-1439)'),
   'healthz-ip': { type: 'string', default: '0.0.0.0', describe: 'health and metrics server address' },
-  'healthz-port': { type: 'number', default: 0, describe: 'health and metrics server port (0 = off)' },
-  'iptables-resync': { type: 'number', default: 5, describe: 'seconds between firewall rule checks' },
+  'healthz-port': numberFlag(0, 'health and metrics server port (0 = off)'),
+  'iptables-resync': numberFlag(5, 'seconds between firewall rule checks'),
   'iptables-forward-rules': { type: 'boolean', default: true, describe: 'add FORWARD accept rules for the pod network' },
-  'resync-interval': { type: 'number', default: 10, describe: 'seconds between full kernel-state resyncs' },
-  'probe-rate': { type: 'number', default: 5, describe: 'datapath probes (ICMP to peers) per second, in total; 0 = off' },
+  'resync-interval': numberFlag(10, 'seconds between full kernel-state resyncs'),
+  'probe-rate': numberFlag(5, 'datapath probes (ICMP to peers) per second, in total; 0 = off'),
   'log-level': { type: 'string', default: 'info', describe: `one of ${LOG_LEVELS.join(', ')}` },
   'log-format': { type: 'string', default: 'text', describe: 'text or json' },
 } satisfies Record<string, Options>;
@@ -79,37 +81,49 @@ export async function parseWeftdArgs(argv: string[], env: NodeJS.ProcessEnv, ver
   }
 }
 
+// Timers take at most 2^31-1 ms (~24.8 days); a longer period would fire at once.
+const DAY_SECONDS = 86_400;
+const RANGES = {
+  'subnet-lease-renew-margin': { min: 1, max: 1439, integer: true, use: 'whole minutes from 1 to 1439 (default 60)' },
+  'healthz-port': { min: 0, max: 65535, integer: true, use: 'a port from 1 to 65535, or 0 for no health server' },
+  'probe-rate': { min: 0, max: 1000, integer: false, use: '0 (off) to 1000 per second' },
+  'iptables-resync': { min: 0.001, max: DAY_SECONDS, integer: false, use: `seconds above 0, at most ${DAY_SECONDS}` },
+  'resync-interval': { min: 0.001, max: DAY_SECONDS, integer: false, use: `seconds above 0, at most ${DAY_SECONDS}` },
+} satisfies Record<string, NumberRange>;
+
+/** Addresses and patterns that would otherwise fail only after the store is reached. */
+function checkAddressFlags(flags: FlagValues, ifaceRegex: readonly string[]): void {
+  const healthzIp = flags.str('healthz-ip');
+  if (isIP(healthzIp) === 0) throw new ConfigError('--healthz-ip', `"${healthzIp}" is not an IP address; use e.g. 0.0.0.0 or 127.0.0.1`);
+  for (const name of ['public-ip', 'iface-can-reach']) {
+    const text = flags.optional(name);
+    if (text !== undefined && parseIpv4(text) === undefined) throw new ConfigError(`--${name}`, `"${text}" is not an IPv4 address; write it like 192.0.2.10`);
+  }
+  for (const source of ifaceRegex) {
+    try {
+      RegExp(source);
+    } catch (err) {
+      throw new ConfigError('--iface-regex', `"${source}" is not a valid regular expression (${(err as Error).message})`);
+    }
+  }
+}
+
 function buildOptions(a: Record<string, unknown>, env: NodeJS.ProcessEnv): ParsedCommandLine {
   // A flag given twice comes as an array: the last one wins, as with flannel's Go flags.
   const flags = flagValues(a);
   const { str, bool, optional, list } = flags;
-  const num = (name: string): number => {
-    const value = a[name];
-    const last: unknown = [value].flat().at(-1);
-    if (typeof last !== 'number' || !Number.isFinite(last)) {
-      throw new ConfigError(`--${name}`, `must be a number, got "${asText(last)}"`);
-    }
-    return last;
-  };
-
+  const num = (name: keyof typeof RANGES): number => flags.number(name, RANGES[name]);
   const renewMargin = num('subnet-lease-renew-margin');
-  if (!Number.isInteger(renewMargin) || renewMargin < 1 || renewMargin > 1439) {
-    throw new ConfigError('--subnet-lease-renew-margin', `${renewMargin} is out of range; use 1 to 1439 minutes`);
-  }
   const healthzPort = num('healthz-port');
-  if (!Number.isInteger(healthzPort) || healthzPort < 0 || healthzPort > 65535) {
-    throw new ConfigError('--healthz-port', `${healthzPort} is out of range; use 0 (off) to 65535`);
-  }
   const probeRate = num('probe-rate');
-  if (!(probeRate >= 0 && probeRate <= 1000)) throw new ConfigError('--probe-rate', `${probeRate} is out of range; use 0 (off) to 1000 per second`);
-  for (const name of ['iptables-resync', 'resync-interval']) {
-    if (num(name) <= 0) throw new ConfigError(`--${name}`, `${num(name)} must be above 0 seconds`);
-  }
+  const ifaceRegex = [a['iface-regex'] ?? []].flat().map(asText); // not split at commas: a regex may hold one
+  checkAddressFlags(flags, ifaceRegex);
   const logLevel = str('log-level');
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('--log-level', `"${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
   const logFormat = str('log-format');
   if (logFormat !== 'text' && logFormat !== 'json') throw new ConfigError('--log-format', `"${logFormat}" is not text or json`);
 
+  if (bool('kube-subnet-mgr')) checkKubeFlags(flags);
   const store: DaemonOptions['store'] = bool('kube-subnet-mgr')
     ? {
         kind: 'kube',
@@ -131,7 +145,7 @@ function buildOptions(a: Record<string, unknown>, env: NodeJS.ProcessEnv): Parse
       store,
       interfaceChoice: {
         iface: list('iface'),
-        ifaceRegex: [a['iface-regex'] ?? []].flat().map(asText),
+        ifaceRegex,
         ifaceCanReach: optional('iface-can-reach'),
         publicIp: optional('public-ip'),
       },

@@ -22,9 +22,8 @@ fi
 # etcd-server's package starts a system etcd on 127.0.0.1:2379 where systemd runs; the lab never uses it.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm dependencies"
-  # Not `npm ci`: npm 11 rejects this lock file because it records only the Linux builds of
-  # optional platform packages (unrs-resolver); `npm install` installs the same locked versions.
-  npm install --no-audit --no-fund </dev/null
+  # `npm ci`: exactly the locked versions, and a lock file out of step with package.json fails here.
+  npm ci --no-audit --no-fund </dev/null
 fi
 for native in node_modules/raw-socket/build/Release/raw.node; do
   [ -f "$native" ] || { echo "setup: $native was not built; run 'npm rebuild raw-socket'" >&2; exit 1; }
