@@ -1,0 +1,182 @@
+#!/bin/bash
+# Builds the container images the lab's real nodes import, without a registry or a Docker engine,
+# each only when its inputs changed (a content hash of them names the cached tarball):
+#   weft     the reference manifests/weft.yaml runs, by the recipe the Dockerfile also follows
+#            (manifests/image/install-weft.sh): a bookworm layer with iptables + nftables, and a
+#            layer with this machine's Node.js and weft (dist/, production node_modules)
+#   pause    k8s.gcr.io/pause:3.2, the static pause from test/lab/build-kube.sh
+#   agnhost  k8s.gcr.io/e2e-test-images/agnhost:2.21, agnhost from build-kube.sh on bookworm with
+#            the tools Kubernetes' e2e suite runs in its pods (curl, nc, ip, dig, ping)
+#   busybox  docker.io/library/busybox:1.29, Debian's busybox-static with its applet links
+# Expects dist/ already built (`npx tsc -p tsconfig.json`; the tests run from it) and the Kubernetes
+# binaries from test/lab/build-kube.sh for pause and agnhost.
+#
+# Usage: build-images.sh [weft|pause|agnhost|busybox ...]     (default: all)
+# Prints one line per image on stdout: "<reference> <absolute tarball path>"; progress on stderr.
+# Env:   WEFT_IMAGE_CACHE  cache directory (default /var/cache/weft/images)
+#        WEFT_KUBE_BIN     Kubernetes binaries (default /var/cache/weft/kube-v1.20.2)
+set -euo pipefail
+shopt -s inherit_errexit # a failure inside $(...) stops the script too
+exec </dev/null
+umask 022
+
+repo=$(cd "$(dirname "$0")/../../.." && pwd)
+here=$repo/test/lab/image
+recipe=$repo/manifests/image
+cache=${WEFT_IMAGE_CACHE:-/var/cache/weft/images}
+kube_bin=${WEFT_KUBE_BIN:-/var/cache/weft/kube-v1.20.2}
+node_bin=$(command -v node)
+agnhost_packages=curl,netcat-openbsd,iproute2,dnsutils,iputils-ping
+
+log() { echo "[build-images] $(date +%T) $*" >&2; }
+fail() { echo "build-images: $*" >&2; exit 1; }
+
+# A short content hash of files (by content) and plain strings (as given).
+content_key() {
+  local item
+  for item; do
+    if [[ -f $item ]]; then sha256sum <"$item"; else printf '%s\n' "$item"; fi
+  done | sha256sum | cut -c1-20
+}
+# dist/ as the image gets it (stage-weft.sh leaves the tests out).
+dist_digest() {
+  (cd "$repo/dist" && find . -type f ! -path './test/*' ! -name '*.test.js' ! -name '*.test.js.map' -print0 |
+    sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
+}
+debian_sources() { bash "$repo/test/lab/debian-sources.sh" deb; }
+
+# cached PATH_PREFIX KEY BUILDER [ARGS...]: prints PREFIX.KEY.tar, running `BUILDER OUT ARGS...` first
+# when it is missing; older tarballs of the same prefix are removed once the new one is in place.
+cached() {
+  local prefix=$1 key=$2 builder=$3
+  shift 3
+  local out=$prefix.$key.tar
+  if [[ ! -f $out ]]; then
+    log "building $(basename "$prefix") ($key)"
+    "$builder" "$out.part" "$@" >&2
+    mv "$out.part" "$out"
+    find "$(dirname "$prefix")" -maxdepth 1 -name "$(basename "$prefix").*.tar" ! -name "$(basename "$out")" -delete
+  fi
+  echo "$out"
+}
+
+write_image() { bash "$here/write-image.sh" "$@"; }
+
+# A fresh scratch directory for one build, removed on exit.
+scratch() { mktemp -d "$work/XXXXXX"; }
+
+# Each layer builder writes the layer tar to its first argument.
+weft_base_layer() {
+  local root
+  root=$(scratch)/root
+  bash "$here/debian-root.sh" "$root" --customize-hook="copy-in $recipe/install-weft.sh /tmp" \
+    --customize-hook='chroot "$1" sh /tmp/install-weft.sh packages'
+  bash "$here/write-image.sh" --layer "$root" "$1"
+}
+weft_files_layer() {
+  local dir
+  dir=$(scratch)
+  sh "$recipe/stage-weft.sh" "$repo" "$dir/stage" "$node_bin"
+  sh "$recipe/install-weft.sh" files "$dir/stage" "$dir/root"
+  bash "$here/write-image.sh" --layer "$dir/root" "$1"
+}
+agnhost_layer() {
+  local root
+  root=$(scratch)/root
+  bash "$here/debian-root.sh" "$root" --include="$agnhost_packages" \
+    --customize-hook="copy-in $kube_bin/agnhost /" \
+    --customize-hook='ln -s agnhost "$1/agnhost-2" && mkdir "$1/uploads"'
+  bash "$here/write-image.sh" --layer "$root" "$1"
+}
+pause_layer() {
+  local root
+  root=$(scratch)
+  install -m 0755 "$kube_bin/pause" "$root/pause"
+  bash "$here/write-image.sh" --layer "$root" "$1"
+}
+busybox_layer() {
+  local root applet
+  root=$(scratch)
+  mkdir -p "$root"/{bin,etc,root,home,var,usr/sbin} "$root/tmp"
+  chmod 1777 "$root/tmp"
+  install -m 0755 /bin/busybox "$root/bin/busybox"
+  for applet in $(/bin/busybox --list); do
+    [[ $applet == busybox || -e $root/bin/$applet ]] || ln -s busybox "$root/bin/$applet"
+  done
+  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n' >"$root/etc/passwd"
+  printf 'root:x:0:\nnobody:x:65534:\n' >"$root/etc/group"
+  bash "$here/write-image.sh" --layer "$root" "$1"
+}
+
+# image NAME REFERENCE RUN_CONFIG_JSON LAYER_TAR...: the image tarball, cached by everything it holds.
+image() {
+  local name=$1 ref=$2 run_config=$3
+  shift 3
+  local key path layer names=()
+  for layer; do names+=("$(basename "$layer")"); done # a layer's file name holds its content key
+  key=$(content_key "$ref" "$run_config" "$here/write-image.sh" "${names[@]}")
+  path=$(cached "$cache/$name" "$key" write_image "$ref" "$run_config" "$@")
+  echo "$ref $path"
+}
+
+build_weft() {
+  local ref run_config base files
+  ref=$(awk '$1 == "image:" { print $2; exit }' "$repo/manifests/weft.yaml")
+  [[ -n $ref ]] || fail "no 'image:' line in manifests/weft.yaml"
+  # The entry point and working directory the Dockerfile declares, so the two cannot drift.
+  run_config=$(awk '$1 == "ENTRYPOINT" { sub(/^ENTRYPOINT[ \t]+/, ""); e = $0 } $1 == "WORKDIR" { w = $2 }
+    END { printf "{\"Entrypoint\": %s, \"WorkingDir\": \"%s\"}", e, w }' "$repo/Dockerfile" | jq -c .) ||
+    fail "cannot read ENTRYPOINT (JSON form) and WORKDIR from $repo/Dockerfile"
+  base=$(cached "$cache/layers/weft-base" "$(content_key "$recipe/install-weft.sh" "$here/debian-root.sh" \
+    "$here/write-image.sh" "$(debian_sources)")" weft_base_layer)
+  files=$(cached "$cache/layers/weft-files" "$(content_key "$(dist_digest)" "$repo/package.json" \
+    "$repo/package-lock.json" "$repo/cni/10-weft.conflist" "$node_bin" "$recipe/stage-weft.sh" \
+    "$recipe/install-weft.sh" "$here/write-image.sh")" weft_files_layer)
+  image weft "$ref" "$run_config" "$base" "$files"
+}
+build_pause() {
+  local layer
+  layer=$(cached "$cache/layers/pause" "$(content_key "$kube_bin/pause" "$here/write-image.sh")" pause_layer)
+  image pause k8s.gcr.io/pause:3.2 '{"Entrypoint":["/pause"]}' "$layer"
+}
+build_agnhost() {
+  local layer
+  layer=$(cached "$cache/layers/agnhost" "$(content_key "$kube_bin/agnhost" "$agnhost_packages" \
+    "$here/debian-root.sh" "$here/write-image.sh" "$(debian_sources)")" agnhost_layer)
+  image agnhost k8s.gcr.io/e2e-test-images/agnhost:2.21 '{"Entrypoint":["/agnhost"],"Cmd":["pause"]}' "$layer"
+}
+build_busybox() {
+  local layer
+  layer=$(cached "$cache/layers/busybox" "$(content_key /bin/busybox "$here/write-image.sh")" busybox_layer)
+  image busybox docker.io/library/busybox:1.29 '{"Cmd":["sh"]}' "$layer"
+}
+
+# Every input is checked before anything is built, so a missing one fails fast and clearly.
+check_inputs() {
+  local name=$1
+  case $name in
+    weft)
+      [[ -f $repo/dist/cmd/weftd.js ]] || fail "$repo/dist/cmd/weftd.js missing: run 'npx tsc -p tsconfig.json' first"
+      [[ -d $repo/node_modules ]] || fail "$repo/node_modules missing: run test/setup.sh (npm install) first" ;;
+    pause | agnhost)
+      [[ -x $kube_bin/$name ]] || fail "$kube_bin/$name missing: build the Kubernetes binaries with test/lab/build-kube.sh first" ;;
+    busybox)
+      [[ -x /bin/busybox ]] && /bin/busybox --list | grep -qx sh ||
+        fail "/bin/busybox missing or not Debian's static busybox: apt-get install busybox-static" ;;
+    *) fail "unknown image '$name' (known: weft pause agnhost busybox)" ;;
+  esac
+}
+
+names=("$@")
+((${#names[@]})) || names=(weft pause agnhost busybox)
+for name in "${names[@]}"; do check_inputs "$name"; done
+for tool in mmdebstrap jq; do command -v "$tool" >/dev/null || fail "$tool missing: run test/setup.sh"; done
+
+mkdir -p "$cache/layers"
+# One build at a time; a second caller waits and then finds the tarballs cached.
+exec 9>"$cache/.lock"
+flock 9
+work=$(mktemp -d "$cache/.work.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+for name in "${names[@]}"; do "build_$name"; done
+log "done"

@@ -1,0 +1,26 @@
+#!/bin/bash
+# Makes a Debian root directory like debian:bookworm-slim (minbase, no docs, man pages or
+# translations) with mmdebstrap, from this machine's own Debian mirror (test/lab/debian-sources.sh;
+# no mirror address is written in the repository). Extra mmdebstrap options (--include,
+# --customize-hook ...) shape it into an image's root. mmdebstrap's unshare mode keeps its mounts
+# (/proc, /dev in the chroot) in a mount namespace of its own.
+#
+# Usage: debian-root.sh TARGET_DIR [MMDEBSTRAP_OPTION...]
+set -euo pipefail
+target=${1:?usage: debian-root.sh TARGET_DIR [MMDEBSTRAP_OPTION...]}
+shift
+here=$(cd "$(dirname "$0")" && pwd)
+
+sources=$(mktemp --suffix=.sources)
+trap 'rm -f "$sources"' EXIT
+bash "$here/../debian-sources.sh" deb >"$sources"
+suite=$(awk '/^Suites:/ { print $2; exit }' "$sources")
+
+slim=()
+for rule in path-exclude=/usr/share/doc/* path-include=/usr/share/doc/*/copyright path-exclude=/usr/share/man/* \
+  path-exclude=/usr/share/info/* path-exclude=/usr/share/locale/* path-include=/usr/share/locale/locale.alias; do
+  slim+=("--dpkgopt=$rule")
+done
+
+mkdir -p "$target"
+mmdebstrap --mode=unshare --variant=minbase --format=directory --quiet "${slim[@]}" "$@" "$suite" "$target" "$sources"
