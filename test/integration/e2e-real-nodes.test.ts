@@ -15,7 +15,7 @@ import { applyWeft, nodeConditions, switchBackend, waitForWeft, WEFT_NAMESPACE }
 jest.setTimeout(240_000);
 
 interface PodList {
-  items: { metadata: { name: string }; spec: { nodeName?: string }; status: { phase?: string } }[];
+  items: { metadata: { name: string }; spec: { nodeName?: string }; status: { phase?: string; conditions?: { type: string; status: string }[] } }[];
 }
 
 const inCidr = (ip: string, cidr: string): boolean => new Address4(ip).isInSubnet(new Address4(cidr));
@@ -122,8 +122,11 @@ describe('real nodes: kubelet + containerd, weft from its manifest', () => {
       .catch((err: unknown) => (err as Error).message);
     await new Promise((r) => setTimeout(r, 2000));
     await cluster.kubectl(['-n', WEFT_NAMESPACE, 'delete', 'pod', old.metadata.name, '--wait=false']);
-    await waitFor('a new weft pod on n1', async () => ((await weftPods()).some((p) => p.spec.nodeName === 'n1' && p.metadata.name !== old.metadata.name) ? true : undefined), 30_000, 500);
-    await waitForWeft(cluster, 25_000);
+    const replacedAndReady = async (): Promise<true | undefined> => {
+      const replacement = (await weftPods()).find((p) => p.spec.nodeName === 'n1' && p.metadata.name !== old.metadata.name);
+      return replacement?.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? true : undefined;
+    };
+    await waitFor('the replacement weft pod on n1 to be Ready', replacedAndReady, 25_000, 500);
     const summary = await pinging;
     const sent = Number(/(\d+) packets transmitted/.exec(summary)?.[1] ?? 0);
     const received = Number(/(\d+) packets received/.exec(summary)?.[1] ?? 0);

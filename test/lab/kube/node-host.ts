@@ -81,7 +81,9 @@ export class NodeHost {
       await mkdir(work, { recursive: true });
       lines.push(`mount -t overlay overlay -o lowerdir=/${sub},upperdir=${upper},workdir=${work} /${sub}`);
     }
-    lines.push('mount -t tmpfs -o mode=0755 tmpfs /run', 'mkdir -p /run/netns /run/lock');
+    // Drop this namespace's copies of other namespaces' /run/netns mounts (they would keep those
+    // namespaces alive), then give the node a /run of its own.
+    lines.push('umount -R -l /run/netns 2>/dev/null || true', 'mount -t tmpfs -o mode=0755 tmpfs /run', 'mkdir -p /run/netns /run/lock');
     for (const sub of PLAIN_DIRS) {
       await mkdir(this.plainDir(sub), { recursive: true });
       lines.push(`mkdir -p /${sub}`, `mount --bind ${this.plainDir(sub)} /${sub}`);
