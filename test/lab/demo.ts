@@ -1,24 +1,39 @@
 // The README's main command: a local multi-node weft cluster in network namespaces, with real
 // etcd, real weftd daemons, pods on every node, and real traffic shown as a connectivity matrix.
 // Usage: node dist/test/lab/demo.js [--nodes 3] [--backend vxlan|host-gw] [--hold SECONDS]
+//        node dist/test/lab/demo.js --kube [--nodes 2] [--hold SECONDS]   (real kubelet nodes, test/lab/kube)
 import { parseArgs } from 'node:util';
 import { LabCluster, type LabPod } from './cluster.js';
 import { DEFAULT_NETWORK } from './topology.js';
 
 const { values } = parseArgs({
   options: {
-    nodes: { type: 'string', default: '3' },
+    nodes: { type: 'string' },
+    kube: { type: 'boolean', default: false },
     backend: { type: 'string', default: 'vxlan' },
     hold: { type: 'string', default: '0' },
     help: { type: 'boolean', default: false },
   },
 });
 if (values.help) {
-  process.stdout.write('usage: demo [--nodes 2..20] [--backend vxlan|host-gw] [--hold SECONDS]\n');
+  process.stdout.write('usage: demo [--nodes 2..20] [--backend vxlan|host-gw] [--hold SECONDS]\n' +
+    '       demo --kube [--nodes 1..5] [--hold SECONDS]   real Kubernetes nodes, weft applied from its manifest; holds until Ctrl-C\n');
   process.exit(0);
 }
-const nodeCount = Number(values.nodes);
+const nodeCount = Number(values.nodes ?? (values.kube ? '2' : '3'));
 const holdSeconds = Number(values.hold);
+if (values.kube) {
+  if (!Number.isInteger(nodeCount) || nodeCount < 1 || nodeCount > 5) {
+    process.stderr.write('demo --kube: --nodes must be a whole number from 1 to 5 (each real node takes ~300 MB)\n');
+    process.exit(1);
+  }
+  const { runKubeDemo } = await import('./kube/demo-kube.js');
+  const ok = await runKubeDemo(nodeCount, Number.isFinite(holdSeconds) ? holdSeconds : 0).catch((err: unknown) => {
+    process.stderr.write(`demo --kube failed: ${(err as Error).message}\n`);
+    return false;
+  });
+  process.exit(ok ? 0 : 1);
+}
 if (!Number.isInteger(nodeCount) || nodeCount < 2 || nodeCount > 20) {
   process.stderr.write('demo: --nodes must be a whole number from 2 to 20\n');
   process.exit(1);

@@ -47,7 +47,15 @@ export interface KubeApiServerOptions {
   /** Default 127.0.0.1; in a namespace, one of its addresses (or 127.0.0.1 of that namespace). */
   bindAddress?: string | undefined;
   securePort?: number | undefined;
-  authorizationMode?: 'AlwaysAllow' | 'RBAC' | undefined;
+  authorizationMode?: 'AlwaysAllow' | 'RBAC' | 'Node,RBAC' | undefined;
+  /** Default 10.96.0.0/24. */
+  serviceClusterIpRange?: string | undefined;
+  /** Default none; "lease" keeps the `kubernetes` Service's endpoints (pods reach the API through it). */
+  endpointReconciler?: 'none' | 'lease' | undefined;
+  /** More names and addresses in the serving certificate (e.g. the `kubernetes` Service's VIP). */
+  extraSans?: string[] | undefined;
+  /** More kube-apiserver flags. */
+  extraArgs?: string[] | undefined;
   /** Static-token users besides the admin (who is in system:masters). */
   extraUsers?: KubeUser[] | undefined;
   /** Use this etcd instead of starting one (must be reachable from where the API server runs). */
@@ -108,6 +116,11 @@ export class KubeApiServer {
 
   get caFile(): string {
     return join(this.workDir, 'ca.crt');
+  }
+
+  /** The service-account signing key (the controller-manager's token controller needs it). */
+  get serviceAccountKeyFile(): string {
+    return join(this.workDir, 'sa.key');
   }
 
   /** Writes a kubeconfig for `token` (admin when omitted); `server` defaults to hostUrl. */
@@ -295,7 +308,7 @@ export class KubeApiServer {
     // A CA and a serving certificate valid for every name a client may use.
     await openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=weft-lab-ca',
       '-keyout', join(d, 'ca.key'), '-out', join(d, 'ca.crt')]);
-    const sans = [...new Set(['127.0.0.1', this.bindAddress])].map((ip) => `IP:${ip}`).concat('DNS:localhost');
+    const sans = [...new Set(['127.0.0.1', this.bindAddress])].map((ip) => `IP:${ip}`).concat('DNS:localhost', ...(this.opts.extraSans ?? []));
     await writeFile(join(d, 'san.ext'), `subjectAltName=${sans.join(',')}\n`);
     await openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=kube-apiserver',
       '-keyout', join(d, 'server.key'), '-out', join(d, 'server.csr')]);
@@ -351,13 +364,14 @@ export class KubeApiServer {
       '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
       `--service-account-key-file=${join(d, 'sa.pub')}`,
       `--service-account-signing-key-file=${join(d, 'sa.key')}`,
-      '--service-cluster-ip-range=10.96.0.0/24',
+      `--service-cluster-ip-range=${this.opts.serviceClusterIpRange ?? '10.96.0.0/24'}`,
       `--authorization-mode=${this.opts.authorizationMode ?? 'AlwaysAllow'}`,
       `--token-auth-file=${join(d, 'tokens.csv')}`,
-      '--endpoint-reconciler-type=none',
+      `--endpoint-reconciler-type=${this.opts.endpointReconciler ?? 'none'}`,
       '--enable-priority-and-fairness=false',
       '--logtostderr=true',
       '--v=1',
+      ...(this.opts.extraArgs ?? []),
     ];
     const child = this.spawnHere(this.opts.binary ?? KUBE_APISERVER_BINARY, args);
     this.logTo(child, 'kube-apiserver');

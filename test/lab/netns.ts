@@ -56,6 +56,7 @@ export class NetnsScope {
   private readonly namespaces = new Set<string>();
   private readonly processes = new Set<ChildProcess>();
   private readonly directories = new Set<string>();
+  private readonly cleanups: (() => Promise<void>)[] = [];
   private readonly onSignal = (): void => {
     void this.dispose().finally(() => process.exit(130));
   };
@@ -106,6 +107,14 @@ export class NetnsScope {
     this.directories.add(dir);
   }
 
+  /**
+   * Runs `cleanup` first in dispose() (last added, first run), before processes are stopped: for
+   * what the scope cannot see itself, e.g. cgroups and the processes a node's containerd started.
+   */
+  addCleanup(cleanup: () => Promise<void>): void {
+    this.cleanups.push(cleanup);
+  }
+
   async deleteNamespace(ns: string): Promise<void> {
     this.assertOwned(ns);
     await run('ip', ['netns', 'delete', ns]).catch(() => undefined);
@@ -115,6 +124,7 @@ export class NetnsScope {
   async dispose(): Promise<void> {
     process.removeListener('SIGINT', this.onSignal);
     process.removeListener('SIGTERM', this.onSignal);
+    for (const cleanup of this.cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
     await Promise.all([...this.processes].map((child) => stopProcess(child, 3000)));
     for (const ns of [...this.namespaces]) await this.deleteNamespace(ns);
     if (!process.env['WEFT_KEEP_LAB_LOGS']) {
