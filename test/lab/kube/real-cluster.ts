@@ -21,7 +21,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LabCluster } from '../cluster.js';
 import { KUBE_BIN_DIR, type NodeObject } from '../kube-apiserver.js';
-import { run, waitFor, type ExecResult } from '../netns.js';
+import { run, waitFor, type ExecResult, type NetnsScope } from '../netns.js';
 import { startControlPlane, type ControlPlane } from './control-plane.js';
 import { NodeHost } from './node-host.js';
 import { buildImages, provisionImages, type ImageSet } from './node-images.js';
@@ -107,6 +107,11 @@ export class RealCluster {
 
   get prefix(): string {
     return this.lab.scope.prefix;
+  }
+
+  /** The scope that owns every namespace and process of this cluster (track extra processes with it). */
+  get scope(): NetnsScope {
+    return this.lab.scope;
   }
 
   /** The underlay namespace (control plane, 192.0.2.1). */

@@ -1,0 +1,40 @@
+// `bash test/e2e-upstream.sh [suite ...]`: brings up a two-node real cluster with weft applied from
+// its manifest, runs the named suites of Kubernetes' own e2e tests, prints each suite's verdict and
+// exits 1 if any test failed. Ctrl-C tears the cluster down.
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { RealCluster } from './kube/real-cluster.js';
+import { applyWeft, waitForWeft } from './kube/weft-install.js';
+import { runUpstreamE2e, UPSTREAM_SUITES, type UpstreamSuite } from './upstream-e2e.js';
+
+const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
+const say = (line: string): void => { process.stdout.write(`${line}\n`); };
+const requested = process.argv.slice(2);
+const suites = (requested.length > 0 ? requested : ['services', 'netpol']) as UpstreamSuite[];
+for (const s of suites) {
+  if (!(s in UPSTREAM_SUITES)) {
+    process.stderr.write(`e2e-upstream: unknown suite "${s}"; choose from ${Object.keys(UPSTREAM_SUITES).join(', ')}\n`);
+    process.exit(2);
+  }
+}
+
+const cluster = await RealCluster.start({ nodes: 2, log: say });
+let failures = 0;
+try {
+  await applyWeft(cluster);
+  await waitForWeft(cluster);
+  for (const suite of suites) {
+    const reportDir = join(repoRoot, 'test', 'results', 'e2e', `${suite}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+    say(`== ${suite}: ${UPSTREAM_SUITES[suite]}`);
+    const result = await runUpstreamE2e(
+      { scope: cluster.scope, netns: cluster.underlayNs, standInAddress: '192.0.2.1', kubeconfig: cluster.labAdminKubeconfig, nodeCount: cluster.nodes.length },
+      { focus: UPSTREAM_SUITES[suite], reportDir, timeoutMs: 40 * 60_000, log: say },
+    );
+    for (const name of result.failed) say(`FAILED: ${name}`);
+    say(`${suite}: ${result.passed.length} passed, ${result.failed.length} failed (report: ${reportDir})`);
+    failures += result.failed.length;
+  }
+} finally {
+  await cluster.dispose();
+}
+process.exit(failures > 0 ? 1 : 0);
