@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(etcd-server etcd-client containernetworking-plugins iproute2 iputils-ping iperf3 ethtool iptables nftables openssl procps)
+packages=(etcd-server etcd-client containernetworking-plugins iproute2 iputils-ping iperf3 ethtool iptables nftables openssl procps mmdebstrap busybox-static jq containerd runc)
 # kubectl applies the manifest in the kube tests; Debian's kubernetes-client has it where none is installed.
 command -v kubectl >/dev/null || packages+=(kubernetes-client)
 missing=()
