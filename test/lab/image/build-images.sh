@@ -56,26 +56,37 @@ write_image() { bash "$here/write-image.sh" "$@"; }
 # A fresh scratch directory for one build, removed on exit.
 scratch() { mktemp -d "$work/XXXXXX"; }
 
+# cached_layer NAME KEY BUILDER OUT: a slow layer that code changes do not touch, kept in the
+# cache on its own as layers/NAME.KEY.tar; built by `BUILDER FILE` when missing, linked to OUT.
+cached_layer() {
+  local name=$1 key=$2 builder=$3 out=$4
+  local cached=$cache/layers/$name.$key.tar
+  if [[ ! -f $cached ]]; then
+    log "building layer $name ($key)"
+    "$builder" "$cached.part"
+    mv "$cached.part" "$cached"
+    prune_older "$cache/layers/$name" "$cached"
+  fi
+  ln "$cached" "$out"
+}
+
 # Each layer builder writes one layer tar to its first argument.
 weft_base_key() {
   local sources
   sources=$(debian_sources)
   content_key "$recipe/install-weft.sh" "$here/debian-root.sh" "$here/write-image.sh" "$sources"
 }
-# The one slow layer that a code change does not touch: kept in the cache on its own.
+weft_base_build() {
+  local root
+  root=$(scratch)/root
+  bash "$here/debian-root.sh" "$root" --customize-hook="copy-in $recipe/install-weft.sh /tmp" \
+    --customize-hook='chroot "$1" sh /tmp/install-weft.sh packages'
+  write_image --layer "$root" "$1"
+}
 weft_base_layer() {
-  local cached root
-  cached=$cache/layers/weft-base.$(weft_base_key).tar
-  if [[ ! -f $cached ]]; then
-    log "building the weft base layer (Debian + iptables + nftables)"
-    root=$(scratch)/root
-    bash "$here/debian-root.sh" "$root" --customize-hook="copy-in $recipe/install-weft.sh /tmp" \
-      --customize-hook='chroot "$1" sh /tmp/install-weft.sh packages'
-    write_image --layer "$root" "$cached.part"
-    mv "$cached.part" "$cached"
-    prune_older "$cache/layers/weft-base" "$cached"
-  fi
-  ln "$cached" "$1"
+  local key
+  key=$(weft_base_key)
+  cached_layer weft-base "$key" weft_base_build "$1"
 }
 weft_files_layer() {
   local dir
@@ -84,12 +95,29 @@ weft_files_layer() {
   sh "$recipe/install-weft.sh" files "$dir/stage" "$dir/root"
   write_image --layer "$dir/root" "$1"
 }
-agnhost_layer() {
+agnhost_base_key() {
+  local sources
+  sources=$(debian_sources)
+  content_key "$agnhost_packages" "$here/debian-root.sh" "$here/write-image.sh" "$sources"
+}
+agnhost_base_build() {
   local root
   root=$(scratch)/root
-  bash "$here/debian-root.sh" "$root" --include="$agnhost_packages" \
-    --customize-hook="copy-in $kube_bin/agnhost /" \
-    --customize-hook='ln -s agnhost "$1/agnhost-2" && mkdir "$1/uploads"'
+  bash "$here/debian-root.sh" "$root" --include="$agnhost_packages"
+  write_image --layer "$root" "$1"
+}
+agnhost_base_layer() {
+  local key
+  key=$(agnhost_base_key)
+  cached_layer agnhost-base "$key" agnhost_base_build "$1"
+}
+# As upstream's image: /agnhost, /agnhost-2 for the entrypoint tests, /uploads for netexec.
+agnhost_files_layer() {
+  local root
+  root=$(scratch)
+  install -m 0755 "$kube_bin/agnhost" "$root/agnhost"
+  ln -s agnhost "$root/agnhost-2"
+  mkdir "$root/uploads"
   write_image --layer "$root" "$1"
 }
 pause_layer() {
@@ -139,14 +167,16 @@ image() {
 }
 
 build_weft() {
-  local ref run_config inputs
+  local ref run_config base dist inputs
   ref=$(awk '$1 == "image:" { print $2; exit }' "$repo/manifests/weft.yaml")
   [[ -n $ref ]] || fail "no 'image:' line in manifests/weft.yaml"
   # The entry point and working directory the Dockerfile declares, so the two cannot drift.
   run_config=$(awk '$1 == "ENTRYPOINT" { sub(/^ENTRYPOINT[ \t]+/, ""); e = $0 } $1 == "WORKDIR" { w = $2 }
     END { printf "{\"Entrypoint\": %s, \"WorkingDir\": \"%s\"}", e, w }' "$repo/Dockerfile" | jq -c .) ||
     fail "cannot read ENTRYPOINT (JSON form) and WORKDIR from $repo/Dockerfile"
-  inputs=$(content_key "$(weft_base_key)" "$(dist_digest)" "$repo/package.json" "$repo/package-lock.json" \
+  base=$(weft_base_key)
+  dist=$(dist_digest)
+  inputs=$(content_key "$base" "$dist" "$repo/package.json" "$repo/package-lock.json" \
     "$repo/cni/10-weft.conflist" "$node_bin" "$recipe/stage-weft.sh")
   image weft "$ref" "$run_config" "$inputs" weft_base_layer weft_files_layer
 }
@@ -156,10 +186,11 @@ build_pause() {
   image pause k8s.gcr.io/pause:3.2 '{"Entrypoint":["/pause"]}' "$inputs" pause_layer
 }
 build_agnhost() {
-  local inputs sources
-  sources=$(debian_sources)
-  inputs=$(content_key "$kube_bin/agnhost" "$agnhost_packages" "$here/debian-root.sh" "$sources")
-  image agnhost k8s.gcr.io/e2e-test-images/agnhost:2.21 '{"Entrypoint":["/agnhost"],"Cmd":["pause"]}' "$inputs" agnhost_layer
+  local base inputs
+  base=$(agnhost_base_key)
+  inputs=$(content_key "$base" "$kube_bin/agnhost")
+  image agnhost k8s.gcr.io/e2e-test-images/agnhost:2.21 '{"Entrypoint":["/agnhost"],"Cmd":["pause"]}' "$inputs" \
+    agnhost_base_layer agnhost_files_layer
 }
 build_busybox() {
   local inputs
