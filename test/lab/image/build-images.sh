@@ -56,37 +56,51 @@ write_image() { bash "$here/write-image.sh" "$@"; }
 # A fresh scratch directory for one build, removed on exit.
 scratch() { mktemp -d "$work/XXXXXX"; }
 
-# cached_layer NAME KEY BUILDER OUT: a slow layer that code changes do not touch, kept in the
-# cache on its own as layers/NAME.KEY.tar; built by `BUILDER FILE` when missing, linked to OUT.
+# cached_layer NAME KEY BUILDER OUT [ARGS...]: a slow layer that code changes do not touch, kept
+# in the cache on its own as layers/NAME.KEY.tar; built by `BUILDER FILE ARGS...` when missing,
+# then linked to OUT.
 cached_layer() {
   local name=$1 key=$2 builder=$3 out=$4
+  shift 4
   local cached=$cache/layers/$name.$key.tar
   if [[ ! -f $cached ]]; then
     log "building layer $name ($key)"
-    "$builder" "$cached.part"
+    "$builder" "$cached.part" "$@"
     mv "$cached.part" "$cached"
     prune_older "$cache/layers/$name" "$cached"
   fi
   ln "$cached" "$out"
 }
 
-# Each layer builder writes one layer tar to its first argument.
-weft_base_key() {
+# Debian base layers: what sets one apart (a recipe file, a package list) comes first in its key.
+weft_base_options=(--customize-hook="copy-in $recipe/install-weft.sh /tmp" --customize-hook='chroot "$1" sh /tmp/install-weft.sh packages')
+agnhost_base_options=(--include="$agnhost_packages")
+debian_key() {
   local sources
   sources=$(debian_sources)
-  content_key "$recipe/install-weft.sh" "$here/debian-root.sh" "$here/write-image.sh" "$sources"
+  content_key "$1" "$here/debian-root.sh" "$here/write-image.sh" "$sources"
 }
-weft_base_build() {
-  local root
+weft_base_key() { debian_key "$recipe/install-weft.sh"; }
+agnhost_base_key() { debian_key "$agnhost_packages"; }
+# debian_layer OUT MMDEBSTRAP_OPTION...
+debian_layer() {
+  local out=$1 root
+  shift
   root=$(scratch)/root
-  bash "$here/debian-root.sh" "$root" --customize-hook="copy-in $recipe/install-weft.sh /tmp" \
-    --customize-hook='chroot "$1" sh /tmp/install-weft.sh packages'
-  write_image --layer "$root" "$1"
+  bash "$here/debian-root.sh" "$root" "$@"
+  write_image --layer "$root" "$out"
 }
+
+# Each layer builder writes one layer tar to its first argument.
 weft_base_layer() {
   local key
   key=$(weft_base_key)
-  cached_layer weft-base "$key" weft_base_build "$1"
+  cached_layer weft-base "$key" debian_layer "$1" "${weft_base_options[@]}"
+}
+agnhost_base_layer() {
+  local key
+  key=$(agnhost_base_key)
+  cached_layer agnhost-base "$key" debian_layer "$1" "${agnhost_base_options[@]}"
 }
 weft_files_layer() {
   local dir
@@ -94,22 +108,6 @@ weft_files_layer() {
   sh "$recipe/stage-weft.sh" "$repo" "$dir/stage" "$node_bin"
   sh "$recipe/install-weft.sh" files "$dir/stage" "$dir/root"
   write_image --layer "$dir/root" "$1"
-}
-agnhost_base_key() {
-  local sources
-  sources=$(debian_sources)
-  content_key "$agnhost_packages" "$here/debian-root.sh" "$here/write-image.sh" "$sources"
-}
-agnhost_base_build() {
-  local root
-  root=$(scratch)/root
-  bash "$here/debian-root.sh" "$root" --include="$agnhost_packages"
-  write_image --layer "$root" "$1"
-}
-agnhost_base_layer() {
-  local key
-  key=$(agnhost_base_key)
-  cached_layer agnhost-base "$key" agnhost_base_build "$1"
 }
 # As upstream's image: /agnhost, /agnhost-2 for the entrypoint tests, /uploads for netexec.
 agnhost_files_layer() {
