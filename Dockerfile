@@ -1,7 +1,11 @@
+# syntax=docker/dockerfile:1
 # The image manifests/weft.yaml runs: weftd, the CNI plugin and its installer, on Node 20.
 # Build: docker build -t ghcr.io/weft-net/weft:0.1.0 .
+# What the image holds is described once, in manifests/image/install-weft.sh; the lab builds the
+# same image without Docker by running that script too (test/lab/image/build-images.sh), and takes
+# ENTRYPOINT and WORKDIR from this file.
 FROM node:20-bookworm-slim AS build
-WORKDIR /opt/weft
+WORKDIR /src
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json tsconfig.json ./
 RUN npm install --no-audit --no-fund
@@ -11,14 +15,13 @@ COPY subnet subnet
 COPY backends backends
 COPY cni cni
 COPY test test
-RUN npx tsc -p tsconfig.json && npm prune --omit=dev && rm -rf dist/test
+COPY manifests/image manifests/image
+RUN npx tsc -p tsconfig.json && sh manifests/image/stage-weft.sh /src /stage
 
-FROM node:20-bookworm-slim
-# iptables/nft for the masquerade and forward rules (the daemon talks rtnetlink itself, no iproute2).
-RUN apt-get update && apt-get install -y --no-install-recommends iptables nftables && rm -rf /var/lib/apt/lists/*
+FROM debian:bookworm-slim
+RUN --mount=type=bind,source=manifests/image/install-weft.sh,target=/tmp/install-weft.sh \
+    sh /tmp/install-weft.sh packages
+RUN --mount=type=bind,from=build,source=/stage,target=/tmp/weft-stage \
+    sh /tmp/weft-stage/install-weft.sh files /tmp/weft-stage
 WORKDIR /opt/weft
-COPY --from=build /opt/weft/package.json ./
-COPY --from=build /opt/weft/node_modules node_modules
-COPY --from=build /opt/weft/dist dist
-COPY --from=build /opt/weft/cni/10-weft.conflist cni/10-weft.conflist
 ENTRYPOINT ["node", "/opt/weft/dist/cmd/weftd.js"]

@@ -45,19 +45,10 @@ dist_digest() {
 }
 debian_sources() { bash "$repo/test/lab/debian-sources.sh" deb; }
 
-# cached PATH_PREFIX KEY BUILDER [ARGS...]: prints PREFIX.KEY.tar, running `BUILDER OUT ARGS...` first
-# when it is missing; older tarballs of the same prefix are removed once the new one is in place.
-cached() {
-  local prefix=$1 key=$2 builder=$3
-  shift 3
-  local out=$prefix.$key.tar
-  if [[ ! -f $out ]]; then
-    log "building $(basename "$prefix") ($key)"
-    "$builder" "$out.part" "$@" >&2
-    mv "$out.part" "$out"
-    find "$(dirname "$prefix")" -maxdepth 1 -name "$(basename "$prefix").*.tar" ! -name "$(basename "$out")" -delete
-  fi
-  echo "$out"
+# Removes PATH_PREFIX.*.tar other than the one just made (the cache keeps one version of each).
+prune_older() {
+  local prefix=$1 keep=$2
+  find "$(dirname "$prefix")" -maxdepth 1 -name "$(basename "$prefix").*.tar" ! -name "$(basename "$keep")" -delete
 }
 
 write_image() { bash "$here/write-image.sh" "$@"; }
@@ -65,34 +56,73 @@ write_image() { bash "$here/write-image.sh" "$@"; }
 # A fresh scratch directory for one build, removed on exit.
 scratch() { mktemp -d "$work/XXXXXX"; }
 
-# Each layer builder writes the layer tar to its first argument.
-weft_base_layer() {
-  local root
+# cached_layer NAME KEY BUILDER OUT [ARGS...]: a slow layer that code changes do not touch, kept
+# in the cache on its own as layers/NAME.KEY.tar; built by `BUILDER FILE ARGS...` when missing,
+# then linked to OUT.
+cached_layer() {
+  local name=$1 key=$2 builder=$3 out=$4
+  shift 4
+  local cached=$cache/layers/$name.$key.tar
+  if [[ ! -f $cached ]]; then
+    log "building layer $name ($key)"
+    "$builder" "$cached.part" "$@"
+    mv "$cached.part" "$cached"
+    prune_older "$cache/layers/$name" "$cached"
+  fi
+  ln "$cached" "$out"
+}
+
+# Debian base layers: what sets one apart (a recipe file, a package list) comes first in its key.
+weft_base_options=(--customize-hook="copy-in $recipe/install-weft.sh /tmp" --customize-hook='chroot "$1" sh /tmp/install-weft.sh packages')
+agnhost_base_options=(--include="$agnhost_packages")
+debian_key() {
+  local sources
+  sources=$(debian_sources)
+  content_key "$1" "$here/debian-root.sh" "$here/write-image.sh" "$sources"
+}
+weft_base_key() { debian_key "$recipe/install-weft.sh"; }
+agnhost_base_key() { debian_key "$agnhost_packages"; }
+# debian_layer OUT MMDEBSTRAP_OPTION...
+debian_layer() {
+  local out=$1 root
+  shift
   root=$(scratch)/root
-  bash "$here/debian-root.sh" "$root" --customize-hook="copy-in $recipe/install-weft.sh /tmp" \
-    --customize-hook='chroot "$1" sh /tmp/install-weft.sh packages'
-  bash "$here/write-image.sh" --layer "$root" "$1"
+  bash "$here/debian-root.sh" "$root" "$@"
+  write_image --layer "$root" "$out"
+}
+
+# Each layer builder writes one layer tar to its first argument.
+weft_base_layer() {
+  local key
+  key=$(weft_base_key)
+  cached_layer weft-base "$key" debian_layer "$1" "${weft_base_options[@]}"
+}
+agnhost_base_layer() {
+  local key
+  key=$(agnhost_base_key)
+  cached_layer agnhost-base "$key" debian_layer "$1" "${agnhost_base_options[@]}"
 }
 weft_files_layer() {
   local dir
   dir=$(scratch)
   sh "$recipe/stage-weft.sh" "$repo" "$dir/stage" "$node_bin"
   sh "$recipe/install-weft.sh" files "$dir/stage" "$dir/root"
-  bash "$here/write-image.sh" --layer "$dir/root" "$1"
+  write_image --layer "$dir/root" "$1"
 }
-agnhost_layer() {
+# As upstream's image: /agnhost, /agnhost-2 for the entrypoint tests, /uploads for netexec.
+agnhost_files_layer() {
   local root
-  root=$(scratch)/root
-  bash "$here/debian-root.sh" "$root" --include="$agnhost_packages" \
-    --customize-hook="copy-in $kube_bin/agnhost /" \
-    --customize-hook='ln -s agnhost "$1/agnhost-2" && mkdir "$1/uploads"'
-  bash "$here/write-image.sh" --layer "$root" "$1"
+  root=$(scratch)
+  install -m 0755 "$kube_bin/agnhost" "$root/agnhost"
+  ln -s agnhost "$root/agnhost-2"
+  mkdir "$root/uploads"
+  write_image --layer "$root" "$1"
 }
 pause_layer() {
   local root
   root=$(scratch)
   install -m 0755 "$kube_bin/pause" "$root/pause"
-  bash "$here/write-image.sh" --layer "$root" "$1"
+  write_image --layer "$root" "$1"
 }
 busybox_layer() {
   local root applet
@@ -105,50 +135,65 @@ busybox_layer() {
   done
   printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n' >"$root/etc/passwd"
   printf 'root:x:0:\nnobody:x:65534:\n' >"$root/etc/group"
-  bash "$here/write-image.sh" --layer "$root" "$1"
+  write_image --layer "$root" "$1"
 }
 
-# image NAME REFERENCE RUN_CONFIG_JSON LAYER_TAR...: the image tarball, cached by everything it holds.
+# image NAME REFERENCE RUN_CONFIG_JSON INPUTS_KEY LAYER_BUILDER...: prints "REFERENCE TARBALL". The
+# tarball is named by a hash of everything that goes into it; only when it is missing are its
+# layers built (each builder writes one layer tar) and the image written.
 image() {
-  local name=$1 ref=$2 run_config=$3
-  shift 3
-  local key path layer names=()
-  for layer; do names+=("$(basename "$layer")"); done # a layer's file name holds its content key
-  key=$(content_key "$ref" "$run_config" "$here/write-image.sh" "${names[@]}")
-  path=$(cached "$cache/$name" "$key" write_image "$ref" "$run_config" "$@")
-  echo "$ref $path"
+  local name=$1 ref=$2 run_config=$3 inputs_key=$4
+  shift 4
+  local key out builder layer layers=()
+  key=$(content_key "$ref" "$run_config" "$here/write-image.sh" "$inputs_key")
+  out=$cache/$name.$key.tar
+  if [[ ! -f $out ]]; then
+    log "building $ref ($key)"
+    for builder; do
+      layer=$(scratch)/layer.tar
+      "$builder" "$layer" >&2
+      layers+=("$layer")
+    done
+    write_image "$out.part" "$ref" "$run_config" "${layers[@]}"
+    mv "$out.part" "$out"
+    prune_older "$cache/$name" "$out"
+    log "built $out ($(du -m "$out" | cut -f1) MB)"
+  else
+    log "cached $out"
+  fi
+  echo "$ref $out"
 }
 
 build_weft() {
-  local ref run_config base files
+  local ref run_config base dist inputs
   ref=$(awk '$1 == "image:" { print $2; exit }' "$repo/manifests/weft.yaml")
   [[ -n $ref ]] || fail "no 'image:' line in manifests/weft.yaml"
   # The entry point and working directory the Dockerfile declares, so the two cannot drift.
   run_config=$(awk '$1 == "ENTRYPOINT" { sub(/^ENTRYPOINT[ \t]+/, ""); e = $0 } $1 == "WORKDIR" { w = $2 }
     END { printf "{\"Entrypoint\": %s, \"WorkingDir\": \"%s\"}", e, w }' "$repo/Dockerfile" | jq -c .) ||
     fail "cannot read ENTRYPOINT (JSON form) and WORKDIR from $repo/Dockerfile"
-  base=$(cached "$cache/layers/weft-base" "$(content_key "$recipe/install-weft.sh" "$here/debian-root.sh" \
-    "$here/write-image.sh" "$(debian_sources)")" weft_base_layer)
-  files=$(cached "$cache/layers/weft-files" "$(content_key "$(dist_digest)" "$repo/package.json" \
-    "$repo/package-lock.json" "$repo/cni/10-weft.conflist" "$node_bin" "$recipe/stage-weft.sh" \
-    "$recipe/install-weft.sh" "$here/write-image.sh")" weft_files_layer)
-  image weft "$ref" "$run_config" "$base" "$files"
+  base=$(weft_base_key)
+  dist=$(dist_digest)
+  inputs=$(content_key "$base" "$dist" "$repo/package.json" "$repo/package-lock.json" \
+    "$repo/cni/10-weft.conflist" "$node_bin" "$recipe/stage-weft.sh")
+  image weft "$ref" "$run_config" "$inputs" weft_base_layer weft_files_layer
 }
 build_pause() {
-  local layer
-  layer=$(cached "$cache/layers/pause" "$(content_key "$kube_bin/pause" "$here/write-image.sh")" pause_layer)
-  image pause k8s.gcr.io/pause:3.2 '{"Entrypoint":["/pause"]}' "$layer"
+  local inputs
+  inputs=$(content_key "$kube_bin/pause")
+  image pause k8s.gcr.io/pause:3.2 '{"Entrypoint":["/pause"]}' "$inputs" pause_layer
 }
 build_agnhost() {
-  local layer
-  layer=$(cached "$cache/layers/agnhost" "$(content_key "$kube_bin/agnhost" "$agnhost_packages" \
-    "$here/debian-root.sh" "$here/write-image.sh" "$(debian_sources)")" agnhost_layer)
-  image agnhost k8s.gcr.io/e2e-test-images/agnhost:2.21 '{"Entrypoint":["/agnhost"],"Cmd":["pause"]}' "$layer"
+  local base inputs
+  base=$(agnhost_base_key)
+  inputs=$(content_key "$base" "$kube_bin/agnhost")
+  image agnhost k8s.gcr.io/e2e-test-images/agnhost:2.21 '{"Entrypoint":["/agnhost"],"Cmd":["pause"]}' "$inputs" \
+    agnhost_base_layer agnhost_files_layer
 }
 build_busybox() {
-  local layer
-  layer=$(cached "$cache/layers/busybox" "$(content_key /bin/busybox "$here/write-image.sh")" busybox_layer)
-  image busybox docker.io/library/busybox:1.29 '{"Cmd":["sh"]}' "$layer"
+  local inputs
+  inputs=$(content_key /bin/busybox)
+  image busybox docker.io/library/busybox:1.29 '{"Cmd":["sh"]}' "$inputs" busybox_layer
 }
 
 # Every input is checked before anything is built, so a missing one fails fast and clearly.

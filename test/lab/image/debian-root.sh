@@ -23,4 +23,6 @@ for rule in path-exclude=/usr/share/doc/* path-include=/usr/share/doc/*/copyrigh
 done
 
 mkdir -p "$target"
-mmdebstrap --mode=unshare --variant=minbase --format=directory --quiet "${slim[@]}" "$@" "$suite" "$target" "$sources"
+# Debian's own tools first: mmdebstrap runs mmtarfilter (`#!/usr/bin/env python3`) once per package,
+# and a python3 shim earlier in PATH (pyenv) costs seconds per call on a busy machine.
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin mmdebstrap --mode=unshare --variant=minbase --format=directory --quiet "${slim[@]}" "$@" "$suite" "$target" "$sources"
