@@ -15,6 +15,13 @@ import { fitsPool, isTaken, pickFreeSubnet } from './subnet-picker.js';
 
 export const LEASE_TTL_SECONDS = 24 * 60 * 60;
 
+/**
+ * Retry pacing while etcd does not answer: capped at 2 s, so that a node is watching (and leasing)
+ * again within ~2 s of etcd coming back (a 30 s cap made it wait up to 24 s after an outage), and
+ * half-randomised, so that a dead etcd sees each node about once every 1-2 s, not in lockstep.
+ */
+const DEFAULT_BACKOFF = { initialMs: 500, maxMs: 2000, jitter: 0.5 };
+
 export interface EtcdLeaseManagerOptions {
   endpoints: string[];
   /** /coreos.com/network unless --etcd-prefix says otherwise (no trailing slash). */
@@ -33,8 +40,8 @@ export interface EtcdLeaseManagerOptions {
   ttlSeconds?: number | undefined;
   /** Delay between failed renewals (flannel: one minute). */
   renewRetryMs?: number | undefined;
-  /** Retry delays while etcd is unreachable or the config is missing. */
-  backoff?: { initialMs: number; maxMs: number } | undefined;
+  /** Retry delays while etcd is unreachable or the config is missing (jitter: see Backoff). */
+  backoff?: { initialMs: number; maxMs: number; jitter?: number | undefined } | undefined;
   /** How many creation races to lose in a row before backing off. */
   maxRaceAttempts?: number | undefined;
   /** Injected in tests. */
@@ -66,7 +73,7 @@ export class EtcdLeaseManager implements LeaseManager {
   private readonly ttlSeconds: number;
   private readonly renewMarginMs: number;
   private readonly renewRetryMs: number;
-  private readonly backoffMs: { initialMs: number; maxMs: number };
+  private readonly backoffMs: { initialMs: number; maxMs: number; jitter?: number | undefined };
   private readonly maxRaceAttempts: number;
   private readonly closed = new AbortController();
   private readonly watchers = new Set<LeaseWatcher>();
@@ -96,7 +103,7 @@ export class EtcdLeaseManager implements LeaseManager {
     this.ttlSeconds = opts.ttlSeconds ?? LEASE_TTL_SECONDS;
     this.renewMarginMs = (opts.renewMarginMinutes ?? 60) * 60_000;
     this.renewRetryMs = opts.renewRetryMs ?? 60_000;
-    this.backoffMs = opts.backoff ?? { initialMs: 1000, maxMs: 30_000 };
+    this.backoffMs = opts.backoff ?? DEFAULT_BACKOFF;
     this.maxRaceAttempts = opts.maxRaceAttempts ?? 10;
   }
 
