@@ -142,7 +142,7 @@ async function flush(): Promise<void> {
   for (let i = 0; i < 20; i++) await Promise.resolve();
 }
 
-function setup(extra: { renewMarginMinutes?: number } = {}): {
+function setup(extra: { renewMarginMinutes?: number; backoff?: { initialMs: number; maxMs: number } } = {}): {
   store: FakeStore; clock: FakeClock; manager: EtcdLeaseManager; lines: string[]; storeErrors: string[];
 } {
   const storeErrors: string[] = [];
@@ -270,7 +270,7 @@ describe('EtcdLeaseManager (fake store and clock)', () => {
   });
 
   it('retries a failed listing with backoff, then snapshots; close() ends the watch', async () => {
-    const { store, clock, manager, lines, storeErrors } = setup();
+    const { store, clock, manager, lines, storeErrors } = setup({ backoff: { initialMs: 1000, maxMs: 30_000 } });
     await manager.acquireLease({ pool: pool(), attrs: vxlan('192.0.2.1') }, signal());
     store.put(`${P}/subnets/10.244.8.0-24`, encodeLeaseValue(vxlan('192.0.2.8')), '3');
     store.failNext.list = 2;
@@ -298,7 +298,7 @@ describe('EtcdLeaseManager (fake store and clock)', () => {
   });
 
   it('retries a missing config with backoff, logging each time', async () => {
-    const { store, clock, manager, lines } = setup();
+    const { store, clock, manager, lines } = setup({ backoff: { initialMs: 1000, maxMs: 30_000 } });
     const reading = manager.readNetworkConfig(signal());
     await clock.tick();
     store.failNext.get = 1;
@@ -309,6 +309,17 @@ describe('EtcdLeaseManager (fake store and clock)', () => {
     expect(lines.filter((l) => l.startsWith('warn:')).length).toBe(3);
     expect(lines.some((l) => l.includes('injected get failure'))).toBe(true);
     expect(clock.requested).toEqual([1000, 2000, 4000]);
+    await manager.close();
+  });
+
+  it('paces retries by default from 0.5 s up to 2 s, never longer', async () => {
+    const { store, clock, manager } = setup();
+    store.failNext.get = 6;
+    const reading = manager.readNetworkConfig(signal());
+    store.put(`${P}/config`, '{"Network":"10.244.0.0/16"}');
+    for (let i = 0; i < 6; i++) await clock.tick();
+    await expect(reading).resolves.toBe('{"Network":"10.244.0.0/16"}');
+    expect(clock.requested).toEqual([500, 1000, 2000, 2000, 2000, 2000]); // random() = 0: no jitter taken off
     await manager.close();
   });
 });
