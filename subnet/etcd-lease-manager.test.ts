@@ -190,6 +190,30 @@ describe('EtcdLeaseManager (fake store and clock)', () => {
     expect(store.kvs.has(key)).toBe(true); // close() keeps the lease
   });
 
+  it('takes a hand-written reservation without BackendType, and keeps its unknown fields across renewals', async () => {
+    const { store, manager } = setup();
+    store.put(`${P}/subnets/10.244.9.0-24`, '{"PublicIP":"192.0.2.9","PublicIPv6":null,"Owner":"ops"}');
+    const lease = await manager.acquireLease({ pool: pool(), attrs: vxlan('192.0.2.9', '02:00:00:00:00:aa') }, signal());
+    expect(lease.subnet.toString()).toBe('10.244.9.0/24');
+    expect(store.kvs.get(`${P}/subnets/10.244.9.0-24`)?.value).toBe(
+      '{"PublicIP":"192.0.2.9","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"02:00:00:00:00:aa"},"Owner":"ops"}',
+    );
+    await manager.close();
+  });
+
+  it('keeps unknown BackendData fields of its earlier lease when it takes it again and renews it', async () => {
+    const { store, clock, manager } = setup({ renewMarginMinutes: 60 });
+    const key = `${P}/subnets/10.244.9.0-24`;
+    store.put(key, '{"PublicIP":"192.0.2.9","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"02:00:00:00:00:09","GBP":true}}', '7');
+    await manager.acquireLease({ pool: pool(), attrs: vxlan('192.0.2.9', '02:00:00:00:00:09') }, signal());
+    const expected = '{"PublicIP":"192.0.2.9","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"02:00:00:00:00:09","GBP":true}}';
+    expect(store.kvs.get(key)?.value).toBe(expected);
+    await clock.tick(); // renewal falls due
+    expect(store.granted.length).toBe(2);
+    expect(store.kvs.get(key)?.value).toBe(expected);
+    await manager.close();
+  });
+
   it('never renews (or gives a TTL to) a reservation that carries our PublicIP', async () => {
     const { store, clock, manager } = setup();
     store.put(`${P}/subnets/10.244.9.0-24`, encodeLeaseValue(vxlan('192.0.2.9', '02:00:00:00:00:09')));

@@ -59,6 +59,8 @@ interface OwnLease {
   leaseId: string;
   /** The key's mod revision after our write: renewal only replaces what we wrote. */
   modRevision: string;
+  /** The value we wrote (with any fields of an earlier value we keep): renewal writes it again. */
+  value: string;
   pool: SubnetPool;
   attrs: LeaseAttrs;
 }
@@ -366,12 +368,12 @@ export class EtcdLeaseManager implements LeaseManager {
       return undefined;
     }
     this.log.info('leased subnet', { subnet: subnet.toString(), publicIp: formatIpv4(options.attrs.publicIp) });
-    return this.ownLease(key, subnet, grant, result.revision, options);
+    return this.ownLease({ key, value }, subnet, grant, result.revision, options);
   }
 
   /** Writes our current attributes into our existing key (a lease keeps a TTL, a reservation stays one). */
   private async rewrite(record: EtcdRecord, subnet: Ipv4Net, options: AcquireOptions): Promise<OwnLease | undefined> {
-    const value = encodeLeaseValue(options.attrs);
+    const value = encodeLeaseValue(options.attrs, record.value);
     const reservation = record.leaseId === '0';
     const grant = reservation ? undefined : await this.store.grant(this.ttlSeconds);
     const result = await this.store.replace(record.key, value, grant?.id ?? '0', record.modRevision);
@@ -383,11 +385,11 @@ export class EtcdLeaseManager implements LeaseManager {
       subnet: subnet.toString(),
       publicIp: formatIpv4(options.attrs.publicIp),
     });
-    return this.ownLease(record.key, subnet, grant, result.revision, options);
+    return this.ownLease({ key: record.key, value }, subnet, grant, result.revision, options);
   }
 
   private ownLease(
-    key: string,
+    { key, value }: { key: string; value: string },
     subnet: Ipv4Net,
     grant: { id: string; ttlSeconds: number } | undefined,
     modRevision: string,
@@ -399,6 +401,7 @@ export class EtcdLeaseManager implements LeaseManager {
       lease: { ...options.attrs, subnet, expiresAt },
       leaseId: grant?.id ?? '0',
       modRevision,
+      value,
       pool: options.pool,
       attrs: options.attrs,
     };
@@ -437,7 +440,7 @@ export class EtcdLeaseManager implements LeaseManager {
       for (;;) {
         try {
           const grant = await this.store.grant(this.ttlSeconds);
-          const result = await this.store.replace(own.key, encodeLeaseValue(own.attrs), grant.id, own.modRevision);
+          const result = await this.store.replace(own.key, own.value, grant.id, own.modRevision);
           if (!result.succeeded) {
             await this.store.revoke(grant.id).catch(() => undefined);
             if (signal.aborted) return;
