@@ -5,6 +5,7 @@
 import type { Options } from 'yargs';
 import type { EtcdStoreOptions } from '../overlay/daemon-options.js';
 import { ConfigError } from '../subnet/errors.js';
+import { annotationKeys } from '../subnet/kube-annotations.js';
 
 export const STORE_FLAGS = {
   'etcd-endpoints': { type: 'string', default: 'http://127.0.0.1:4001,http://127.0.0.1:2379', describe: 'comma-separated etcd endpoints' },
@@ -112,6 +113,7 @@ export function etcdStoreOptions(flags: FlagValues): EtcdStoreOptions {
 
 /** The kube flags that can be checked without reading files (the kubeconfig is read at start). */
 export function checkKubeFlags(flags: FlagValues): void {
+  annotationKeys(flags.str('kube-annotation-prefix')); // throws for a prefix flannel refuses
   const apiUrl = flags.optional('kube-api-url');
   if (apiUrl !== undefined) checkUrl('--kube-api-url', apiUrl, { portRequired: false, pathAllowed: true });
 }

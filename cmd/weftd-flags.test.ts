@@ -89,6 +89,7 @@ describe('weftd flags', () => {
     [['--public-ip', '1.2.3'], {}, /--public-ip: "1.2.3" is not an IPv4 address/],
     [['--iface-can-reach', 'example.com'], {}, /--iface-can-reach: "example.com" is not an IPv4 address/],
     [['--iface-regex', '('], {}, /--iface-regex: "\(" is not a valid regular expression/],
+    [['--kube-subnet-mgr', '--kube-annotation-prefix', 'org'], {}, /--kube-annotation-prefix: "org" is not a prefix flannel accepts/],
   ])('rejects %j %j with one line and exit code 1', async (argv, env, message) => {
     const parsed = await parse(argv, env);
     expect(parsed.kind).toBe('exit');

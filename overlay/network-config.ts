@@ -49,7 +49,7 @@ export function parseNetworkConfig(text: string): NetworkConfig {
     throw new ConfigError('EnableIPv4', 'false leaves no address family; weft needs IPv4, set it to true');
   }
 
-  const pool = parsePool(conf);
+  const pool = parsePool(conf, warnings);
   return {
     ...pool,
     enableNFTables: conf.boolean('EnableNFTables') ?? false,
@@ -58,7 +58,7 @@ export function parseNetworkConfig(text: string): NetworkConfig {
   };
 }
 
-function parsePool(conf: CaseInsensitiveObject): SubnetPool {
+function parsePool(conf: CaseInsensitiveObject, warnings: string[]): SubnetPool {
   const networkText = conf.string('Network');
   if (networkText === undefined) {
     throw new ConfigError('Network', 'is missing; set it to the pod network, e.g. "10.244.0.0/16"');
@@ -68,7 +68,8 @@ function parsePool(conf: CaseInsensitiveObject): SubnetPool {
     throw new ConfigError('Network', `"${networkText}" is not an IPv4 CIDR; write it like "10.244.0.0/16"`);
   }
   if (Ipv4Net.parse(networkText, true) === undefined) {
-    throw new ConfigError('Network', `"${networkText}" has host bits set; did you mean "${network.toString()}"?`);
+    // flannel masks it without a word (net.ParseCIDR); a node must lease from the same network as flannel's.
+    warnings.push(`Network "${networkText}" has host bits set; using ${network.toString()} as flannel does (write it so to silence this)`);
   }
 
   let subnetLen = conf.integer('SubnetLen');

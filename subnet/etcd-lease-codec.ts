@@ -43,15 +43,47 @@ export function parseSubnetKey(prefix: string, key: string): Ipv4Net {
   return subnet;
 }
 
-/** The lease value exactly as flannel writes it (field order, PublicIPv6 null, empty fields omitted). */
-export function encodeLeaseValue(attrs: LeaseAttrs): string {
+/**
+ * The lease value exactly as flannel writes it (field order, PublicIPv6 null, empty fields omitted).
+ * With `previous` (the value our key held, when we rewrite it), whatever it carried that weft does not
+ * interpret is kept: unknown top-level fields, and unknown BackendData fields of the same backend type
+ * (a newer flannel, or a tool, may have put them there).
+ */
+export function encodeLeaseValue(attrs: LeaseAttrs, previous?: string): string {
+  const kept = previous === undefined ? { top: [], backendData: [] } : unknownFields(previous, attrs.backendType);
   const parts = [`"PublicIP":${JSON.stringify(formatIpv4(attrs.publicIp))}`, '"PublicIPv6":null'];
   if (attrs.backendType !== '') parts.push(`"BackendType":${JSON.stringify(attrs.backendType)}`);
   if (attrs.backendData !== undefined) {
     const { vni, vtepMac } = attrs.backendData;
-    parts.push(`"BackendData":{"VNI":${vni},"VtepMAC":${JSON.stringify(vtepMac)}}`);
+    parts.push(`"BackendData":{${[`"VNI":${vni}`, `"VtepMAC":${JSON.stringify(vtepMac)}`, ...kept.backendData].join(',')}}`);
+  } else if (kept.wholeBackendData !== undefined) {
+    parts.push(`"BackendData":${kept.wholeBackendData}`);
   }
-  return `{${parts.join(',')}}`;
+  return `{${[...parts, ...kept.top].join(',')}}`;
+}
+
+const KNOWN_FIELDS = new Set(['publicip', 'publicipv6', 'backendtype', 'backenddata', 'backendv6data']);
+const KNOWN_VXLAN_FIELDS = new Set(['vni', 'vtepmac']);
+
+/** The parts of an earlier value that weft does not interpret, as "name":json pairs. */
+function unknownFields(previous: string, backendType: string): { top: string[]; backendData: string[]; wholeBackendData?: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(previous);
+  } catch {
+    return { top: [], backendData: [] }; // nothing readable to keep
+  }
+  if (!isPlainObject(json)) return { top: [], backendData: [] };
+  const pairs = (obj: Record<string, unknown>, known: Set<string>): string[] =>
+    Object.entries(obj).filter(([name]) => !known.has(name.toLowerCase())).map(([name, value]) => `${JSON.stringify(name)}:${JSON.stringify(value)}`);
+  const fields = lowerCaseKeys(json);
+  const previousType = fields.get('backendtype');
+  const sameBackend = typeof previousType === 'string' && previousType.toLowerCase() === backendType;
+  const data = fields.get('backenddata');
+  const kept = { top: pairs(json, KNOWN_FIELDS), backendData: [] as string[] };
+  if (!sameBackend || data === undefined || data === null) return kept;
+  if (backendType === 'vxlan') return isPlainObject(data) ? { ...kept, backendData: pairs(data, KNOWN_VXLAN_FIELDS) } : kept;
+  return { ...kept, wholeBackendData: JSON.stringify(data) }; // another backend's data: not ours to cut
 }
 
 /**
@@ -78,8 +110,9 @@ export function parseLeaseValue(source: string, text: string): LeaseAttrs {
   if (backendTypeValue !== undefined && typeof backendTypeValue !== 'string') {
     throw new RemoteDataError(source, 'BackendType is not a string');
   }
+  // flannel reads a value without BackendType (a reservation written by hand is often just
+  // {"PublicIP":"..."}): the subnet is taken, and no backend programs it as a peer.
   const backendType = (backendTypeValue ?? '').toLowerCase();
-  if (backendType === '') throw new RemoteDataError(source, 'BackendType is missing');
 
   const attrs: LeaseAttrs = { publicIp, backendType };
   const backendData = fields.get('backenddata');

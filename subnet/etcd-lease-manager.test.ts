@@ -142,7 +142,7 @@ async function flush(): Promise<void> {
   for (let i = 0; i < 20; i++) await Promise.resolve();
 }
 
-function setup(extra: { renewMarginMinutes?: number } = {}): {
+function setup(extra: { renewMarginMinutes?: number; backoff?: { initialMs: number; maxMs: number } } = {}): {
   store: FakeStore; clock: FakeClock; manager: EtcdLeaseManager; lines: string[]; storeErrors: string[];
 } {
   const storeErrors: string[] = [];
@@ -188,6 +188,30 @@ describe('EtcdLeaseManager (fake store and clock)', () => {
     await manager.close();
     expect(store.closed).toBe(true);
     expect(store.kvs.has(key)).toBe(true); // close() keeps the lease
+  });
+
+  it('takes a hand-written reservation without BackendType, and keeps its unknown fields across renewals', async () => {
+    const { store, manager } = setup();
+    store.put(`${P}/subnets/10.244.9.0-24`, '{"PublicIP":"192.0.2.9","PublicIPv6":null,"Owner":"ops"}');
+    const lease = await manager.acquireLease({ pool: pool(), attrs: vxlan('192.0.2.9', '02:00:00:00:00:aa') }, signal());
+    expect(lease.subnet.toString()).toBe('10.244.9.0/24');
+    expect(store.kvs.get(`${P}/subnets/10.244.9.0-24`)?.value).toBe(
+      '{"PublicIP":"192.0.2.9","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"02:00:00:00:00:aa"},"Owner":"ops"}',
+    );
+    await manager.close();
+  });
+
+  it('keeps unknown BackendData fields of its earlier lease when it takes it again and renews it', async () => {
+    const { store, clock, manager } = setup({ renewMarginMinutes: 60 });
+    const key = `${P}/subnets/10.244.9.0-24`;
+    store.put(key, '{"PublicIP":"192.0.2.9","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"02:00:00:00:00:09","GBP":true}}', '7');
+    await manager.acquireLease({ pool: pool(), attrs: vxlan('192.0.2.9', '02:00:00:00:00:09') }, signal());
+    const expected = '{"PublicIP":"192.0.2.9","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"02:00:00:00:00:09","GBP":true}}';
+    expect(store.kvs.get(key)?.value).toBe(expected);
+    await clock.tick(); // renewal falls due
+    expect(store.granted.length).toBe(2);
+    expect(store.kvs.get(key)?.value).toBe(expected);
+    await manager.close();
   });
 
   it('never renews (or gives a TTL to) a reservation that carries our PublicIP', async () => {
@@ -270,7 +294,7 @@ describe('EtcdLeaseManager (fake store and clock)', () => {
   });
 
   it('retries a failed listing with backoff, then snapshots; close() ends the watch', async () => {
-    const { store, clock, manager, lines, storeErrors } = setup();
+    const { store, clock, manager, lines, storeErrors } = setup({ backoff: { initialMs: 1000, maxMs: 30_000 } });
     await manager.acquireLease({ pool: pool(), attrs: vxlan('192.0.2.1') }, signal());
     store.put(`${P}/subnets/10.244.8.0-24`, encodeLeaseValue(vxlan('192.0.2.8')), '3');
     store.failNext.list = 2;
@@ -298,7 +322,7 @@ describe('EtcdLeaseManager (fake store and clock)', () => {
   });
 
   it('retries a missing config with backoff, logging each time', async () => {
-    const { store, clock, manager, lines } = setup();
+    const { store, clock, manager, lines } = setup({ backoff: { initialMs: 1000, maxMs: 30_000 } });
     const reading = manager.readNetworkConfig(signal());
     await clock.tick();
     store.failNext.get = 1;
@@ -309,6 +333,17 @@ describe('EtcdLeaseManager (fake store and clock)', () => {
     expect(lines.filter((l) => l.startsWith('warn:')).length).toBe(3);
     expect(lines.some((l) => l.includes('injected get failure'))).toBe(true);
     expect(clock.requested).toEqual([1000, 2000, 4000]);
+    await manager.close();
+  });
+
+  it('paces retries by default from 0.5 s up to 2 s, never longer', async () => {
+    const { store, clock, manager } = setup();
+    store.failNext.get = 6;
+    const reading = manager.readNetworkConfig(signal());
+    store.put(`${P}/config`, '{"Network":"10.244.0.0/16"}');
+    for (let i = 0; i < 6; i++) await clock.tick();
+    await expect(reading).resolves.toBe('{"Network":"10.244.0.0/16"}');
+    expect(clock.requested).toEqual([500, 1000, 2000, 2000, 2000, 2000]); // random() = 0: no jitter taken off
     await manager.close();
   });
 });

@@ -15,6 +15,13 @@ import { fitsPool, isTaken, pickFreeSubnet } from './subnet-picker.js';
 
 export const LEASE_TTL_SECONDS = 24 * 60 * 60;
 
+/**
+ * Retry pacing while etcd does not answer: capped at 2 s, so that a node is watching (and leasing)
+ * again within ~2 s of etcd coming back (a 30 s cap made it wait up to 24 s after an outage), and
+ * half-randomised, so that a dead etcd sees each node about once every 1-2 s, not in lockstep.
+ */
+const DEFAULT_BACKOFF = { initialMs: 500, maxMs: 2000, jitter: 0.5 };
+
 export interface EtcdLeaseManagerOptions {
   endpoints: string[];
   /** /coreos.com/network unless --etcd-prefix says otherwise (no trailing slash). */
@@ -33,8 +40,8 @@ export interface EtcdLeaseManagerOptions {
   ttlSeconds?: number | undefined;
   /** Delay between failed renewals (flannel: one minute). */
   renewRetryMs?: number | undefined;
-  /** Retry delays while etcd is unreachable or the config is missing. */
-  backoff?: { initialMs: number; maxMs: number } | undefined;
+  /** Retry delays while etcd is unreachable or the config is missing (jitter: see Backoff). */
+  backoff?: { initialMs: number; maxMs: number; jitter?: number | undefined } | undefined;
   /** How many creation races to lose in a row before backing off. */
   maxRaceAttempts?: number | undefined;
   /** Injected in tests. */
@@ -52,6 +59,8 @@ interface OwnLease {
   leaseId: string;
   /** The key's mod revision after our write: renewal only replaces what we wrote. */
   modRevision: string;
+  /** The value we wrote (with any fields of an earlier value we keep): renewal writes it again. */
+  value: string;
   pool: SubnetPool;
   attrs: LeaseAttrs;
 }
@@ -66,7 +75,7 @@ export class EtcdLeaseManager implements LeaseManager {
   private readonly ttlSeconds: number;
   private readonly renewMarginMs: number;
   private readonly renewRetryMs: number;
-  private readonly backoffMs: { initialMs: number; maxMs: number };
+  private readonly backoffMs: { initialMs: number; maxMs: number; jitter?: number | undefined };
   private readonly maxRaceAttempts: number;
   private readonly closed = new AbortController();
   private readonly watchers = new Set<LeaseWatcher>();
@@ -96,7 +105,7 @@ export class EtcdLeaseManager implements LeaseManager {
     this.ttlSeconds = opts.ttlSeconds ?? LEASE_TTL_SECONDS;
     this.renewMarginMs = (opts.renewMarginMinutes ?? 60) * 60_000;
     this.renewRetryMs = opts.renewRetryMs ?? 60_000;
-    this.backoffMs = opts.backoff ?? { initialMs: 1000, maxMs: 30_000 };
+    this.backoffMs = opts.backoff ?? DEFAULT_BACKOFF;
     this.maxRaceAttempts = opts.maxRaceAttempts ?? 10;
   }
 
@@ -359,12 +368,12 @@ export class EtcdLeaseManager implements LeaseManager {
       return undefined;
     }
     this.log.info('leased subnet', { subnet: subnet.toString(), publicIp: formatIpv4(options.attrs.publicIp) });
-    return this.ownLease(key, subnet, grant, result.revision, options);
+    return this.ownLease({ key, value }, subnet, grant, result.revision, options);
   }
 
   /** Writes our current attributes into our existing key (a lease keeps a TTL, a reservation stays one). */
   private async rewrite(record: EtcdRecord, subnet: Ipv4Net, options: AcquireOptions): Promise<OwnLease | undefined> {
-    const value = encodeLeaseValue(options.attrs);
+    const value = encodeLeaseValue(options.attrs, record.value);
     const reservation = record.leaseId === '0';
     const grant = reservation ? undefined : await this.store.grant(this.ttlSeconds);
     const result = await this.store.replace(record.key, value, grant?.id ?? '0', record.modRevision);
@@ -376,11 +385,11 @@ export class EtcdLeaseManager implements LeaseManager {
       subnet: subnet.toString(),
       publicIp: formatIpv4(options.attrs.publicIp),
     });
-    return this.ownLease(record.key, subnet, grant, result.revision, options);
+    return this.ownLease({ key: record.key, value }, subnet, grant, result.revision, options);
   }
 
   private ownLease(
-    key: string,
+    { key, value }: { key: string; value: string },
     subnet: Ipv4Net,
     grant: { id: string; ttlSeconds: number } | undefined,
     modRevision: string,
@@ -392,6 +401,7 @@ export class EtcdLeaseManager implements LeaseManager {
       lease: { ...options.attrs, subnet, expiresAt },
       leaseId: grant?.id ?? '0',
       modRevision,
+      value,
       pool: options.pool,
       attrs: options.attrs,
     };
@@ -430,7 +440,7 @@ export class EtcdLeaseManager implements LeaseManager {
       for (;;) {
         try {
           const grant = await this.store.grant(this.ttlSeconds);
-          const result = await this.store.replace(own.key, encodeLeaseValue(own.attrs), grant.id, own.modRevision);
+          const result = await this.store.replace(own.key, own.value, grant.id, own.modRevision);
           if (!result.succeeded) {
             await this.store.revoke(grant.id).catch(() => undefined);
             if (signal.aborted) return;

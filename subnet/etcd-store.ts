@@ -2,7 +2,8 @@
 // (strings in, strings out; revisions and lease IDs stay decimal strings, as etcd's int64s do).
 // The client is made on first use, so that constructing a manager never connects or throws.
 import { readFileSync } from 'node:fs';
-import { CompareResult, CompareTarget, Etcd3, type IOptions, type IKeyValue, type IWatchResponse } from 'etcd3';
+import { circuitBreaker, ConsecutiveBreaker, handleWhen } from 'cockatiel';
+import { CompareResult, CompareTarget, Etcd3, isRecoverableError, type IOptions, type IKeyValue, type IWatchResponse } from 'etcd3';
 import { ConfigError } from './errors.js';
 
 export interface EtcdRecord {
@@ -199,8 +200,19 @@ function clientOptions(opts: EtcdConnectionOptions): IOptions {
     hosts: opts.endpoints,
     // Streams (watch) live forever; unary calls get a deadline.
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeoutMs }),
-    // Notice a silently dead server on an idle watch stream.
-    grpcOptions: { 'grpc.keepalive_time_ms': 30_000, 'grpc.keepalive_timeout_ms': 10_000 },
+    // Notice a silently dead server on an idle watch stream. Reconnect at least every 2 s (gRPC's own
+    // default grows to 120 s), so that a member that comes back is used again within ~2 s.
+    grpcOptions: {
+      'grpc.keepalive_time_ms': 30_000,
+      'grpc.keepalive_timeout_ms': 10_000,
+      'grpc.initial_reconnect_backoff_ms': 500,
+      'grpc.max_reconnect_backoff_ms': 2000,
+    },
+    // etcd3 sets a member aside for 5 s after 3 failed calls (calls then fail at once, or go to another
+    // member); 1 s keeps the recovery after an outage within our 2 s retry pacing.
+    faultHandling: {
+      host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 1000, breaker: new ConsecutiveBreaker(3) }),
+    },
   };
   const tls = Boolean(opts.keyFile && opts.certFile) || Boolean(opts.caFile) || opts.endpoints.some((e) => e.startsWith('https:'));
   if (tls) {

@@ -1,4 +1,4 @@
-import { RemoteDataError } from './errors.js';
+import { ConfigError, RemoteDataError } from './errors.js';
 import { formatIpv4, parseIpv4 } from './ipv4.js';
 import {
   annotationKeys,
@@ -35,6 +35,21 @@ describe('annotation keys', () => {
     expect(keys.nodePublicIp).toBe('flannel.alpha.coreos.com/node-public-ip');
     expect(keys.publicIpOverwrite).toBe('flannel.alpha.coreos.com/public-ip-overwrite');
   });
+
+  it('joins a name part with "-", as flannel does', () => {
+    expect(annotationKeys('example.com/foo').backendType).toBe('example.com/foo-backend-type');
+    expect(annotationKeys('example.com/foo').subnetKubeManaged).toBe('example.com/foo-kube-subnet-manager');
+    expect(annotationKeys('example.com/foo-').publicIp).toBe('example.com/foo-public-ip');
+    expect(annotationKeys('a-b.example_c.com/x_y').nodePublicIp).toBe('a-b.example_c.com/x_y-node-public-ip');
+  });
+
+  it.each(['org', 'org/', 'Example.com', 'EXAMPLE.COM/foo', 'example.com/Foo', 'example.com/foo/bar', '.com/', 'example.com/foo.bar', ''])(
+    'refuses the prefix %j naming --kube-annotation-prefix, as flannel does',
+    (prefix) => {
+      expect(() => annotationKeys(prefix)).toThrow(ConfigError);
+      expect(() => annotationKeys(prefix)).toThrow(/^--kube-annotation-prefix: .* is not a prefix flannel accepts/);
+    },
+  );
 });
 
 describe('formats we write', () => {

@@ -1,7 +1,7 @@
 // Flannel's node annotations in Kubernetes mode: the only module that knows their names and formats.
 // A node is a peer when `<P>/kube-subnet-manager` is "true"; its subnet comes from spec.podCIDR(s)
 // and the rest of its lease from `<P>/backend-type`, `<P>/backend-data` and `<P>/public-ip`.
-import { RemoteDataError } from './errors.js';
+import { ConfigError, RemoteDataError } from './errors.js';
 import { Ipv4Net, formatIpv4, parseIpv4, type Ipv4 } from './ipv4.js';
 import type { Lease, LeaseAttrs, VxlanBackendData } from './lease.js';
 
@@ -19,16 +19,34 @@ export interface AnnotationKeys {
   nodePublicIp: string;
 }
 
-/** Accepts "example.com" and "example.com/" (flannel strips one trailing slash). */
+// flannel's rule for --kube-annotation-prefix (pkg/subnet/kube/annotations.go): at most one slash;
+// without one, a slash is added; a name part after the slash is joined to each key with "-"; the
+// result must be a lower-case DNS name, a slash and an optional name part. flannel's pattern is not
+// anchored at the start, so it lets "Example.com" through for the API server to refuse on the first
+// patch; this one is anchored, so that such a prefix stops the daemon at start instead.
+const PREFIX_FORMAT = /^(?:[a-z0-9_-]+\.)+[a-z0-9_-]+\/(?:[a-z0-9_-]+-)?$/;
+
+/**
+ * The annotation keys for a prefix, as flannel spells them: "example.com" and "example.com/" give
+ * "example.com/backend-type", "example.com/foo" gives "example.com/foo-backend-type".
+ */
 export function annotationKeys(prefix: string = DEFAULT_ANNOTATION_PREFIX): AnnotationKeys {
-  const p = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
+  const slashes = prefix.split('/').length - 1;
+  let p = slashes === 0 ? `${prefix}/` : prefix;
+  if (!p.endsWith('/') && !p.endsWith('-')) p += '-';
+  if (slashes > 1 || !PREFIX_FORMAT.test(p)) {
+    throw new ConfigError(
+      '--kube-annotation-prefix',
+      `"${prefix}" is not a prefix flannel accepts; write a lower-case domain name with an optional name part, like example.com or example.com/foo`,
+    );
+  }
   return {
-    backendType: `${p}/backend-type`,
-    backendData: `${p}/backend-data`,
-    publicIp: `${p}/public-ip`,
-    subnetKubeManaged: `${p}/kube-subnet-manager`,
-    publicIpOverwrite: `${p}/public-ip-overwrite`,
-    nodePublicIp: `${p}/node-public-ip`,
+    backendType: `${p}backend-type`,
+    backendData: `${p}backend-data`,
+    publicIp: `${p}public-ip`,
+    subnetKubeManaged: `${p}kube-subnet-manager`,
+    publicIpOverwrite: `${p}public-ip-overwrite`,
+    nodePublicIp: `${p}node-public-ip`,
   };
 }
 
