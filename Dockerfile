@@ -11,7 +11,7 @@ COPY subnet subnet
 COPY backends backends
 COPY cni cni
 COPY test test
-RUN npx tsc -p tsconfig.json && npm prune --omit=dev && rm -rf dist/test
+RUN npm run build && npm prune --omit=dev && rm -rf dist/test
 
 FROM node:20-bookworm-slim
 # iptables/nft for the masquerade and forward rules (the daemon talks rtnetlink itself, no iproute2).

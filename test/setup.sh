@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(etcd-server etcd-client containernetworking-plugins iproute2 iputils-ping iperf3 ethtool iptables nftables openssl procps)
+packages=(etcd-server etcd-client containernetworking-plugins iproute2 iputils-ping iperf3 ethtool iptables nftables openssl procps golang-1.19-go golang-github-appc-cni-dev)
 # kubectl applies the manifest in the kube tests; Debian's kubernetes-client has it where none is installed.
 command -v kubectl >/dev/null || packages+=(kubernetes-client)
 missing=()
@@ -30,4 +30,4 @@ for native in node_modules/raw-socket/build/Release/raw.node; do
 done
 
 echo "setup: building"
-npx tsc -p tsconfig.json
+npm run --silent build
