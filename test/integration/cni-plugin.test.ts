@@ -206,7 +206,7 @@ describe('test/lab/cni-attach (the lab\'s way to attach a pod through the plugin
     const [a, b] = [await attachPodWithCni(opts[0] as CniAttachOptions), await attachPodWithCni(opts[1] as CniAttachOptions)];
     expect([a.ip, b.ip]).toEqual([expect.stringMatching(/^10\.244\.8\.\d+$/), expect.stringMatching(/^10\.244\.8\.\d+$/)]);
     expect(a.ip).not.toBe(b.ip);
-    expect((a.result as { cniVersion: string }).cniVersion).toBe('1.0.0');
+    expect((a.result as { cniVersion: string }).cniVersion).toBe('0.4.0');
     expect((await scope.exec(pods[0] ?? '', 'ping', ['-c', '2', '-W', '2', b.ip])).stdout).toContain('2 received');
     expect((await readdir(join(dir, 'state', 'ipam', 'cbr0'))).filter((f) => f.startsWith('10.'))).toHaveLength(2);
 
