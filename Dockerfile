@@ -16,7 +16,7 @@ COPY backends backends
 COPY cni cni
 COPY test test
 COPY manifests/image manifests/image
-RUN npx tsc -p tsconfig.json && sh manifests/image/stage-weft.sh /src /stage
+RUN npm run build && sh manifests/image/stage-weft.sh /src /stage
 
 FROM debian:bookworm-slim
 RUN --mount=type=bind,source=manifests/image/install-weft.sh,target=/tmp/install-weft.sh \

@@ -60,3 +60,13 @@ export async function runDelegate(
     failure.details ?? '',
   );
 }
+
+/** Whether the delegate plugin `type` speaks `version` (its VERSION answer lists it). */
+export async function delegateSpeaks(run: DelegateRunner, type: string, env: NodeJS.ProcessEnv, version: string): Promise<boolean> {
+  try {
+    const info = JSON.parse(await run('VERSION', { type, cniVersion: version }, env)) as { supportedVersions?: unknown };
+    return Array.isArray(info.supportedVersions) && info.supportedVersions.includes(version);
+  } catch {
+    return false; // not found, or no VERSION answer: it cannot be asked
+  }
+}

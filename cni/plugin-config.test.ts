@@ -20,13 +20,16 @@ describe('parsePluginConfig', () => {
     expect(conf).toMatchObject({ subnetFile: '/run/flannel/subnet.env', dataDir: '/var/lib/cni/flannel', delegate: {}, ipam: {} });
   });
 
+  it('reads a config without cniVersion as 0.1.0, as the reference skel does', () => {
+    expect(parsePluginConfig('{"name":"n"}').cniVersion).toBe('0.1.0');
+  });
+
   it.each([
     ['', 6, /no network configuration on stdin/],
     ['   \n', 6, /no network configuration on stdin/],
     ['{"cniVersion": ', 6, /not JSON/],
     ['[1]', 6, /must be a JSON object/],
     ['{"cniVersion":"1.0.0"}', 7, /"name" must be a non-empty string/],
-    ['{"name":"n"}', 7, /"cniVersion" must be a non-empty string/],
     ['{"name":"n","cniVersion":"0.5.0"}', 1, /cniVersion "0.5.0" is not supported/],
     ['{"name":"n","cniVersion":"1.0.0","delegate":[]}', 7, /"delegate" must be an object/],
     ['{"name":"n","cniVersion":"1.0.0","delegate":{"name":"x"}}', 7, /"delegate" must not set "name"/],
@@ -57,7 +60,7 @@ describe('buildDelegateConfig', () => {
   });
 
   it('lets the delegate override the defaults, and routes every network of a multi-network subnet.env', () => {
-    const multi = parseSubnetEnv('FLANNEL_NETWORK=10.244.0.0/16,10.245.0.0/16\nFLANNEL_SUBNET=10.244.3.1/24\nFLANNEL_MTU=1400\n', 'f');
+    const multi = parseSubnetEnv('FLANNEL_NETWORK=10.244.0.0/16,10.245.0.0/16\nFLANNEL_SUBNET=10.244.3.1/24\nFLANNEL_MTU=1400\nFLANNEL_IPMASQ=true\n', 'f');
     const conf = parsePluginConfig('{"name":"n","cniVersion":"0.4.0","delegate":{"type":"macvlan","mtu":1300,"ipMasq":true}}');
     const delegate = buildDelegateConfig(conf, multi, '0.4.0');
     expect(delegate).toMatchObject({ type: 'macvlan', mtu: 1300, ipMasq: true });
@@ -88,7 +91,7 @@ describe('buildDelegateConfig', () => {
   });
 
   it('gives a dual-stack node one range per family, each network routed via its own family\'s gateway', () => {
-    const dual = parseSubnetEnv('FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.3.1/24\nFLANNEL_IPV6_NETWORK=fd00::/48\nFLANNEL_IPV6_SUBNET=fd00:0:0:3::1/64\nFLANNEL_MTU=1450', 'f');
+    const dual = parseSubnetEnv('FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.3.1/24\nFLANNEL_IPV6_NETWORK=fd00::/48\nFLANNEL_IPV6_SUBNET=fd00:0:0:3::1/64\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true', 'f');
     const ipam = buildDelegateConfig(parsePluginConfig('{"name":"n","cniVersion":"1.0.0"}'), dual, '1.0.0')['ipam'];
     expect(ipam).toMatchObject({
       ranges: [[{ subnet: '10.244.3.0/24' }], [{ subnet: 'fd00:0:0:3::/64' }]],

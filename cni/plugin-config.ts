@@ -2,7 +2,7 @@
 // configuration built from it and subnet.env exactly as flannel's CNI plugin builds it.
 import { CniCode, CniError } from './cni-error.js';
 import { checkVersion } from './cni-versions.js';
-import type { SubnetEnv } from './subnet-env-file.js';
+import { readSubnetEnv, type SubnetEnv } from './subnet-env-file.js';
 
 export const DEFAULT_SUBNET_FILE = '/run/flannel/subnet.env';
 export const DEFAULT_DATA_DIR = '/var/lib/cni/flannel';
@@ -46,7 +46,8 @@ export function parsePluginConfig(stdin: string): PluginConfig {
     }
     return value;
   };
-  const cniVersion = text('cniVersion');
+  // The reference skel (and so flannel's plugin) reads a config without cniVersion as 0.1.0.
+  const cniVersion = raw['cniVersion'] === undefined || raw['cniVersion'] === '' ? '0.1.0' : text('cniVersion');
   checkVersion(cniVersion);
   const delegate = raw['delegate'] ?? {};
   if (!isObject(delegate)) throw new CniError(CniCode.invalidConfig, '"delegate" must be an object', 'e.g. {"hairpinMode": true}');
@@ -99,6 +100,11 @@ export function buildDelegateConfig(conf: PluginConfig, env: SubnetEnv, cniVersi
   };
   if (conf.runtimeConfig) delegate['runtimeConfig'] = conf.runtimeConfig;
   return delegate;
+}
+
+/** The delegate config as ADD would build it now, from the current subnet.env. */
+export async function currentDelegateConfig(conf: PluginConfig, cniVersion: string): Promise<Json> {
+  return buildDelegateConfig(conf, await readSubnetEnv(conf.subnetFile), cniVersion);
 }
 
 /** The gateway of the subnet in the same family as `network`. */

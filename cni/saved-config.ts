@@ -1,42 +1,87 @@
-// The delegate config of each container, kept under dataDir/<containerID> (0600, as flannel does)
-// from just before ADD until DEL, so DEL replays exactly what ADD used even if subnet.env changed.
+// The delegate config of each attachment, kept from just before ADD until DEL (0600, as flannel
+// does), so DEL replays exactly what ADD used even if subnet.env changed. The spec identifies an
+// attachment by container ID and interface name, so the file is dataDir/<containerID>:<ifname>
+// (":" is in neither). flannel's plugin, and weft before it, wrote dataDir/<containerID>: those
+// files are still found (for any interface of that container) and deleted, so an upgrade leaks
+// nothing.
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CniCode, CniError } from './cni-error.js';
 
-export async function saveConfig(dataDir: string, containerId: string, config: Record<string, unknown>): Promise<void> {
+type Json = Record<string, unknown>;
+
+export interface Attachment {
+  containerId: string;
+  ifname: string;
+}
+
+export type SavedConfig =
+  | { kind: 'none' }
+  | { kind: 'found'; path: string; config: Json }
+  /** Present but unusable: not JSON, or not readable at all. */
+  | { kind: 'broken'; path: string; reason: string };
+
+/** A file in dataDir and the attachment it belongs to (ifname undefined: flannel's file). */
+export interface SavedEntry {
+  path: string;
+  containerId: string;
+  ifname: string | undefined;
+}
+
+const fileName = (a: Attachment): string => `${a.containerId}:${a.ifname}`;
+
+/** Returns the path written. */
+export async function saveConfig(dataDir: string, attachment: Attachment, config: Json): Promise<string> {
+  const path = join(dataDir, fileName(attachment));
   try {
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
-    const path = join(dataDir, containerId);
-    const temp = join(dataDir, `.${containerId}.tmp`);
+    const temp = join(dataDir, `.${fileName(attachment)}.tmp`);
     await writeFile(temp, JSON.stringify(config), { mode: 0o600 });
     await rename(temp, path);
+    return path;
   } catch (err) {
     throw new CniError(CniCode.ioFailure, `saving the delegate config under ${dataDir}: ${(err as Error).message}`);
   }
 }
 
-/** The saved config, or undefined when this container has none. */
-export async function loadConfig(dataDir: string, containerId: string): Promise<Record<string, unknown> | undefined> {
+async function readSaved(path: string): Promise<SavedConfig> {
   let text: string;
   try {
-    text = await readFile(join(dataDir, containerId), 'utf8');
+    text = await readFile(path, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new CniError(CniCode.ioFailure, `reading the saved config of ${containerId}: ${(err as Error).message}`);
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'none' };
+    return { kind: 'broken', path, reason: `${path} cannot be read: ${(err as Error).message}` };
   }
   try {
-    return JSON.parse(text) as Record<string, unknown>;
+    const config: unknown = JSON.parse(text);
+    if (typeof config === 'object' && config !== null && !Array.isArray(config)) return { kind: 'found', path, config: config as Json };
   } catch {
-    throw new CniError(CniCode.decodingFailure, `${join(dataDir, containerId)} is not JSON`, 'delete the file; DEL then succeeds');
+    // reported below
   }
+  return { kind: 'broken', path, reason: `${path} is not a JSON object` };
 }
 
-export async function removeConfig(dataDir: string, containerId: string): Promise<void> {
-  await rm(join(dataDir, containerId), { force: true });
+/** The attachment's saved config; else flannel's file of its container; else none. */
+export async function findSaved(dataDir: string, attachment: Attachment): Promise<SavedConfig> {
+  const own = await readSaved(join(dataDir, fileName(attachment)));
+  return own.kind === 'none' ? readSaved(join(dataDir, attachment.containerId)) : own;
 }
 
-export async function savedContainerIds(dataDir: string): Promise<string[]> {
-  const names = await readdir(dataDir).catch(() => []);
-  return names.filter((n) => !n.startsWith('.'));
+export async function readEntry(entry: SavedEntry): Promise<SavedConfig> {
+  return readSaved(entry.path);
+}
+
+export async function removeSaved(path: string): Promise<void> {
+  await rm(path, { force: true });
+}
+
+/** Every saved config in dataDir (temporary files left out). */
+export async function listSaved(dataDir: string): Promise<SavedEntry[]> {
+  const names = await readdir(dataDir).catch(() => [] as string[]);
+  return names.filter((n) => !n.startsWith('.')).map((name) => {
+    const split = name.indexOf(':');
+    return split < 0
+      ? { path: join(dataDir, name), containerId: name, ifname: undefined }
+      : { path: join(dataDir, name), containerId: name.slice(0, split), ifname: name.slice(split + 1) };
+  });
 }

@@ -17,13 +17,14 @@ describe('parseSubnetEnv', () => {
     });
   });
 
-  it('takes a comma list of networks, IPv6 lines, and treats a missing FLANNEL_IPMASQ as false', () => {
+  it('takes a comma list of networks and IPv6 lines', () => {
     const text = [
       'FLANNEL_NETWORK=10.244.0.0/16, 10.245.0.0/16',
       'FLANNEL_SUBNET=10.244.3.1/24',
       'FLANNEL_IPV6_NETWORK=fd00:10:244::/56',
       'FLANNEL_IPV6_SUBNET=fd00:10:244:3::1/64',
       'FLANNEL_MTU=1400',
+      'FLANNEL_IPMASQ=false',
     ].join('\n');
     expect(parseSubnetEnv(text, 'f')).toEqual({
       networks: ['10.244.0.0/16', '10.245.0.0/16', 'fd00:10:244::/56'],
@@ -48,8 +49,10 @@ describe('parseSubnetEnv', () => {
     ['FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1\nFLANNEL_MTU=1450', /"10.244.1.1" is not an IPv4 CIDR/],
     ['FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24,10.244.2.1/24\nFLANNEL_MTU=1450', /is not an IPv4 CIDR/],
     ['FLANNEL_NETWORK=fd00::/48\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=1450', /FLANNEL_NETWORK "fd00::\/48" is not an IPv4 CIDR/],
-    ['FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=15x', /FLANNEL_MTU "15x" is not a valid MTU/],
-    ['FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=100', /FLANNEL_MTU "100" is not a valid MTU/],
+    ['FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=15x\nFLANNEL_IPMASQ=true', /FLANNEL_MTU "15x" is not a valid MTU/],
+    ['FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=100\nFLANNEL_IPMASQ=true', /FLANNEL_MTU "100" is not a valid MTU/],
+    // flannel's plugin refuses it too, rather than guess whether to masquerade (issue 12).
+    ['FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=1450', /has no FLANNEL_IPMASQ/],
   ])('rejects %j with code 7: %s', (text, message) => {
     expect(() => parseSubnetEnv(text, '/run/flannel/subnet.env')).toThrow(message);
     expect(codeOf(() => parseSubnetEnv(text, '/run/flannel/subnet.env'))).toBe(7);

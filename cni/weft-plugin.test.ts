@@ -57,7 +57,7 @@ describe('runPlugin', () => {
     let savedWhenCalled = false;
     const spying: PluginDeps = {
       runDelegate: async (command, config, e) => {
-        savedWhenCalled = existsSync(join(dataDir, 'c1'));
+        savedWhenCalled = existsSync(join(dataDir, 'c1:eth0'));
         return deps.runDelegate(command, config, e);
       },
     };
@@ -65,8 +65,8 @@ describe('runPlugin', () => {
     expect(out.exitCode).toBe(0);
     expect(savedWhenCalled).toBe(true);
     expect(JSON.parse(out.stdout)).toEqual(JSON.parse(bridgeResult('1.0.0')));
-    expect((await stat(join(dataDir, 'c1'))).mode & 0o777).toBe(0o600);
-    expect(JSON.parse(await readFile(join(dataDir, 'c1'), 'utf8'))).toEqual(deps.calls[0]?.config);
+    expect((await stat(join(dataDir, 'c1:eth0'))).mode & 0o777).toBe(0o600);
+    expect(JSON.parse(await readFile(join(dataDir, 'c1:eth0'), 'utf8'))).toEqual(deps.calls[0]?.config);
   });
 
   it('ADD with 1.1.0 delegates as 1.0.0 and answers 1.1.0; with 0.3.1 adds ips[].version', async () => {
@@ -85,7 +85,7 @@ describe('runPlugin', () => {
     expect(JSON.parse(out.stdout)).toEqual({ cniVersion: '1.0.0', code: 11, msg: 'bridge ADD failed: busy' });
     expect(deps.calls.map((c) => c.command)).toEqual(['ADD', 'DEL']);
     expect(deps.calls[1]?.config).toEqual(deps.calls[0]?.config);
-    expect(existsSync(join(dataDir, 'c1'))).toBe(false);
+    expect(existsSync(join(dataDir, 'c1:eth0'))).toBe(false);
   });
 
   it('ADD whose delegate prints garbage is rolled back too (code 6)', async () => {
@@ -96,7 +96,7 @@ describe('runPlugin', () => {
     const out = await runPlugin(env('ADD'), conf(), deps);
     expect(JSON.parse(out.stdout)).toMatchObject({ code: 6 });
     expect(deps.commands).toEqual(['ADD', 'DEL']);
-    expect(existsSync(join(dataDir, 'c1'))).toBe(false);
+    expect(existsSync(join(dataDir, 'c1:eth0'))).toBe(false);
   });
 
   it('DEL replays the saved config even after subnet.env changed, then forgets it; a second DEL is a no-op', async () => {
@@ -105,7 +105,7 @@ describe('runPlugin', () => {
     await writeFile(subnetFile, 'FLANNEL_NETWORK=10.99.0.0/16\nFLANNEL_SUBNET=10.99.1.1/24\nFLANNEL_MTU=1400\n');
     expect(await runPlugin(env('DEL'), conf(), deps)).toEqual({ stdout: '', exitCode: 0 });
     expect(deps.calls[1]).toEqual({ command: 'DEL', config: deps.calls[0]?.config });
-    expect(existsSync(join(dataDir, 'c1'))).toBe(false);
+    expect(existsSync(join(dataDir, 'c1:eth0'))).toBe(false);
     expect(await runPlugin(env('DEL'), conf(), deps)).toEqual({ stdout: '', exitCode: 0 });
     expect(deps.calls).toHaveLength(2);
   });
@@ -115,7 +115,7 @@ describe('runPlugin', () => {
     await runPlugin(env('ADD'), conf(), ok);
     const out = await runPlugin(env('DEL'), conf(), fakeDelegate({ DEL: new CniError(5, 'bridge DEL failed: x') }));
     expect(out.exitCode).toBe(1);
-    expect(existsSync(join(dataDir, 'c1'))).toBe(true);
+    expect(existsSync(join(dataDir, 'c1:eth0'))).toBe(true);
   });
 
   it('CHECK replays the saved config with prevResult in the delegate\'s version; unknown container is code 3', async () => {

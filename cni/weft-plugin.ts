@@ -1,13 +1,15 @@
 // The weft CNI plugin: one call of the runtime (CNI_COMMAND + stdin) in, one stdout document and
-// an exit code out. ADD builds the delegate config from subnet.env, saves it, and hands over to
-// bridge + host-local; DEL replays the saved config. Logs go nowhere near stdout.
+// an exit code out. ADD builds the delegate config from subnet.env, saves it for the attachment
+// (container ID + interface name), and hands over to bridge + host-local; DEL replays the saved
+// config. Logs go nowhere near stdout.
 import { CniCode, CniError } from './cni-error.js';
 import { LATEST_VERSION, SUPPORTED_VERSIONS, delegateVersion, hasCheck, hasStatusAndGc } from './cni-versions.js';
 import { runDelegate, type DelegateRunner } from './delegate.js';
 import { convertResult, parseAndConvertResult } from './cni-result.js';
-import { buildDelegateConfig, parsePluginConfig, type PluginConfig } from './plugin-config.js';
-import { loadConfig, removeConfig, saveConfig, savedContainerIds } from './saved-config.js';
-import { readSubnetEnv } from './subnet-env-file.js';
+import { garbageCollect } from './gc.js';
+import { currentDelegateConfig, parsePluginConfig, type PluginConfig } from './plugin-config.js';
+import { findSaved, removeSaved, saveConfig, type Attachment } from './saved-config.js';
+import { status } from './status.js';
 
 export interface PluginOutput {
   stdout: string;
@@ -24,41 +26,58 @@ export interface PluginDeps {
 const realDeps: PluginDeps = { runDelegate };
 
 const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+const COMMANDS = ['ADD', 'DEL', 'CHECK', 'STATUS', 'GC'];
 
 export async function runPlugin(env: Env, stdin: string, deps: PluginDeps = realDeps): Promise<PluginOutput> {
-  let cniVersion = LATEST_VERSION;
+  // Errors are answered in the request's version wherever it can be read, even before parsing.
+  let cniVersion = requestedVersion(stdin);
   try {
     const command = env['CNI_COMMAND'] ?? '';
     if (command === 'VERSION') return { stdout: versionInfo(stdin), exitCode: 0 };
-    if (!['ADD', 'DEL', 'CHECK', 'STATUS', 'GC'].includes(command)) {
+    if (!COMMANDS.includes(command)) {
       throw new CniError(CniCode.invalidEnvironment, `CNI_COMMAND "${command}" is not one of ADD, DEL, CHECK, VERSION, STATUS, GC`);
     }
     const conf = parsePluginConfig(stdin);
     cniVersion = conf.cniVersion;
-    switch (command) {
-      case 'ADD':
-        return { stdout: await add(conf, env, deps), exitCode: 0 };
-      case 'DEL':
-        await del(conf, env, deps);
-        return { stdout: '', exitCode: 0 };
-      case 'CHECK':
-        await check(conf, env, stdin, deps);
-        return { stdout: '', exitCode: 0 };
-      case 'STATUS':
-        requireVersionWith(conf, 'STATUS');
-        await readSubnetEnv(conf.subnetFile).catch((err: unknown) => {
-          throw new CniError(CniCode.pluginNotAvailable, (err as Error).message, (err as CniError).details);
-        });
-        return { stdout: '', exitCode: 0 };
-      default:
-        requireVersionWith(conf, 'GC');
-        await garbageCollect(conf, env, stdin, deps);
-        return { stdout: '', exitCode: 0 };
-    }
+    return { stdout: await dispatch(command, conf, env, stdin, deps), exitCode: 0 };
   } catch (err) {
     const failure = err instanceof CniError ? err : new CniError(CniCode.ioFailure, (err as Error).message);
     return { stdout: failure.toJson(cniVersion), exitCode: 1 };
   }
+}
+
+async function dispatch(command: string, conf: PluginConfig, env: Env, stdin: string, deps: PluginDeps): Promise<string> {
+  switch (command) {
+    case 'ADD':
+      return add(conf, env, deps);
+    case 'DEL':
+      await del(conf, env, deps);
+      return '';
+    case 'CHECK':
+      await check(conf, env, stdin, deps);
+      return '';
+    case 'STATUS':
+      requireVersionWith(conf, 'STATUS');
+      await status(conf, env, deps.runDelegate);
+      return '';
+    default:
+      requireVersionWith(conf, 'GC');
+      requireEnv(env, ['CNI_PATH']);
+      await garbageCollect(conf, env, stdin, deps.runDelegate);
+      return '';
+  }
+}
+
+/** The request's cniVersion if it is one weft speaks (none given: 0.1.0, as the skel reads it). */
+function requestedVersion(stdin: string): string {
+  try {
+    const requested = (JSON.parse(stdin) as { cniVersion?: unknown }).cniVersion;
+    if (requested === undefined || requested === '') return '0.1.0';
+    if ((SUPPORTED_VERSIONS as readonly unknown[]).includes(requested)) return requested as string;
+  } catch {
+    // not JSON (or not an object): nothing to read the version from
+  }
+  return LATEST_VERSION;
 }
 
 function versionInfo(stdin: string): string {
@@ -80,6 +99,15 @@ function requireEnv(env: Env, names: string[]): void {
   if (id !== undefined && !CONTAINER_ID.test(id)) {
     throw new CniError(CniCode.invalidEnvironment, `CNI_CONTAINERID "${id}" has characters outside [A-Za-z0-9_.-]`);
   }
+  const ifname = env['CNI_IFNAME'];
+  // Linux's (and libcni's) rules for an interface name; it also names the saved config file.
+  if (ifname && (ifname.length > 15 || ifname === '.' || ifname === '..' || /[/:\s]/.test(ifname))) {
+    throw new CniError(CniCode.invalidEnvironment, `CNI_IFNAME "${ifname}" is not an interface name`, 'at most 15 characters, none of "/", ":" or spaces');
+  }
+}
+
+function attachmentOf(env: Env): Attachment {
+  return { containerId: env['CNI_CONTAINERID'] ?? '', ifname: env['CNI_IFNAME'] ?? '' };
 }
 
 function requireVersionWith(conf: PluginConfig, command: string): void {
@@ -89,50 +117,42 @@ function requireVersionWith(conf: PluginConfig, command: string): void {
 
 async function add(conf: PluginConfig, env: Env, deps: PluginDeps): Promise<string> {
   requireEnv(env, ['CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME', 'CNI_PATH']);
-  const containerId = env['CNI_CONTAINERID'] ?? '';
-  const subnetEnv = await readSubnetEnv(conf.subnetFile);
-  const delegate = buildDelegateConfig(conf, subnetEnv, delegateVersion(conf.cniVersion));
-  await saveConfig(conf.dataDir, containerId, delegate);
+  const attachment = attachmentOf(env);
+  const delegate = await currentDelegateConfig(conf, delegateVersion(conf.cniVersion));
+  const savedPath = await saveConfig(conf.dataDir, attachment, delegate);
   try {
     return JSON.stringify(parseAndConvertResult(await deps.runDelegate('ADD', delegate, env), conf.cniVersion));
   } catch (err) {
     // Leave nothing behind: undo whatever the delegate did, then forget the config.
     await deps.runDelegate('DEL', delegate, env).catch(() => undefined);
-    await removeConfig(conf.dataDir, containerId);
+    await removeSaved(savedPath);
     throw err;
   }
 }
 
 async function del(conf: PluginConfig, env: Env, deps: PluginDeps): Promise<void> {
   requireEnv(env, ['CNI_CONTAINERID', 'CNI_IFNAME', 'CNI_PATH']);
-  const containerId = env['CNI_CONTAINERID'] ?? '';
-  const saved = await loadConfig(conf.dataDir, containerId);
-  if (!saved) return; // never added, or already deleted: DEL must succeed
-  await deps.runDelegate('DEL', saved, env);
-  await removeConfig(conf.dataDir, containerId);
+  const saved = await findSaved(conf.dataDir, attachmentOf(env));
+  if (saved.kind === 'none') return; // never added, or already deleted: DEL must succeed
+  // A broken file must not block DEL for ever (and deleting it by hand would leak the veth and the
+  // address): release with the config ADD would build now, which differs only if subnet.env changed.
+  const config = saved.kind === 'found' ? saved.config : await currentDelegateConfig(conf, delegateVersion(conf.cniVersion)).catch((err: unknown) => {
+    throw new CniError(CniCode.decodingFailure, `${saved.reason}, and no config can be rebuilt: ${(err as Error).message}`, (err as CniError).details);
+  });
+  await deps.runDelegate('DEL', config, env);
+  await removeSaved(saved.path);
 }
 
 async function check(conf: PluginConfig, env: Env, stdin: string, deps: PluginDeps): Promise<void> {
   requireVersionWith(conf, 'CHECK');
   requireEnv(env, ['CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME', 'CNI_PATH']);
-  const containerId = env['CNI_CONTAINERID'] ?? '';
-  const saved = await loadConfig(conf.dataDir, containerId);
-  if (!saved) throw new CniError(CniCode.unknownContainer, `no saved config for container ${containerId}`, 'it was never added on this node');
+  const saved = await findSaved(conf.dataDir, attachmentOf(env));
+  if (saved.kind === 'none') {
+    throw new CniError(CniCode.unknownContainer, `no saved config for container ${env['CNI_CONTAINERID'] ?? ''} interface ${env['CNI_IFNAME'] ?? ''}`, 'it was never added on this node');
+  }
+  if (saved.kind === 'broken') throw new CniError(CniCode.decodingFailure, saved.reason, 'DEL still releases the attachment');
   const prevResult = (JSON.parse(stdin) as { prevResult?: unknown }).prevResult;
   // The delegate speaks the version it was added with (1.0.0 for a 1.1.0 runtime): convert to match.
-  const delegatePrev = prevResult === undefined ? undefined : convertResult(prevResult, String(saved['cniVersion']));
-  await deps.runDelegate('CHECK', delegatePrev ? { ...saved, prevResult: delegatePrev } : saved, env);
-}
-
-/** GC: DEL every saved attachment the runtime no longer lists as valid. */
-async function garbageCollect(conf: PluginConfig, env: Env, stdin: string, deps: PluginDeps): Promise<void> {
-  requireEnv(env, ['CNI_PATH']);
-  const valid = (JSON.parse(stdin) as { 'cni.dev/valid-attachments'?: { containerID?: string }[] })['cni.dev/valid-attachments'] ?? [];
-  const keep = new Set(valid.map((a) => a.containerID));
-  for (const containerId of await savedContainerIds(conf.dataDir)) {
-    if (keep.has(containerId)) continue;
-    const saved = await loadConfig(conf.dataDir, containerId);
-    if (saved) await deps.runDelegate('DEL', saved, env, { CNI_CONTAINERID: containerId, CNI_IFNAME: env['CNI_IFNAME'] ?? 'eth0' });
-    await removeConfig(conf.dataDir, containerId);
-  }
+  const delegatePrev = prevResult === undefined ? undefined : convertResult(prevResult, String(saved.config['cniVersion']));
+  await deps.runDelegate('CHECK', delegatePrev ? { ...saved.config, prevResult: delegatePrev } : saved.config, env);
 }

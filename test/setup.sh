@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 # Real components the lab runs (etcd, CNI plugins, containerd + runc for real nodes), the tools the
 # lab and the image builder use (mmdebstrap, busybox-static, jq), and Go for the Kubernetes build.
 packages=(etcd-server etcd-client containernetworking-plugins iproute2 iputils-ping iperf3 ethtool iptables nftables openssl procps
-  containerd runc busybox-static mmdebstrap jq uidmap golang-1.19-go rsync make dpkg-dev gcc libc6-dev)
+  containerd runc busybox-static mmdebstrap jq uidmap golang-1.19-go rsync make dpkg-dev gcc libc6-dev
+  golang-github-appc-cni-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
@@ -30,4 +31,4 @@ for native in node_modules/raw-socket/build/Release/raw.node; do
 done
 
 echo "setup: building"
-npx tsc -p tsconfig.json
+npm run --silent build

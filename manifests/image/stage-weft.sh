@@ -1,6 +1,6 @@
 #!/bin/sh
 # Step 1 of weft's image recipe (the Dockerfile's build stage and test/lab/image/build-images.sh
-# both run it): from a built weft tree (npm install + tsc done) gathers into STAGE exactly what
+# both run it): from a built weft tree (npm install + npm run build done) gathers into STAGE exactly what
 # install-weft.sh installs: the Node.js binary, package.json, dist/ without the tests, the
 # conflist, production node_modules (native modules already built for this same Node) and the
 # recipe itself.
@@ -12,7 +12,7 @@ stage=${2:?usage: stage-weft.sh SRC_DIR STAGE_DIR [NODE_BINARY]}
 node_bin=${3:-$(command -v node)}
 here=$(cd "$(dirname "$0")" && pwd)
 
-[ -f "$src/dist/cmd/weftd.js" ] || { echo "stage-weft: $src/dist/cmd/weftd.js missing: run 'npx tsc -p tsconfig.json' in $src first" >&2; exit 1; }
+[ -f "$src/dist/cmd/weftd.js" ] || { echo "stage-weft: $src/dist/cmd/weftd.js missing: run 'npm run build' in $src first" >&2; exit 1; }
 [ -d "$src/node_modules" ] || { echo "stage-weft: $src/node_modules missing: run 'npm install' in $src first" >&2; exit 1; }
 
 mkdir -p "$stage/cni"

@@ -1,6 +1,6 @@
 // Attaches one pod namespace to a node namespace through the weft plugin alone (no portmap), the
 // way a runtime calls the first plugin of the bundled conflist: `ip netns exec <node> node
-// <plugin.js>` with the CNI_* variables and the conflist's weft entry as the network config.
+// weft-cni.cjs` with the CNI_* variables and the conflist's weft entry as the network config.
 // Every state file (saved delegate configs, host-local's allocations) lives under the caller's
 // directories, so nothing is written to /var/lib/cni on the host. The bridge (cni0) is made in the
 // node namespace: never pass the host's namespace as nodeNs.
@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const DEBIAN_CNI_DIR = '/usr/lib/cni';
-/** dist/cmd/weft-cni.js of this build. */
-export const DEFAULT_PLUGIN_PATH = fileURLToPath(new URL('../../cmd/weft-cni.js', import.meta.url));
+/** The plugin's bundle of this build (dist/plugin/weft-cni.cjs), as weft-cni-install ships it. */
+export const DEFAULT_PLUGIN_PATH = fileURLToPath(new URL('../../plugin/weft-cni.cjs', import.meta.url));
 const BUNDLED_CONFLIST = fileURLToPath(new URL('../../../cni/10-weft.conflist', import.meta.url));
 
 export interface CniAttachOptions {
@@ -25,9 +25,9 @@ export interface CniAttachOptions {
   subnetFile: string;
   /** Per-run state: the plugin's saved configs go to <dataDir>/weft, host-local's to <dataDir>/ipam. */
   dataDir: string;
-  /** Default: the conflist's (1.0.0). */
+  /** Default: the shipped conflist's (0.4.0). */
   cniVersion?: string;
-  /** dist/cmd/weft-cni.js; default: this build's. */
+  /** The plugin file to run with node; default: this build's bundle. */
   pluginPath?: string;
   /** A directory holding the installed `weft` launcher, put first on CNI_PATH (optional). */
   cniBinDir?: string;

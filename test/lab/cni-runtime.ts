@@ -3,10 +3,13 @@
 // real netns. Plugins come from the lab's own bin dir (weft, installed by weft-cni-install's code)
 // and Debian's /usr/lib/cni (bridge, host-local, portmap).
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { installPlugin } from '../../cni/install.js';
+import type { NetnsScope } from './netns.js';
 
 export const DEBIAN_CNI_DIR = '/usr/lib/cni';
 const distDir = fileURLToPath(new URL('../..', import.meta.url));
@@ -100,4 +103,76 @@ export function resultAddress(result: Record<string, unknown>): string {
   const address = ips?.[0]?.address;
   if (!address) throw new Error(`no address in CNI result ${JSON.stringify(result)}`);
   return address.split('/')[0] ?? '';
+}
+
+export interface Pod {
+  ns: string;
+  id: string;
+}
+
+/**
+ * One node namespace with the plugin installed in a temp dir, as the CNI integration tests use it:
+ * each pod gets its own namespace; every state file lives under `dir`.
+ */
+export class CniNode {
+  readonly cniPath: string;
+  readonly plugin: string;
+  readonly subnetFile: string;
+  readonly dataDir: string;
+  readonly ipamDataDir: string;
+  private pods = 0;
+
+  private constructor(readonly scope: NetnsScope, readonly dir: string, readonly tag: string, readonly nodeNs: string, readonly network: string) {
+    this.cniPath = `${join(dir, 'bin')}:${DEBIAN_CNI_DIR}`;
+    this.plugin = join(dir, 'bin', 'weft');
+    this.subnetFile = join(dir, 'subnet.env');
+    this.dataDir = join(dir, 'data');
+    this.ipamDataDir = join(dir, 'ipam');
+  }
+
+  /** Makes the node namespace (and a temp dir the scope removes) and installs the plugin there. */
+  static async create(scope: NetnsScope, tag: string, subnetEnv: string, network = 'cbr0'): Promise<CniNode> {
+    const dir = await mkdtemp(join(tmpdir(), `weft-${tag}-`));
+    scope.trackDirectory(dir);
+    const node = new CniNode(scope, dir, tag, await scope.createNamespace(tag), network);
+    await installLabPlugin(join(dir, 'bin'), join(dir, 'net.d'));
+    await writeFile(node.subnetFile, subnetEnv);
+    return node;
+  }
+
+  conf(extra: Record<string, unknown> = {}): string {
+    return JSON.stringify({
+      name: this.network, cniVersion: '1.0.0', type: 'weft', subnetFile: this.subnetFile, dataDir: this.dataDir, ipam: { dataDir: this.ipamDataDir }, ...extra,
+    });
+  }
+
+  async newPod(): Promise<Pod> {
+    this.pods += 1;
+    const n = this.pods;
+    return { ns: await this.scope.createNamespace(`${this.tag}p${n}`), id: `container-${n}` };
+  }
+
+  call(command: string, pod: Pod | undefined, stdin: string, env: Record<string, string> = {}): Promise<PluginCall> {
+    return callPlugin(this.nodeNs, this.plugin, {
+      CNI_COMMAND: command,
+      ...(pod ? { CNI_CONTAINERID: pod.id, CNI_NETNS: `/var/run/netns/${pod.ns}`, CNI_IFNAME: 'eth0' } : {}),
+      CNI_PATH: this.cniPath,
+      ...env,
+    }, stdin);
+  }
+
+  /** host-local's reservations of this network: "ip -> containerID/ifname". */
+  async allocations(): Promise<string[]> {
+    const dir = join(this.ipamDataDir, this.network);
+    const names = (await readdir(dir).catch(() => [] as string[])).filter((f) => isIP(f) !== 0);
+    return Promise.all(names.map(async (ip) => `${ip} -> ${(await readFile(join(dir, ip), 'utf8')).trim().split(/\r?\n/).join('/')}`));
+  }
+
+  async savedConfigs(): Promise<string[]> {
+    return (await readdir(this.dataDir).catch(() => [] as string[])).filter((f) => !f.startsWith('.')).sort();
+  }
+
+  async vethsOnNode(): Promise<string[]> {
+    return (await this.scope.exec(this.nodeNs, 'ip', ['-o', 'link', 'show', 'type', 'veth'])).stdout.split('\n').filter((l) => l !== '');
+  }
 }

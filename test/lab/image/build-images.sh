@@ -8,7 +8,7 @@
 #   agnhost  k8s.gcr.io/e2e-test-images/agnhost:2.21, agnhost from build-kube.sh on bookworm with
 #            the tools Kubernetes' e2e suite runs in its pods (curl, nc, ip, dig, ping)
 #   busybox  docker.io/library/busybox:1.29, Debian's busybox-static with its applet links
-# Expects dist/ already built (`npx tsc -p tsconfig.json`; the tests run from it) and the Kubernetes
+# Expects dist/ already built (`npm run build`; the tests run from it) and the Kubernetes
 # binaries from test/lab/build-kube.sh for pause and agnhost.
 #
 # Usage: build-images.sh [weft|pause|agnhost|busybox ...]     (default: all)
@@ -201,7 +201,7 @@ check_inputs() {
   local name=$1
   case $name in
     weft)
-      [[ -f $repo/dist/cmd/weftd.js ]] || fail "$repo/dist/cmd/weftd.js missing: run 'npx tsc -p tsconfig.json' first"
+      [[ -f $repo/dist/cmd/weftd.js ]] || fail "$repo/dist/cmd/weftd.js missing: run 'npm run build' first"
       [[ -d $repo/node_modules ]] || fail "$repo/node_modules missing: run test/setup.sh (npm install) first" ;;
     pause | agnhost)
       [[ -x $kube_bin/$name ]] || fail "$kube_bin/$name missing: build the Kubernetes binaries with test/lab/build-kube.sh first" ;;
