@@ -22,9 +22,10 @@ export class PolicyEnforcer {
 
   constructor(private readonly writer: NftWriter) {}
 
-  async enforce(model: NodePolicyModel, options: RenderOptions): Promise<EnforceResult> {
+  /** `force` writes even an unchanged table (a resync repairs a table someone removed). */
+  async enforce(model: NodePolicyModel, options: RenderOptions, force = false): Promise<EnforceResult> {
     const rendered = renderRuleset(model, options);
-    if (rendered.script === this.lastScript) return { written: false, size: rendered.size };
+    if (rendered.script === this.lastScript && !force) return { written: false, size: rendered.size };
     await this.harvest();
     await this.writer.apply(rendered.script);
     this.lastScript = rendered.script;

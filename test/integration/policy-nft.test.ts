@@ -135,9 +135,9 @@ describe('policy rules in nftables, with real traffic', () => {
     const denied = lab.probe('b', 'tcp', ip('a'), 80, { count: 60, timeoutMs: 150, intervalMs: 10 });
     const allowed = lab.probe('b', 'tcp', ip('a'), 81, { count: 60, timeoutMs: 2000, intervalMs: 100 });
     let rewrites = 0;
-    let probing = true;
-    void Promise.all([denied, allowed]).then(() => { probing = false; });
-    while (probing && rewrites < 500) {
+    const state = { probing: true };
+    void Promise.all([denied, allowed]).then(() => { state.probing = false; });
+    while (state.probing && rewrites < 500) {
       await apply([only81, churn(rewrites)]);
       rewrites++;
     }
