@@ -3,7 +3,8 @@
 // new atomically: no packet sees a half-written table, and until the swap the old rules stay in force.
 //
 // Layout (family inet, so IPv4 and IPv6 share it):
-//   forward (hook forward): replies pass (ct established,related); the unknown-address guard;
+//   forward (hook forward): replies pass (ct established,related), IPv6 neighbour discovery too;
+//            the unknown-address guard;
 //            egress dispatch by source address, then ingress dispatch by destination address;
 //   input   (hook input): replies pass; egress dispatch (a pod talking to its own node);
 //   egr_N / ing_N: one chain per isolated pod and direction, reached through verdict maps keyed by
@@ -119,8 +120,10 @@ function baseChains(b: Builder, model: NodePolicyModel, options: RenderOptions):
   const dispatch = (direction: Direction): string[] =>
     FAMILIES.map((f) => `${ipKeyword(f)} ${DISPATCH[direction].field} vmap @${DISPATCH[direction].map}_v${String(f)}`);
   const replies = 'ct state established,related accept';
-  b.chain('forward', 'type filter hook forward priority filter; policy accept;', [replies, ...guard, ...dispatch('egress'), ...dispatch('ingress')]);
-  b.chain('input', 'type filter hook input priority filter; policy accept;', [replies, ...dispatch('egress')]);
+  // IPv6 neighbour discovery is what ARP is to IPv4 (which no IP hook sees): never policy's business.
+  const neighbours = 'icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, nd-router-advert } accept';
+  b.chain('forward', 'type filter hook forward priority filter; policy accept;', [replies, neighbours, ...guard, ...dispatch('egress'), ...dispatch('ingress')]);
+  b.chain('input', 'type filter hook input priority filter; policy accept;', [replies, neighbours, ...dispatch('egress')]);
 }
 
 function podChain(b: Builder, chain: string, label: string, direction: Direction, rules: DirectionRules): void {

@@ -5,6 +5,8 @@ export interface PodOptions {
   labels?: Record<string, string>;
   node?: string;
   ip?: string | undefined;
+  /** Dual stack: every address (the first is podIP). */
+  ips?: string[];
   /** Named container ports: name -> "80" or "81/UDP". */
   ports?: Record<string, string>;
   hostNetwork?: boolean;
@@ -27,7 +29,7 @@ export function makePod(namespace: string, name: string, options: PodOptions = {
     },
     status: {
       phase: options.phase ?? 'Running',
-      ...(options.ip === undefined ? {} : { podIP: options.ip, podIPs: [{ ip: options.ip }] }),
+      ...podAddresses(options.ips ?? (options.ip === undefined ? [] : [options.ip])),
     },
   };
 }
@@ -43,4 +45,9 @@ export function makePolicy(namespace: string, name: string, spec: PolicySpec): K
     metadata: { namespace, name },
     spec: { podSelector: {}, ...spec },
   };
+}
+
+function podAddresses(ips: readonly string[]): { podIP?: string; podIPs?: { ip: string }[] } {
+  const [first] = ips;
+  return first === undefined ? {} : { podIP: first, podIPs: ips.map((ip) => ({ ip })) };
 }

@@ -103,7 +103,7 @@ describe('kube mode against a real kube-apiserver', () => {
     const patchOtherMetadata = await server.request('PATCH', '/api/v1/nodes/n2', { metadata: { labels: { x: 'y' } } }, asWeft);
     expect(patchOtherMetadata.status).toBe(403);
     expect((await server.request('DELETE', '/api/v1/nodes/n2', undefined, { token: weftToken })).status).toBe(403);
-    expect((await server.request('GET', '/api/v1/pods', undefined, { token: weftToken })).status).toBe(403);
+    expect((await server.request('GET', '/api/v1/configmaps', undefined, { token: weftToken })).status).toBe(403);
     expect((await server.request('GET', '/api/v1/namespaces/kube-weft/secrets', undefined, { token: weftToken })).status).toBe(403);
     // What it does use is allowed.
     expect((await server.request('GET', '/api/v1/nodes', undefined, { token: weftToken })).status).toBe(200);
