@@ -1,19 +1,25 @@
 #!/usr/bin/env node
 // weftctl: argv/env -> one typed command -> run it -> exit code (0 ok, 1 error, 2 usage).
+// Each command's modules load only when it runs; --version and --help alone load no parser either.
 import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../subnet/errors.js';
-import { createLogger } from './logger.js';
+import { quickAnswer } from './quick-answer.js';
 import { packageVersion } from './version.js';
-import { getConfig, setConfig } from './weftctl-config.js';
-import { parseWeftctlArgs, EXIT_USAGE, type WeftctlCommand } from './weftctl-flags.js';
-import { listLeases, openEtcdStore, printLeaseList, watchLeases, type EtcdTarget, type Output } from './weftctl-leases.js';
-import { showStatus } from './weftctl-status.js';
+import type { WeftctlCommand } from './weftctl-flags.js';
+import type { EtcdStore } from '../subnet/etcd-store.js';
+import type { EtcdTarget, Output } from './weftctl-leases.js';
 
 const io: Output = {
   out: (text) => process.stdout.write(text),
   err: (text) => process.stderr.write(text),
 };
 
+const quick = quickAnswer('weftctl', process.argv.slice(2));
+if (quick !== undefined) {
+  process.stdout.write(quick);
+  process.exit(0);
+}
+const { parseWeftctlArgs, EXIT_USAGE } = await import('./weftctl-flags.js');
 const parsed = await parseWeftctlArgs(process.argv.slice(2), process.env, packageVersion());
 if (parsed.kind === 'exit') {
   (parsed.code === 0 ? process.stdout : process.stderr).write(`${parsed.output}\n`);
@@ -55,6 +61,7 @@ process.stdout.write('', () => process.exit(code));
 async function run(command: WeftctlCommand): Promise<number> {
   switch (command.kind) {
     case 'leases-list': {
+      const { listLeases, printLeaseList } = await import('./weftctl-leases.js');
       abortAfter(LIST_TIMEOUT_MS, 1);
       const rows = await listLeases(command.store, io, controller.signal);
       printLeaseList(rows, command.store.kind, command.json, io);
@@ -63,23 +70,31 @@ async function run(command: WeftctlCommand): Promise<number> {
     case 'leases-watch': {
       if (command.timeoutSeconds !== undefined) abortAfter(command.timeoutSeconds * 1000, 0);
       const signal = controller.signal;
+      const { watchLeases } = await import('./weftctl-leases.js');
+      const { createLogger } = await import('./logger.js');
       const logger = createLogger('warn', 'text');
       await watchLeases(command.store, { json: command.json, changesOnly: command.changesOnly }, io, logger, signal);
       return 0;
     }
-    case 'config-get':
+    case 'config-get': {
+      const { getConfig } = await import('./weftctl-config.js');
       return withEtcd(command.store as EtcdTarget, (store, prefix) => getConfig(store, prefix, io));
+    }
     case 'config-set': {
       const text = command.file === '-' ? await readStdin() : await readFile(command.file, 'utf8');
       const force = command.force;
+      const { setConfig } = await import('./weftctl-config.js');
       return withEtcd(command.store as EtcdTarget, (store, prefix) => setConfig(store, prefix, text, force, io));
     }
-    case 'status':
+    case 'status': {
+      const { showStatus } = await import('./weftctl-status.js');
       return showStatus(command.url, command.json, io);
+    }
   }
 }
 
-async function withEtcd(target: EtcdTarget, action: (store: ReturnType<typeof openEtcdStore>, prefix: string) => Promise<number>): Promise<number> {
+async function withEtcd(target: EtcdTarget, action: (store: EtcdStore, prefix: string) => Promise<number>): Promise<number> {
+  const { openEtcdStore } = await import('./weftctl-leases.js');
   const store = openEtcdStore(target);
   try {
     return await action(store, target.prefix);

@@ -1,11 +1,18 @@
-// Churn: with 1000 peers present, leases are added and removed at a steady rate; each route change
-// is timestamped by the kernel's own notification (`ip -ts monitor route` in the node namespace) and
-// matched to the moment the benchmark issued the etcd write (both on this machine's clock).
-import { LabCluster } from '../lab/cluster.js';
+// Churn: with N peers present, leases are added and removed at a steady rate; each route change is
+// timestamped by the kernel's own notification (`ip -ts monitor route` in the node's namespace) and
+// matched to the moment the benchmark issued the etcd write (both on this machine's clock). The same
+// churn runs against weftd and against a minimal etcdctl-watch-to-`ip -batch` pipeline; CPU is read
+// from /proc over the churn window, and weftd's RSS is sampled for the leak check (a slope).
+import type { Etcd3 } from 'etcd3';
+import type { LabCluster } from '../lab/cluster.js';
+import { startPipeline } from './churn-pipeline.js';
+import { sleep, withEtcdLab } from './convergence.js';
 import { fakePeer, leaseKey, leaseValue, openEtcd, putPeers, writeBenchNetworkConfig } from './fake-leases.js';
-import { percentile, waitForEntries } from './kernel-state.js';
+import { handMadeVxlan, percentile, timedBatch, waitForEntries } from './kernel-state.js';
+import { cpuSeconds, rssMib, sampleRss, slope, startWeftd } from './weftd-process.js';
 
 export interface ChurnFigures {
+  who: 'weftd' | 'pipeline';
   peers: number;
   opsPerSecond: number;
   seconds: number;
@@ -14,66 +21,118 @@ export interface ChurnFigures {
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
+  /** CPU seconds per second of churn. */
+  cpuPerSecond: number;
+  /** weftd only: RSS samples [s, MiB] over the churn and their slope in MiB per minute. */
+  rss?: [number, number][];
+  rssSlopeMibPerMinute?: number;
 }
 
 const nowMs = (): number => performance.timeOrigin + performance.now();
+const PREFIX = '/coreos.com/network';
 
-export async function measureChurn(peers: number, opsPerSecond: number, seconds: number, progress: (l: string) => void): Promise<ChurnFigures> {
-  const lab = await LabCluster.create('c');
-  await lab.startEtcd();
-  const etcd = openEtcd(lab.etcdHostEndpoint);
-  try {
-    await writeBenchNetworkConfig(etcd);
-    await putPeers(etcd, 0, peers);
-    const node = await lab.addNode(1);
-    lab.startDaemon(node, ['--log-level', 'warn']);
-    await waitForEntries(lab.scope, node.ns, peers, performance.now(), 60_000);
-
-    // Kernel-side timestamps of every route added or deleted, by subnet.
-    const seen = new Map<string, number>();
-    const monitor = lab.scope.spawn(node.ns, 'ip', ['-ts', 'monitor', 'route'], { env: { ...process.env, TZ: 'UTC' } });
-    let pending = '';
-    monitor.stdout?.on('data', (chunk: Buffer) => {
-      pending += chunk.toString();
-      const lines = pending.split('\n');
-      pending = lines.pop() ?? '';
-      for (const line of lines) {
-        const m = /^\[(\S+)\] (Deleted )?(\d+\.\d+\.\d+\.\d+\/\d+) /.exec(line);
-        if (m?.[1] && m[3]) seen.set(`${m[2] ? 'del' : 'add'} ${m[3]}`, Date.parse(`${m[1]}Z`));
-      }
-    });
-    await new Promise((resolve) => setTimeout(resolve, 500));
-
-    const writes: { key: string; at: number }[] = [];
-    const total = opsPerSecond * seconds;
-    const started = nowMs();
-    for (let k = 0; k < total; k++) {
-      const due = started + (k * 1000) / opsPerSecond;
-      const wait = due - nowMs();
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-      // Even steps add a new peer, odd steps remove an old one: the peer count stays near `peers`.
-      const i = Math.floor(k / 2);
-      const peer = k % 2 === 0 ? fakePeer(peers + i) : fakePeer(i);
-      const at = nowMs();
-      if (k % 2 === 0) await etcd.put(leaseKey(peer)).value(leaseValue(peer));
-      else await etcd.delete().key(leaseKey(peer));
-      writes.push({ key: `${k % 2 === 0 ? 'add' : 'del'} ${peer.subnet}`, at });
+/** Kernel-side timestamps of every route added or deleted in `ns`, by "add|del subnet". */
+function monitorRoutes(lab: LabCluster, ns: string): { seen: Map<string, number>; stop: () => void } {
+  const seen = new Map<string, number>();
+  const monitor = lab.scope.spawn(ns, 'ip', ['-ts', 'monitor', 'route'], { env: { ...process.env, TZ: 'UTC' } });
+  let pending = '';
+  monitor.stdout?.on('data', (chunk: Buffer) => {
+    pending += chunk.toString();
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) {
+      const m = /^\[(\S+)\] (Deleted )?(\d+\.\d+\.\d+\.\d+\/\d+) /.exec(line);
+      if (m?.[1] && m[3]) seen.set(`${m[2] ? 'del' : 'add'} ${m[3]}`, Date.parse(`${m[1]}Z`));
     }
-    await new Promise((resolve) => setTimeout(resolve, 2000));
-    monitor.kill('SIGTERM');
+  });
+  return { seen, stop: () => monitor.kill('SIGTERM') };
+}
 
-    const lags = writes.flatMap((w) => {
-      const kernelAt = seen.get(w.key);
-      return kernelAt === undefined ? [] : [Math.max(0, kernelAt - w.at)];
-    });
-    const figures: ChurnFigures = {
-      peers, opsPerSecond, seconds, operations: writes.length, matched: lags.length,
-      p50Ms: percentile(lags, 50), p99Ms: percentile(lags, 99), maxMs: Math.max(...lags),
-    };
-    progress(`  churn: ${figures.matched}/${figures.operations} changes seen, p50 ${figures.p50Ms.toFixed(1)} ms, p99 ${figures.p99Ms.toFixed(1)} ms`);
-    return figures;
-  } finally {
-    etcd.close();
-    await lab.dispose();
+/** Even steps add peer N+i, odd steps remove peer i: the peer count stays near N. */
+async function driveChurn(etcd: Etcd3, peers: number, opsPerSecond: number, seconds: number): Promise<{ key: string; at: number }[]> {
+  const writes: { key: string; at: number }[] = [];
+  const total = opsPerSecond * seconds;
+  const started = nowMs();
+  for (let k = 0; k < total; k++) {
+    const wait = started + (k * 1000) / opsPerSecond - nowMs();
+    if (wait > 0) await sleep(wait);
+    const i = Math.floor(k / 2);
+    const peer = k % 2 === 0 ? fakePeer(peers + i) : fakePeer(i);
+    const at = nowMs();
+    if (k % 2 === 0) await etcd.put(leaseKey(peer)).value(leaseValue(peer));
+    else await etcd.delete().key(leaseKey(peer));
+    writes.push({ key: `${k % 2 === 0 ? 'add' : 'del'} ${peer.subnet}`, at });
   }
+  return writes;
+}
+
+type Figures = Omit<ChurnFigures, 'who' | 'cpuPerSecond'>;
+
+/** Drives the churn against whatever programs `ns`, watching its routes; CPU via `cpu()`. */
+async function churnAgainst(lab: LabCluster, etcd: Etcd3, ns: string, cpu: () => Promise<number>, peers: number, opsPerSecond: number, seconds: number): Promise<Figures & { cpuSeconds: number }> {
+  const monitor = monitorRoutes(lab, ns);
+  await sleep(500);
+  const cpuBefore = await cpu();
+  const writes = await driveChurn(etcd, peers, opsPerSecond, seconds);
+  await sleep(2000);
+  const cpuSpent = (await cpu()) - cpuBefore;
+  monitor.stop();
+  const lags = writes.flatMap((w) => {
+    const kernelAt = monitor.seen.get(w.key);
+    return kernelAt === undefined ? [] : [Math.max(0, kernelAt - w.at)];
+  });
+  return {
+    peers, opsPerSecond, seconds, operations: writes.length, matched: lags.length, cpuSeconds: cpuSpent,
+    p50Ms: percentile(lags, 50), p99Ms: percentile(lags, 99), maxMs: lags.length > 0 ? Math.max(...lags) : NaN,
+  };
+}
+
+async function withPeers<T>(peers: number, body: (lab: LabCluster, etcd: Etcd3) => Promise<T>): Promise<T> {
+  return withEtcdLab('c', async (lab) => {
+    const etcd = openEtcd(lab.etcdHostEndpoint);
+    try {
+      await writeBenchNetworkConfig(etcd);
+      await putPeers(etcd, 0, peers);
+      return await body(lab, etcd);
+    } finally {
+      etcd.close();
+    }
+  });
+}
+
+const RSS_SAMPLE_MS = 5000;
+
+export async function measureWeftdChurn(peers: number, opsPerSecond: number, seconds: number, progress: (l: string) => void): Promise<ChurnFigures> {
+  return withPeers(peers, async (lab, etcd) => {
+    const node = await lab.addNode(1);
+    const daemon = startWeftd(lab, node, { store: { etcd: lab.etcdEndpoint } });
+    await waitForEntries(lab.scope, node.ns, peers, performance.now(), 120_000);
+    await sleep(5000); // start-up garbage collected before the RSS samples begin
+    const sampling = sampleRss(daemon.pid, seconds * 1000, Math.min(RSS_SAMPLE_MS, seconds * 250));
+    const f = await churnAgainst(lab, etcd, node.ns, () => cpuSeconds(daemon.pid), peers, opsPerSecond, seconds);
+    const rss = await sampling;
+    const figures: ChurnFigures = {
+      ...f, who: 'weftd', cpuPerSecond: f.cpuSeconds / seconds, rss, rssSlopeMibPerMinute: slope(rss) * 60,
+    };
+    progress(`  weftd churn: ${f.matched}/${f.operations} seen, p50 ${f.p50Ms.toFixed(1)} ms, p99 ${f.p99Ms.toFixed(1)} ms, ` +
+      `CPU ${f.cpuSeconds.toFixed(1)} s in ${seconds} s, RSS ${rss[0]?.[1].toFixed(0)} -> ${(await rssMib(daemon.pid)).toFixed(0)} MiB ` +
+      `(slope ${figures.rssSlopeMibPerMinute?.toFixed(2)} MiB/min)`);
+    return figures;
+  });
+}
+
+export async function measurePipelineChurn(peers: number, opsPerSecond: number, seconds: number, progress: (l: string) => void): Promise<ChurnFigures> {
+  return withPeers(peers, async (lab, etcd) => {
+    const ns = await handMadeVxlan(lab.scope, 'pl');
+    await timedBatch(lab.scope, ns, peers);
+    const pipeline = startPipeline(lab.scope, ns, lab.etcdHostEndpoint, PREFIX);
+    try {
+      await sleep(1000); // etcdctl connected and watching
+      const f = await churnAgainst(lab, etcd, ns, () => pipeline.cpuSeconds(), peers, opsPerSecond, seconds);
+      progress(`  pipeline churn: ${f.matched}/${f.operations} seen, p50 ${f.p50Ms.toFixed(1)} ms, p99 ${f.p99Ms.toFixed(1)} ms, CPU ${f.cpuSeconds.toFixed(2)} s in ${seconds} s`);
+      return { ...f, who: 'pipeline', cpuPerSecond: f.cpuSeconds / seconds };
+    } finally {
+      pipeline.stop();
+    }
+  });
 }

@@ -1,23 +1,34 @@
-// Convergence at scale, memory and start-up: real weftd, real etcd, N fake peers.
-import { access, rm } from 'node:fs/promises';
-import { LabCluster } from '../lab/cluster.js';
+// Convergence at scale and memory in etcd mode: the real weftd bundle, a real etcd, N fake peers,
+// each figure next to its baseline measured in the same run (iproute2's batch mode, `node -e 0`).
+import { LabCluster, type LabNode } from '../lab/cluster.js';
 import { NetnsScope, run } from '../lab/netns.js';
 import { openEtcd, putPeers, writeBenchNetworkConfig } from './fake-leases.js';
-import { baselineBatchMs, median, rssMb, waitForEntries } from './kernel-state.js';
+import { baselineBatch, median, waitForEntries } from './kernel-state.js';
+import { cpuSeconds, rssMib, startWeftd } from './weftd-process.js';
 
 export interface ConvergenceFigures {
   peers: number;
-  baselineMs: number;
+  /** `ip -batch` + `bridge -batch` of the same entries: wall ms and CPU seconds. */
+  batchMs: number;
+  batchCpuSeconds: number;
+  nodeStartMs: number;
+  /** Leases present, weftd started: exec to 3N kernel entries. */
   startToConvergedMs: number;
-  bulkInsertMs: number;
-  rssAtZeroMb: number;
-  rssAtPeersMb: number;
+  /** weftd's CPU seconds at that moment (start-up included). */
+  convergeCpuSeconds: number;
+  /** A running daemon, N leases written: last write acknowledged to 3N kernel entries. */
+  bulkAfterLastMs: number;
+  /** Same, from the first write. */
+  bulkFromFirstMs: number;
+  /** VmRSS settleMs after convergence. */
+  rssMib: number;
+  runs: { batchMs: number; startMs: number; cpu: number; bulkMs: number; rss: number }[];
 }
 
 type Progress = (line: string) => void;
 
-async function withLab<T>(body: (lab: LabCluster) => Promise<T>): Promise<T> {
-  const lab = await LabCluster.create('b');
+export async function withEtcdLab<T>(tag: string, body: (lab: LabCluster) => Promise<T>): Promise<T> {
+  const lab = await LabCluster.create(tag);
   try {
     await lab.startEtcd();
     return await body(lab);
@@ -26,107 +37,98 @@ async function withLab<T>(body: (lab: LabCluster) => Promise<T>): Promise<T> {
   }
 }
 
-/** Leases already in etcd, then the daemon starts: time until all 3N entries are in the kernel. */
-async function startToConverged(peers: number): Promise<{ ms: number; rss: number }> {
-  return withLab(async (lab) => {
-    const etcd = openEtcd(lab.etcdHostEndpoint);
-    try {
-      await writeBenchNetworkConfig(etcd);
-      await putPeers(etcd, 0, peers);
-    } finally {
-      etcd.close();
-    }
+async function writePeers(lab: LabCluster, from: number, to: number): Promise<void> {
+  const etcd = openEtcd(lab.etcdHostEndpoint);
+  try {
+    await writeBenchNetworkConfig(etcd);
+    await putPeers(etcd, from, to);
+  } finally {
+    etcd.close();
+  }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Leases already in etcd, then weftd starts: time and CPU until all 3N entries, RSS after settling. */
+export async function startWithLeases(peers: number, settleMs: number, nodeFlags?: string[]): Promise<{ ms: number; cpu: number; rss: number }> {
+  return withEtcdLab('b', async (lab) => {
+    await writePeers(lab, 0, peers);
     const node = await lab.addNode(1);
     const started = performance.now();
-    const daemon = lab.startDaemon(node, ['--log-level', 'warn']);
-    const ms = await waitForEntries(lab.scope, node.ns, peers, started, 60_000);
-    return { ms, rss: await rssMb(daemon.pid) };
+    const daemon = startWeftd(lab, node, { store: { etcd: lab.etcdEndpoint }, ...(nodeFlags ? { nodeFlags } : {}) });
+    const ms = await waitForEntries(lab.scope, node.ns, peers, started, 120_000);
+    const cpu = await cpuSeconds(daemon.pid);
+    await sleep(settleMs);
+    return { ms, cpu, rss: await rssMib(daemon.pid) };
   });
 }
 
-/** A running daemon with no peers; N leases written at once: time until all are in the kernel. */
-async function bulkInsert(peers: number): Promise<{ ms: number; rssZero: number; rssPeers: number }> {
-  return withLab(async (lab) => {
-    const etcd = openEtcd(lab.etcdHostEndpoint);
-    try {
-      await writeBenchNetworkConfig(etcd);
-      const node = await lab.addNode(1);
-      const daemon = lab.startDaemon(node, ['--log-level', 'warn']);
-      await lab.waitForSubnet(node);
-      await new Promise((resolve) => setTimeout(resolve, 1000)); // let start-up garbage settle
-      const rssZero = await rssMb(daemon.pid);
-      const started = performance.now();
-      await putPeers(etcd, 0, peers);
-      const ms = await waitForEntries(lab.scope, node.ns, peers, started, 60_000);
-      return { ms, rssZero, rssPeers: await rssMb(daemon.pid) };
-    } finally {
-      etcd.close();
-    }
+/** A running daemon with no peers; N leases written: time from the last write to all 3N entries. */
+async function bulkInsert(peers: number): Promise<{ afterLastMs: number; fromFirstMs: number }> {
+  return withEtcdLab('b', async (lab) => {
+    await writePeers(lab, 0, 0);
+    const node = await lab.addNode(1);
+    startWeftd(lab, node, { store: { etcd: lab.etcdEndpoint } });
+    await lab.waitForSubnet(node);
+    await sleep(1000); // start-up finished, first pass done
+    const first = performance.now();
+    await writePeers(lab, 0, peers);
+    const last = performance.now();
+    await waitForEntries(lab.scope, node.ns, peers, last, 120_000);
+    return { afterLastMs: performance.now() - last, fromFirstMs: performance.now() - first };
   });
 }
 
-export async function measureConvergence(peers: number, runs: number, progress: Progress): Promise<ConvergenceFigures> {
+export async function nodeStartMs(): Promise<number> {
+  const started = performance.now();
+  await run(process.execPath, ['-e', '0']);
+  return performance.now() - started;
+}
+
+export async function measureConvergence(peers: number, runs: number, settleMs: number, progress: Progress): Promise<ConvergenceFigures> {
   const scope = new NetnsScope();
-  const baseline: number[] = [];
-  const start: number[] = [];
-  const bulk: number[] = [];
-  const rssZero: number[] = [];
-  const rssPeers: number[] = [];
+  const rows: ConvergenceFigures['runs'] = [];
+  const batchCpu: number[] = [];
+  const nodeMs: number[] = [];
+  const bulkFirst: number[] = [];
   try {
     for (let r = 0; r < runs; r++) {
-      baseline.push(await baselineBatchMs(scope, `bl${r}`, peers));
-      const s = await startToConverged(peers);
-      start.push(s.ms);
+      const batch = await baselineBatch(scope, `bl${r}`, peers);
+      batchCpu.push(batch.cpuSeconds);
+      nodeMs.push(await nodeStartMs());
+      const s = await startWithLeases(peers, settleMs);
       const b = await bulkInsert(peers);
-      bulk.push(b.ms);
-      rssZero.push(b.rssZero);
-      rssPeers.push(Math.max(b.rssPeers, s.rss));
-      progress(`  ${peers} peers, run ${r + 1}/${runs}: ip/bridge -batch ${baseline.at(-1)?.toFixed(0)} ms, ` +
-        `weftd start ${s.ms.toFixed(0)} ms, bulk insert ${b.ms.toFixed(0)} ms, RSS ${b.rssPeers.toFixed(0)} MB`);
+      bulkFirst.push(b.fromFirstMs);
+      rows.push({ batchMs: batch.ms, startMs: s.ms, cpu: s.cpu, bulkMs: b.afterLastMs, rss: s.rss });
+      progress(`  ${peers} peers, run ${r + 1}/${runs}: ip+bridge -batch ${batch.ms.toFixed(0)} ms (${batch.cpuSeconds.toFixed(2)} s CPU), ` +
+        `node -e 0 ${nodeMs.at(-1)?.toFixed(0)} ms, weftd start ${s.ms.toFixed(0)} ms (${s.cpu.toFixed(2)} s CPU), ` +
+        `bulk insert ${b.afterLastMs.toFixed(0)} ms after the last write, RSS ${s.rss.toFixed(0)} MiB`);
     }
   } finally {
     await scope.dispose();
   }
   return {
     peers,
-    baselineMs: median(baseline),
-    startToConvergedMs: median(start),
-    bulkInsertMs: median(bulk),
-    rssAtZeroMb: median(rssZero),
-    rssAtPeersMb: median(rssPeers),
+    batchMs: median(rows.map((x) => x.batchMs)),
+    batchCpuSeconds: median(batchCpu),
+    nodeStartMs: median(nodeMs),
+    startToConvergedMs: median(rows.map((x) => x.startMs)),
+    convergeCpuSeconds: median(rows.map((x) => x.cpu)),
+    bulkAfterLastMs: median(rows.map((x) => x.bulkMs)),
+    bulkFromFirstMs: median(bulkFirst),
+    rssMib: median(rows.map((x) => x.rss)),
+    runs: rows,
   };
 }
 
-export interface StartupFigures {
-  nodeStartMs: number;
-  daemonReadyMs: number;
-}
-
-/** weftd start to ready (lease held, subnet.env written, flannel.1 up), etcd up; baseline: `node -e 0`. */
-export async function measureStartup(runs: number, progress: Progress): Promise<StartupFigures> {
-  const nodeStart: number[] = [];
-  for (let r = 0; r < runs; r++) {
-    const started = performance.now();
-    await run(process.execPath, ['-e', '0']);
-    nodeStart.push(performance.now() - started);
-  }
-  const ready = await withLab(async (lab) => {
-    await lab.writeNetworkConfig();
-    const node = await lab.addNode(1);
-    const times: number[] = [];
-    for (let r = 0; r < runs; r++) {
-      await rm(node.subnetFile, { force: true });
-      const started = performance.now();
-      lab.startDaemon(node, ['--log-level', 'warn']);
-      for (let i = 0; i < 2000; i++) {
-        if (await access(node.subnetFile).then(() => true, () => false)) break;
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
-      times.push(performance.now() - started);
-      await lab.stopDaemon(node);
-    }
-    return times;
+/** weftd with no peers (etcd mode): VmRSS settleMs after it wrote subnet.env. */
+export async function idleRssEtcd(settleMs: number, nodeFlags?: string[]): Promise<number> {
+  return withEtcdLab('i', async (lab) => {
+    await writePeers(lab, 0, 0);
+    const node: LabNode = await lab.addNode(1);
+    const daemon = startWeftd(lab, node, { store: { etcd: lab.etcdEndpoint }, ...(nodeFlags ? { nodeFlags } : {}) });
+    await lab.waitForSubnet(node);
+    await sleep(settleMs);
+    return rssMib(daemon.pid);
   });
-  progress(`  start-up: ${ready.map((t) => t.toFixed(0)).join(', ')} ms (node -e 0: ${median(nodeStart).toFixed(0)} ms)`);
-  return { nodeStartMs: median(nodeStart), daemonReadyMs: median(ready) };
 }

@@ -1,5 +1,8 @@
 // Counting a node's VXLAN entries, and the baseline: the same entries added by the kernel's own
 // tools (`ip -batch` + `bridge -batch`) onto a hand-made flannel.1, as fast as iproute2 can.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { NetnsScope } from '../lab/netns.js';
 import { fakePeer } from './fake-leases.js';
 
@@ -33,33 +36,58 @@ export async function waitForEntries(scope: NetnsScope, ns: string, wanted: numb
   throw new Error(`${ns}: fewer than ${wanted} entries of each kind after ${timeoutMs} ms`);
 }
 
-/** Makes flannel.1 by hand in a fresh namespace and times adding n peers with ip/bridge -batch. */
-export async function baselineBatchMs(scope: NetnsScope, name: string, n: number): Promise<number> {
+/** Makes flannel.1 by hand, as flannel would, in a fresh namespace; returns the namespace. */
+export async function handMadeVxlan(scope: NetnsScope, name: string): Promise<string> {
   const ns = await scope.createNamespace(name);
+  await scope.ipBatch(ns, [
+    'link add eth0 type veth peer name eth1',
+    'link set eth1 up',
+    'addr add 192.0.2.10/24 dev eth0',
+    'link set eth0 up',
+    'link add flannel.1 type vxlan id 1 local 192.0.2.10 dev eth0 dstport 8472 nolearning',
+    'link set flannel.1 mtu 1450 up',
+    'addr add 10.0.0.0/32 dev flannel.1',
+  ]);
+  return ns;
+}
+
+export interface BatchFigures {
+  /** Wall time of `ip -batch` then `bridge -batch`. */
+  ms: number;
+  /** Their user + system CPU (system time includes the kernel's own work for them). */
+  cpuSeconds: number;
+}
+
+/** Adds peers [0, n) to a hand-made flannel.1 with iproute2's batch mode, timed by bash. */
+export async function timedBatch(scope: NetnsScope, ns: string, n: number): Promise<BatchFigures> {
+  const ipLines: string[] = [];
+  const bridgeLines: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const p = fakePeer(i);
+    ipLines.push(`neigh replace ${p.vtep} lladdr ${p.mac} dev flannel.1 nud permanent`, `route replace ${p.subnet} via ${p.vtep} dev flannel.1 onlink`);
+    bridgeLines.push(`fdb replace ${p.mac} dev flannel.1 dst ${p.publicIp} self permanent`);
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'weft-bench-batch-'));
   try {
-    await scope.ipBatch(ns, [
-      'link add eth0 type veth peer name eth1',
-      'link set eth1 up',
-      'addr add 192.0.2.10/24 dev eth0',
-      'link set eth0 up',
-      'link add flannel.1 type vxlan id 1 local 192.0.2.10 dev eth0 dstport 8472 nolearning',
-      'link set flannel.1 mtu 1450 up',
-      'addr add 10.0.0.0/32 dev flannel.1',
-    ]);
-    const ipLines: string[] = [];
-    const bridgeLines: string[] = [];
-    for (let i = 0; i < n; i++) {
-      const p = fakePeer(i);
-      ipLines.push(`neigh replace ${p.vtep} lladdr ${p.mac} dev flannel.1 nud permanent`, `route replace ${p.subnet} via ${p.vtep} dev flannel.1 onlink`);
-      bridgeLines.push(`fdb replace ${p.mac} dev flannel.1 dst ${p.publicIp} self permanent`);
-    }
-    const started = performance.now();
-    await scope.exec(ns, 'ip', ['-batch', '-'], ipLines.join('\n') + '\n');
-    await scope.exec(ns, 'bridge', ['-batch', '-'], bridgeLines.join('\n') + '\n');
-    const ms = performance.now() - started;
+    await writeFile(join(dir, 'ip'), `${ipLines.join('\n')}\n`);
+    await writeFile(join(dir, 'bridge'), `${bridgeLines.join('\n')}\n`);
+    // One bash `time` around both: real, user, sys in seconds.
+    const script = `TIMEFORMAT='%3R %3U %3S'; time { ip -batch ${dir}/ip && bridge -batch ${dir}/bridge; }`;
+    const { stderr } = await scope.exec(ns, 'bash', ['-c', script]);
+    const [real = NaN, user = NaN, sys = NaN] = stderr.trim().split('\n').at(-1)?.split(' ').map(Number) ?? [];
     const counts = await countEntries(scope, ns);
     if (counts.neighbors !== n || counts.fdb !== n || counts.routes !== n) throw new Error(`baseline made ${JSON.stringify(counts)} for ${n}`);
-    return ms;
+    return { ms: real * 1000, cpuSeconds: user + sys };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The baseline in a namespace of its own, removed afterwards. */
+export async function baselineBatch(scope: NetnsScope, name: string, n: number): Promise<BatchFigures> {
+  const ns = await handMadeVxlan(scope, name);
+  try {
+    return await timedBatch(scope, ns, n);
   } finally {
     await scope.deleteNamespace(ns);
   }
@@ -74,11 +102,4 @@ export function median(values: number[]): number {
 export function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
-}
-
-export async function rssMb(pid: number | undefined): Promise<number> {
-  if (pid === undefined) return NaN;
-  const { readFile } = await import('node:fs/promises');
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) / 1024;
 }
