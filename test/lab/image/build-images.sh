@@ -216,16 +216,20 @@ check_inputs() {
   esac
 }
 
-names=("$@")
-((${#names[@]})) || names=(weft pause agnhost busybox)
-for name in "${names[@]}"; do check_inputs "$name"; done
-for tool in mmdebstrap jq; do command -v "$tool" >/dev/null || fail "$tool missing: run test/setup.sh"; done
+# The whole run is one function, read by bash before it starts: editing this file meanwhile is safe.
+main() {
+  local name tool names=("$@")
+  ((${#names[@]})) || names=(weft pause agnhost busybox)
+  for name in "${names[@]}"; do check_inputs "$name"; done
+  for tool in mmdebstrap jq; do command -v "$tool" >/dev/null || fail "$tool missing: run test/setup.sh"; done
 
-mkdir -p "$cache/layers"
-# One build at a time; a second caller waits and then finds the tarballs cached.
-exec 9>"$cache/.lock"
-flock 9
-work=$(mktemp -d "$cache/.work.XXXXXX")
-trap 'rm -rf "$work"' EXIT
-for name in "${names[@]}"; do "build_$name"; done
-log "done"
+  mkdir -p "$cache/layers"
+  # One build at a time; a second caller waits and then finds the tarballs cached.
+  exec 9>"$cache/.lock"
+  flock 9
+  work=$(mktemp -d "$cache/.work.XXXXXX")
+  trap 'rm -rf "$work"' EXIT
+  for name in "${names[@]}"; do "build_$name"; done
+  log "done"
+}
+main "$@"; exit
