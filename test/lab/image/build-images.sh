@@ -229,6 +229,8 @@ main() {
   flock 9
   work=$(mktemp -d "$cache/.work.XXXXXX")
   trap 'rm -rf "$work"' EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM # so the EXIT trap runs
   for name in "${names[@]}"; do "build_$name"; done
   log "done"
 }
