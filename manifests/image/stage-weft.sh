@@ -23,6 +23,8 @@ tar -C "$src" --exclude=dist/test --exclude='*.test.js' --exclude='*.test.js.map
 # only the dependencies the daemon needs at run time.
 cp -a "$src/node_modules" "$stage/"
 (cd "$stage" && npm prune --omit=dev --offline --no-audit --no-fund --loglevel=error >&2)
+# Type declarations, source maps and docs are never loaded at run time: about half of node_modules.
+find "$stage/node_modules" -type f \( -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.map' -o -name '*.md' \) -delete
 find "$stage/node_modules" -type d -empty -delete
 cp "$node_bin" "$stage/node"
 cp "$here/install-weft.sh" "$stage/"

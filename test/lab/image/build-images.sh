@@ -45,10 +45,12 @@ dist_digest() {
 }
 debian_sources() { bash "$repo/test/lab/debian-sources.sh" deb; }
 
-# Removes PATH_PREFIX.*.tar other than the one just made (the cache keeps one version of each).
+# Keeps the few most recently used PATH_PREFIX.*.tar: several worktrees may share the cache, each
+# with its own weft build, and a tarball just printed to one of them must not vanish under it.
 prune_older() {
-  local prefix=$1 keep=$2
-  find "$(dirname "$prefix")" -maxdepth 1 -name "$(basename "$prefix").*.tar" ! -name "$(basename "$keep")" -delete
+  local prefix=$1
+  # (ls -t is safe here: the names are ours, without spaces or newlines)
+  ls -t "$prefix".*.tar | tail -n +5 | xargs -r rm -f --
 }
 
 write_image() { bash "$here/write-image.sh" "$@"; }
@@ -67,8 +69,9 @@ cached_layer() {
     log "building layer $name ($key)"
     "$builder" "$cached.part" "$@"
     mv "$cached.part" "$cached"
-    prune_older "$cache/layers/$name" "$cached"
+    prune_older "$cache/layers/$name"
   fi
+  touch "$cached"
   ln "$cached" "$out"
 }
 
@@ -156,9 +159,10 @@ image() {
     done
     write_image "$out.part" "$ref" "$run_config" "${layers[@]}"
     mv "$out.part" "$out"
-    prune_older "$cache/$name" "$out"
+    prune_older "$cache/$name"
     log "built $out ($(du -m "$out" | cut -f1) MB)"
   else
+    touch "$out" # recently used: kept by prune_older
     log "cached $out"
   fi
   echo "$ref $out"
@@ -212,16 +216,22 @@ check_inputs() {
   esac
 }
 
-names=("$@")
-((${#names[@]})) || names=(weft pause agnhost busybox)
-for name in "${names[@]}"; do check_inputs "$name"; done
-for tool in mmdebstrap jq; do command -v "$tool" >/dev/null || fail "$tool missing: run test/setup.sh"; done
+# The whole run is one function, read by bash before it starts: editing this file meanwhile is safe.
+main() {
+  local name tool names=("$@")
+  ((${#names[@]})) || names=(weft pause agnhost busybox)
+  for name in "${names[@]}"; do check_inputs "$name"; done
+  for tool in mmdebstrap jq; do command -v "$tool" >/dev/null || fail "$tool missing: run test/setup.sh"; done
 
-mkdir -p "$cache/layers"
-# One build at a time; a second caller waits and then finds the tarballs cached.
-exec 9>"$cache/.lock"
-flock 9
-work=$(mktemp -d "$cache/.work.XXXXXX")
-trap 'rm -rf "$work"' EXIT
-for name in "${names[@]}"; do "build_$name"; done
-log "done"
+  mkdir -p "$cache/layers"
+  # One build at a time; a second caller waits and then finds the tarballs cached.
+  exec 9>"$cache/.lock"
+  flock 9
+  work=$(mktemp -d "$cache/.work.XXXXXX")
+  trap 'rm -rf "$work"' EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM # so the EXIT trap runs
+  for name in "${names[@]}"; do "build_$name"; done
+  log "done"
+}
+main "$@"; exit
