@@ -1,4 +1,5 @@
 // The seam between the reconcile loop and a datapath (vxlan, host-gw).
+import type { Logger } from 'winston';
 import type { Ipv4 } from '../subnet/ipv4.js';
 import type { Lease, LeaseAttrs } from '../subnet/lease.js';
 import type { KernelEvent } from './rtnetlink.js';
@@ -36,6 +37,28 @@ export interface Backend {
    * lease churn). Throws when it cannot; the loop then falls back to a full applyPeers pass.
    */
   applyChanges?(upserts: readonly Lease[], removals: readonly Lease[]): Promise<ApplyResult>;
-  /** Whether a kernel notification touches state this backend owns (and so calls for a pass). */
+  /**
+   * Whether a kernel notification calls for a pass: it shows state this backend owns other than
+   * wanted (deleted, changed, or unwanted). Notifications of the backend's own writes do not.
+   */
   ownsKernelEvent(event: KernelEvent): boolean;
+}
+
+/** Peers of another backend type (e.g. udp) are skipped; each is warned about once, not every pass. */
+export class SkippedPeers {
+  private readonly warned = new Set<string>();
+
+  constructor(
+    private readonly backendType: string,
+    private readonly logger: Logger,
+  ) {}
+
+  warnOnce(lease: Lease): void {
+    const key = `${lease.subnet.toString()} ${lease.backendType}`;
+    if (this.warned.has(key)) return;
+    this.warned.add(key);
+    this.logger.warn(`skipping a peer of another backend type: this node uses ${this.backendType}`, {
+      subnet: lease.subnet.toString(), backendType: lease.backendType,
+    });
+  }
 }

@@ -6,18 +6,19 @@ import type { Logger } from 'winston';
 import { ConfigError } from '../subnet/errors.js';
 import { formatIpv4 } from '../subnet/ipv4.js';
 import type { Lease, LeaseAttrs } from '../subnet/lease.js';
-import type { ApplyResult, Backend, ExternalInterface } from './backend.js';
+import { SkippedPeers, type ApplyResult, type Backend, type ExternalInterface } from './backend.js';
 import { planKernelWrites, type DesiredEntries } from './kernel-diff.js';
 import type { KernelEvent, RtNetlink } from './rtnetlink.js';
 import { WEFT_ROUTE_PROTOCOL } from './vxlan-backend.js';
+import { WantedEntries } from './wanted-entries.js';
 
 export type HostGwNetlink = Pick<RtNetlink, 'listIpv4Addresses' | 'listRoutes' | 'writeAll' | 'listLinks' | 'deleteLink'>;
 
 export class HostGwBackend implements Backend {
   readonly type = 'host-gw';
   readonly podMtu: number;
-  /** Peers of another backend already warned about, so each is reported once, not every pass. */
-  private readonly ignoredPeers = new Set<string>();
+  private readonly wanted = new WantedEntries();
+  private readonly skipped: SkippedPeers;
 
   constructor(
     private readonly netlink: HostGwNetlink,
@@ -25,6 +26,7 @@ export class HostGwBackend implements Backend {
     private readonly logger: Logger,
   ) {
     this.podMtu = external.mtu;
+    this.skipped = new SkippedPeers('host-gw', logger);
   }
 
   async prepare(): Promise<LeaseAttrs> {
@@ -45,8 +47,11 @@ export class HostGwBackend implements Backend {
     return { publicIp: this.external.publicIp, backendType: 'host-gw' };
   }
 
+  /** Only a change that leaves our routes other than wanted calls for a pass; our own writes do not. */
   ownsKernelEvent(event: KernelEvent): boolean {
-    return event.kind === 'route' && event.ifindex === this.external.index;
+    const route = event.kind === 'route' ? event.route : undefined;
+    return route !== undefined && route.oif === this.external.index && route.protocol === WEFT_ROUTE_PROTOCOL &&
+      this.wanted.routeNeedsPass(route, event.deleted);
   }
 
   configureOwnLease(): Promise<void> {
@@ -54,18 +59,16 @@ export class HostGwBackend implements Backend {
   }
 
   async applyPeers(peers: ReadonlyMap<string, Lease>): Promise<ApplyResult> {
-    const desired: DesiredEntries = { neighbors: [], fdb: [], routes: [] };
-    for (const lease of peers.values()) {
+    const perPeer = new Map<string, DesiredEntries>();
+    for (const [key, lease] of peers) {
       if (lease.backendType !== 'host-gw') {
-        const key = `${lease.subnet.toString()} ${lease.backendType}`;
-        if (!this.ignoredPeers.has(key)) {
-          this.ignoredPeers.add(key);
-          this.logger.warn('ignoring a peer of another backend type', { subnet: lease.subnet.toString(), backendType: lease.backendType });
-        }
+        this.skipped.warnOnce(lease);
         continue;
       }
-      desired.routes.push({ dst: lease.subnet, gateway: lease.publicIp, oif: this.external.index, onlink: false, protocol: WEFT_ROUTE_PROTOCOL });
+      const route = { dst: lease.subnet, gateway: lease.publicIp, oif: this.external.index, onlink: false, protocol: WEFT_ROUTE_PROTOCOL };
+      perPeer.set(key, { neighbors: [], fdb: [], routes: [route] });
     }
+    const desired = this.wanted.reset(perPeer);
     const routes = (await this.netlink.listRoutes(this.external.index)).filter((r) => r.protocol === WEFT_ROUTE_PROTOCOL);
     const plan = planKernelWrites(this.external.index, desired, { neighbors: [], fdb: [], routes });
     const { failed } = await this.netlink.writeAll(plan.writes);

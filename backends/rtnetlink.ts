@@ -93,29 +93,42 @@ export interface RouteSpec {
   protocol: number;
 }
 
-/** A change the kernel announced (something deleted, or a link changed), or a gap in what we saw. */
+/** A change the kernel announced, or a gap in what we saw. */
 export interface KernelEvent {
-  /** 'gap': notifications may have been missed (the monitor was paused); look at everything. */
+  /** 'gap': notifications may have been missed; look at everything. FDB entries come as 'neighbor'. */
   kind: 'link' | 'route' | 'neighbor' | 'gap';
   deleted: boolean;
   ifindex: number | undefined;
   ifname?: string | undefined;
+  /** The route announced, when it is in the main table. */
+  route?: RouteEntry | undefined;
+  /** The IPv4 neighbour announced (one with an address and a link-layer address). */
+  neighbor?: NeighborEntry | undefined;
+  /** The FDB entry announced (one with a remote destination). */
+  fdb?: FdbEntry | undefined;
+  /** Why a gap: the monitor was paused during our own bulk write, or its queue overflowed. */
+  cause?: 'paused' | 'overflow' | undefined;
 }
 
-const { NEWLINK, DELLINK, DELROUTE, DELNEIGH } = rt.MessageType;
-const WATCHED_TYPES = new Set<rt.MessageType>([NEWLINK, DELLINK, DELROUTE, DELNEIGH]);
-/** Asked for; the kernel caps it at twice net.core.rmem_max. */
+const { NEWLINK, DELLINK, NEWROUTE, DELROUTE, NEWNEIGH, DELNEIGH } = rt.MessageType;
+const WATCHED_TYPES = new Set<rt.MessageType>([NEWLINK, DELLINK, NEWROUTE, DELROUTE, NEWNEIGH, DELNEIGH]);
+const DELETIONS = new Set<rt.MessageType>([DELLINK, DELROUTE, DELNEIGH]);
+/** Asked for; the kernel caps it at twice net.core.rmem_max. Fewer overflows under a storm. */
 const MONITOR_RECV_BUFFER = 8 * 1024 * 1024;
 /** Writes in one writeAll above which monitors pause (our own notifications would flood them). */
 const MONITOR_PAUSE_WRITES = 256;
+const MONITOR_REOPEN_MS = 1000;
 
 /**
- * Link, IPv4 route and neighbour notifications on a socket of its own. The netlink package aborts
- * the process when such a socket overflows (ENOBUFS) while deletions arrive, so the socket gets a
- * large buffer and is closed while we write in bulk ourselves; reopening reports a 'gap'.
+ * Link, IPv4 route and neighbour notifications on a socket of its own. When its queue overflows
+ * (ENOBUFS: the kernel dropped notifications) it reports a 'gap' and keeps reading; the netlink
+ * package is patched (patches/netlink+0.3.0.patch) so that an overflow no longer aborts the
+ * process. It is closed while we write in bulk ourselves (thousands of our own notifications
+ * would only overflow it); reopening reports a gap too. A socket that fails otherwise is reopened.
  */
 class KernelMonitor {
   private socket: RtNetlinkSocket | undefined;
+  private reopenTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly onEvent: (event: KernelEvent) => void,
@@ -129,21 +142,20 @@ class KernelMonitor {
       for (const msg of messages) {
         if (!WATCHED_TYPES.has(msg.type)) continue;
         try {
-          const parsed = parseRtMessage(msg.type, msg.data);
-          const deleted = msg.type !== NEWLINK;
-          if (parsed.kind === 'link') this.onEvent({ kind: 'link', deleted, ifindex: parsed.data.index, ifname: parsed.attrs.ifname });
-          else if (parsed.kind === 'route') this.onEvent({ kind: 'route', deleted, ifindex: parsed.attrs.oif });
-          else if (parsed.kind === 'neighbor') this.onEvent({ kind: 'neighbor', deleted, ifindex: parsed.data.ifindex });
+          const event = kernelEventOf(parseRtMessage(msg.type, msg.data), DELETIONS.has(msg.type));
+          if (event) this.onEvent(event);
         } catch (err) {
           this.onError(err as Error);
         }
       }
     });
-    socket.socket.on('error', this.onError);
+    socket.socket.on('error', (err: Error) => { this.failed(err); });
     this.socket = socket;
   }
 
   close(): void {
+    clearTimeout(this.reopenTimer);
+    this.reopenTimer = undefined;
     this.socket?.socket.socket.close();
     this.socket = undefined;
   }
@@ -155,13 +167,80 @@ class KernelMonitor {
   resume(): void {
     if (this.socket) return;
     this.open();
-    this.onEvent({ kind: 'gap', deleted: false, ifindex: undefined });
+    this.onEvent({ kind: 'gap', deleted: false, ifindex: undefined, cause: 'paused' });
   }
+
+  private failed(err: Error): void {
+    if ((err as { code?: unknown }).code === 'ENOBUFS') {
+      this.onEvent({ kind: 'gap', deleted: false, ifindex: undefined, cause: 'overflow' });
+      return;
+    }
+    this.onError(err);
+    this.close();
+    this.reopen();
+  }
+
+  private reopen(): void {
+    try {
+      this.open();
+      this.onEvent({ kind: 'gap', deleted: false, ifindex: undefined, cause: 'overflow' });
+    } catch (err) {
+      this.onError(err as Error);
+      this.reopenTimer = setTimeout(() => { this.reopen(); }, MONITOR_REOPEN_MS);
+      this.reopenTimer.unref();
+    }
+  }
+}
+
+function kernelEventOf(parsed: ReturnType<typeof parseRtMessage>, deleted: boolean): KernelEvent | undefined {
+  switch (parsed.kind) {
+    case 'link':
+      return { kind: 'link', deleted, ifindex: parsed.data.index, ifname: parsed.attrs.ifname };
+    case 'route':
+      return { kind: 'route', deleted, ifindex: parsed.attrs.oif, route: routeEntryOf(parsed) };
+    case 'neighbor':
+      return {
+        kind: 'neighbor', deleted, ifindex: parsed.data.ifindex,
+        neighbor: parsed.data.family === AF_INET ? neighborEntryOf(parsed) : undefined,
+        fdb: parsed.data.family === AF_BRIDGE ? fdbEntryOf(parsed) : undefined,
+      };
+    default:
+      return undefined;
+  }
+}
+
+type RouteMessage = Extract<ReturnType<typeof parseRtMessage>, { kind: 'route' }>;
+type NeighborMessage = Extract<ReturnType<typeof parseRtMessage>, { kind: 'neighbor' }>;
+
+/** The route, or undefined when it is not in the main table. */
+function routeEntryOf(msg: RouteMessage): RouteEntry | undefined {
+  const table = msg.attrs.table ?? msg.data.table;
+  if (table !== MAIN_TABLE) return undefined;
+  return {
+    dst: Ipv4Net.of(msg.attrs.dst ? ipv4FromBytes(msg.attrs.dst) : 0, msg.data.dstLen ?? 0),
+    gateway: msg.attrs.gateway ? ipv4FromBytes(msg.attrs.gateway) : undefined,
+    oif: msg.attrs.oif,
+    protocol: routeProtocolNumber(msg.data.protocol),
+    onlink: ((msg.data.flags?.__unknown ?? 0) & RTNH_F_ONLINK) !== 0,
+  };
+}
+
+/** The neighbour; its MAC is '' when the kernel announced none (e.g. the FAILED state of a deletion). */
+function neighborEntryOf(msg: NeighborMessage): NeighborEntry | undefined {
+  const { dst, lladdr } = msg.attrs;
+  return dst?.length === 4
+    ? { ip: ipv4FromBytes(dst), mac: lladdr ? formatMac(lladdr) : '', permanent: msg.data.state?.permanent === true }
+    : undefined;
+}
+
+function fdbEntryOf(msg: NeighborMessage): FdbEntry | undefined {
+  const { dst, lladdr } = msg.attrs;
+  return lladdr && dst?.length === 4 ? { mac: formatMac(lladdr), dst: ipv4FromBytes(dst) } : undefined;
 }
 
 const monitors = new Set<KernelMonitor>();
 
-/** Reports kernel deletions and link changes (and gaps) until the returned function is called. */
+/** Reports kernel changes of links, routes, neighbours and FDB entries (and gaps) until the returned function is called. */
 export function watchKernelChanges(onEvent: (event: KernelEvent) => void, onError: (err: Error) => void): () => void {
   const monitor = new KernelMonitor(onEvent, onError);
   monitor.open();
@@ -215,16 +294,8 @@ export class RtNetlink {
   async listRoutes(oif?: number): Promise<RouteEntry[]> {
     const routes = await this.call('list routes', 'main table', () => this.socket.getRoutes({ family: AF_INET }));
     return routes.flatMap((msg) => {
-      const table = msg.attrs.table ?? msg.data.table;
-      if (table !== MAIN_TABLE || (oif !== undefined && msg.attrs.oif !== oif)) return [];
-      const dst = Ipv4Net.of(msg.attrs.dst ? ipv4FromBytes(msg.attrs.dst) : 0, msg.data.dstLen ?? 0);
-      return [{
-        dst,
-        gateway: msg.attrs.gateway ? ipv4FromBytes(msg.attrs.gateway) : undefined,
-        oif: msg.attrs.oif,
-        protocol: routeProtocolNumber(msg.data.protocol),
-        onlink: ((msg.data.flags?.__unknown ?? 0) & RTNH_F_ONLINK) !== 0,
-      }];
+      const route = routeEntryOf(msg);
+      return route && (oif === undefined || route.oif === oif) ? [route] : [];
     });
   }
 
@@ -243,20 +314,18 @@ export class RtNetlink {
 
   async listNeighbors(index: number): Promise<NeighborEntry[]> {
     const all = await this.call('list neighbours', index, () => this.socket.getNeighbors({ family: AF_INET }));
-    return all.flatMap((msg) =>
-      msg.data.ifindex === index && msg.attrs.dst && msg.attrs.lladdr
-        ? [{ ip: ipv4FromBytes(msg.attrs.dst), mac: formatMac(msg.attrs.lladdr), permanent: msg.data.state?.permanent === true }]
-        : [],
-    );
+    return all.flatMap((msg) => {
+      const entry = msg.data.ifindex === index ? neighborEntryOf(msg) : undefined;
+      return entry && entry.mac !== '' ? [entry] : [];
+    });
   }
 
   async listFdb(index: number): Promise<FdbEntry[]> {
     const all = await this.call('list fdb', index, () => this.socket.getNeighbors({ family: AF_BRIDGE }));
-    return all.flatMap((msg) =>
-      msg.data.ifindex === index && msg.attrs.lladdr && msg.attrs.dst && msg.attrs.dst.length === 4
-        ? [{ mac: formatMac(msg.attrs.lladdr), dst: ipv4FromBytes(msg.attrs.dst) }]
-        : [],
-    );
+    return all.flatMap((msg) => {
+      const entry = msg.data.ifindex === index ? fdbEntryOf(msg) : undefined;
+      return entry ? [entry] : [];
+    });
   }
 
   async createVxlan(spec: VxlanLinkSpec): Promise<void> {

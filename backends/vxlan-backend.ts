@@ -10,9 +10,10 @@ import type { Logger } from 'winston';
 import { Ipv4Net, formatIpv4 } from '../subnet/ipv4.js';
 import type { Lease, LeaseAttrs } from '../subnet/lease.js';
 import type { VxlanOptions } from '../overlay/network-config.js';
-import type { ApplyResult, Backend, ExternalInterface } from './backend.js';
+import { SkippedPeers, type ApplyResult, type Backend, type ExternalInterface } from './backend.js';
 import { changeFailures, planChangeWrites, planKernelWrites, type DesiredEntries } from './kernel-diff.js';
-import type { KernelEvent, LinkInfo, RouteSpec, RtNetlink } from './rtnetlink.js';
+import type { KernelEvent, LinkInfo, RouteEntry, RtNetlink } from './rtnetlink.js';
+import { WantedEntries } from './wanted-entries.js';
 
 const VXLAN_OVERHEAD = 50;
 const LINUX_VXLAN_PORT = 8472;
@@ -35,6 +36,8 @@ export class VxlanBackend implements Backend {
   private ownLease: Lease | undefined;
   private connectedNets: Ipv4Net[] = [];
   private deviceIndex: number | undefined;
+  private readonly wanted = new WantedEntries();
+  private readonly skipped: SkippedPeers;
 
   constructor(
     private readonly netlink: VxlanNetlink,
@@ -48,6 +51,7 @@ export class VxlanBackend implements Backend {
     this.port = options.port === 0 ? LINUX_VXLAN_PORT : options.port;
     this.podMtu = (options.mtu ?? external.mtu) - VXLAN_OVERHEAD;
     this.mac = previousMac;
+    this.skipped = new SkippedPeers('vxlan', logger);
   }
 
   async prepare(): Promise<LeaseAttrs> {
@@ -77,7 +81,12 @@ export class VxlanBackend implements Backend {
       linkRepairs = 1;
     }
     this.deviceIndex = device.index;
-    const desired = this.desiredEntries(device.index, peers);
+    const index = device.index;
+    const perPeer = new Map([...peers].flatMap(([key, lease]) => {
+      const entries = this.peerEntries(index, lease);
+      return entries ? [[key, entries] as const] : [];
+    }));
+    const desired = this.wanted.reset(perPeer);
     const [neighbors, fdb, deviceRoutes, externalRoutes] = await Promise.all([
       this.netlink.listNeighbors(device.index),
       this.netlink.listFdb(device.index),
@@ -98,9 +107,19 @@ export class VxlanBackend implements Backend {
   async applyChanges(upserts: readonly Lease[], removals: readonly Lease[]): Promise<ApplyResult> {
     const index = this.deviceIndex;
     if (index === undefined) throw new Error(`${this.deviceName} not set up yet`);
-    const bySubnet = (leases: readonly Lease[]): Map<string, Lease> => new Map(leases.map((l) => [l.subnet.toString(), l]));
-    const add = this.desiredEntries(index, bySubnet(upserts));
-    const remove = this.desiredEntries(index, bySubnet(removals));
+    const add: DesiredEntries = { neighbors: [], fdb: [], routes: [] };
+    const remove: DesiredEntries = { neighbors: [], fdb: [], routes: [] };
+    const collect = ({ stale, write }: { stale: DesiredEntries; write: DesiredEntries }): void => {
+      for (const kind of ['neighbors', 'fdb', 'routes'] as const) {
+        (remove[kind] as unknown[]).push(...stale[kind]);
+        (add[kind] as unknown[]).push(...write[kind]);
+      }
+    };
+    for (const lease of removals) collect(this.wanted.delete(lease.subnet.toString()));
+    for (const lease of upserts) {
+      const entries = this.peerEntries(index, lease);
+      collect(entries ? this.wanted.set(lease.subnet.toString(), entries) : this.wanted.delete(lease.subnet.toString()));
+    }
     const { failed } = await this.netlink.writeAll(planChangeWrites(index, add, remove));
     const failures = changeFailures(failed);
     if (failures.length > 0) throw new Error(`${failures.length} writes failed (first: ${failures[0]?.error.message ?? ''})`);
@@ -110,31 +129,39 @@ export class VxlanBackend implements Backend {
     };
   }
 
+  /** Only a change that leaves our entries other than wanted calls for a pass; our own writes do not. */
   ownsKernelEvent(event: KernelEvent): boolean {
     if (event.kind === 'link') return event.ifname === this.deviceName || event.ifindex === this.deviceIndex;
-    return event.ifindex === this.deviceIndex || (event.kind === 'route' && event.ifindex === this.external.index);
+    if (event.kind === 'route') return event.route !== undefined && this.ownsRoute(event.route) && this.wanted.routeNeedsPass(event.route, event.deleted);
+    if (event.kind !== 'neighbor' || event.ifindex === undefined || event.ifindex !== this.deviceIndex) return false;
+    if (event.fdb) return this.wanted.fdbNeedsPass(event.fdb, event.deleted);
+    return event.neighbor !== undefined && this.wanted.neighborNeedsPass(event.neighbor, event.deleted);
   }
 
-  private desiredEntries(deviceIndex: number, peers: ReadonlyMap<string, Lease>): DesiredEntries {
-    const desired: DesiredEntries = { neighbors: [], fdb: [], routes: [] };
-    for (const lease of peers.values()) {
-      if (lease.backendType !== 'vxlan' || !lease.backendData) {
-        this.logger.debug('skipping a peer of another backend type', { subnet: lease.subnet.toString(), backendType: lease.backendType });
-        continue;
-      }
-      if (this.options.directRouting && this.connectedNets.some((net) => net.contains(lease.publicIp))) {
-        desired.routes.push({
-          dst: lease.subnet, gateway: lease.publicIp, oif: this.external.index, onlink: false, protocol: WEFT_ROUTE_PROTOCOL,
-        });
-        continue;
-      }
-      const mac = lease.backendData.vtepMac;
-      desired.neighbors.push({ ip: lease.subnet.ip, mac, permanent: true });
-      desired.fdb.push({ mac, dst: lease.publicIp });
-      const route: RouteSpec = { dst: lease.subnet, gateway: lease.subnet.ip, oif: deviceIndex, onlink: true, protocol: ROUTE_PROTOCOL };
-      desired.routes.push(route);
+  /** Routes on our device, and DirectRouting routes (our protocol) on the external interface. */
+  private ownsRoute(route: RouteEntry): boolean {
+    return (route.oif !== undefined && route.oif === this.deviceIndex) ||
+      (route.oif === this.external.index && route.protocol === WEFT_ROUTE_PROTOCOL);
+  }
+
+  /** One peer's neighbour, FDB entry and route (or its DirectRouting route); undefined for a peer of another type. */
+  private peerEntries(deviceIndex: number, lease: Lease): DesiredEntries | undefined {
+    if (lease.backendType !== 'vxlan' || !lease.backendData) {
+      this.skipped.warnOnce(lease);
+      return undefined;
     }
-    return desired;
+    if (this.options.directRouting && this.connectedNets.some((net) => net.contains(lease.publicIp))) {
+      return {
+        neighbors: [], fdb: [],
+        routes: [{ dst: lease.subnet, gateway: lease.publicIp, oif: this.external.index, onlink: false, protocol: WEFT_ROUTE_PROTOCOL }],
+      };
+    }
+    const mac = lease.backendData.vtepMac;
+    return {
+      neighbors: [{ ip: lease.subnet.ip, mac, permanent: true }],
+      fdb: [{ mac, dst: lease.publicIp }],
+      routes: [{ dst: lease.subnet, gateway: lease.subnet.ip, oif: deviceIndex, onlink: true, protocol: ROUTE_PROTOCOL }],
+    };
   }
 
   /** Adopts the device if it is as wanted, else (re)creates it keeping its MAC. */

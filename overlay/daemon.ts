@@ -52,6 +52,7 @@ export interface RunningState {
 }
 
 const GAP_PASS_DELAY_MS = 1000;
+const OVERFLOW_WARN_MS = 60_000;
 
 export const EXIT_OK = 0;
 export const EXIT_FATAL = 1;
@@ -149,11 +150,18 @@ async function serve(options: DaemonOptions, parts: DaemonParts, logger: Logger,
       announce(signal).catch((err: unknown) => logger.warn('announcing the network as available failed', { error: String(err) }));
     });
   }
-  // A gap (the monitor paused during one of our bulk writes) calls for a full pass, but a bulk
-  // insert makes many gaps: one full pass a second covers them all.
+  // A gap calls for a full pass. An overflow (the kernel dropped notifications) gets it at once;
+  // the monitor pausing during our own bulk writes makes many gaps: one pass a second covers them.
   let gapTimer: NodeJS.Timeout | undefined;
+  let overflowWarnedAt = -Infinity;
   const stopKernelWatch = parts.watchKernel?.((event) => {
-    if (event.kind === 'gap') {
+    if (event.kind === 'gap' && event.cause === 'overflow') {
+      // A storm overflows the socket again and again: say so at most every OVERFLOW_WARN_MS.
+      const level = performance.now() - overflowWarnedAt > OVERFLOW_WARN_MS ? 'warn' : 'debug';
+      if (level === 'warn') overflowWarnedAt = performance.now();
+      logger.log(level, 'kernel notifications were lost (the monitor socket overflowed); checking every entry');
+      loop.trigger('kernel-overflow');
+    } else if (event.kind === 'gap') {
       gapTimer ??= setTimeout(() => {
         gapTimer = undefined;
         loop.trigger('kernel-gap');

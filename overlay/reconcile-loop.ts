@@ -13,6 +13,7 @@ import type { Logger } from 'winston';
 import type { ApplyResult, Backend } from '../backends/backend.js';
 import type { Ipv4Net } from '../subnet/ipv4.js';
 import type { Lease, LeaseBatch } from '../subnet/lease.js';
+import { LeaseConflicts } from './lease-conflicts.js';
 import { dropOwnSubnet, foldBatch, type PeerMap } from './peer-set.js';
 
 export interface ReconcileOptions {
@@ -48,6 +49,7 @@ export class ReconcileLoop {
   private haveSnapshot = false;
   private wake: (() => void) | undefined;
   private readonly listeners: PassListener[] = [];
+  private readonly conflicts: LeaseConflicts;
   readonly status: ReconcileStatus = {
     passes: 0,
     failures: 0,
@@ -61,7 +63,9 @@ export class ReconcileLoop {
     private readonly backend: Backend,
     private readonly logger: Logger,
     private readonly options: ReconcileOptions,
-  ) {}
+  ) {
+    this.conflicts = new LeaseConflicts(logger);
+  }
 
   setOwnSubnet(subnet: Ipv4Net): void {
     this.ownSubnet = subnet;
@@ -73,12 +77,15 @@ export class ReconcileLoop {
     if (firstSnapshot) this.haveSnapshot = true;
     if (!foldBatch(this.peers, batch, this.ownSubnet) && !firstSnapshot) return;
     if (batch.kind === 'snapshot') {
+      this.conflicts.reset(this.peers.values());
       this.trigger('lease-snapshot');
       return;
     }
     for (const lease of batch.leases) {
       if (this.ownSubnet?.equals(lease.subnet)) continue;
       this.changes.set(lease.subnet.toString(), { lease, removed: batch.kind === 'removed' });
+      if (batch.kind === 'removed') this.conflicts.remove(lease);
+      else this.conflicts.upsert(lease);
     }
     this.wakeFor(`lease-${batch.kind}`);
   }

@@ -26,8 +26,10 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   # `npm ci`: exactly the locked versions, and a lock file out of step with package.json fails here.
   npm ci --no-audit --no-fund </dev/null
 fi
-for native in node_modules/raw-socket/build/Release/raw.node; do
-  [ -f "$native" ] || { echo "setup: $native was not built; run 'npm rebuild raw-socket'" >&2; exit 1; }
+# netlink's own build, patched (patches/, applied by postinstall): its prebuilt binary aborts on a
+# netlink overflow.
+for native in node_modules/raw-socket/build/Release/raw.node node_modules/netlink/build/Release/netlink_binding.node; do
+  [ -f "$native" ] || { echo "setup: $native was not built; run 'npm install' (or 'npm run postinstall')" >&2; exit 1; }
 done
 
 echo "setup: building"

@@ -82,7 +82,7 @@ export async function growRestartDrill(drill: RestartDrill, peers: number): Prom
  */
 export async function restartOnce(drill: RestartDrill, signal: 'SIGTERM' | 'SIGKILL', removedPeer: number, daemonArgs: string[] = []): Promise<RestartOutcome> {
   const { lab, node, pods } = drill;
-  const monitor = await startMonitor(lab, node);
+  const monitor = await startKernelMonitor(lab, node);
   const pingers = [startPing(lab, pods[0], pods[1].ip), startPing(lab, pods[1], pods[0].ip)];
   try {
     await sleep(300); // some pings before the stop
@@ -139,12 +139,12 @@ function mentions(vtep: string, mac: string): (line: string) => boolean {
   return (line) => ip.test(line) || line.includes(`lladdr ${mac} `) || line.includes(`${mac} dev`);
 }
 
-interface Running<T> {
+export interface Running<T> {
   stop(): Promise<T>;
 }
 
 /** `ip -o monitor route neigh` in the node; ready once it has seen a probe route come and go. */
-async function startMonitor(lab: LabCluster, node: LabNode): Promise<Running<string[]>> {
+export async function startKernelMonitor(lab: LabCluster, node: LabNode): Promise<Running<string[]>> {
   const child = lab.scope.spawn(node.ns, 'ip', ['-o', 'monitor', 'route', 'neigh']);
   let text = '';
   child.stdout?.on('data', (chunk: Buffer) => { text += chunk.toString(); });
@@ -162,7 +162,7 @@ async function startMonitor(lab: LabCluster, node: LabNode): Promise<Running<str
 }
 
 /** Pings every 20 ms until stopped (SIGINT makes ping print its summary); bounded at 5 minutes. */
-function startPing(lab: LabCluster, from: LabPod, toIp: string): Running<{ sent: number; received: number }> {
+export function startPing(lab: LabCluster, from: LabPod, toIp: string): Running<{ sent: number; received: number }> {
   const child = lab.scope.spawn(from.ns, 'ping', ['-n', '-q', '-i', String(PING_INTERVAL_S), '-w', '300', toIp]);
   let text = '';
   child.stdout?.on('data', (chunk: Buffer) => { text += chunk.toString(); });

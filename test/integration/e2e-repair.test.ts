@@ -160,6 +160,28 @@ describe('vxlan repair', () => {
     expect(await lab.ping(pods[0] as LabPod, peer.ip, 3)).toBeGreaterThan(0);
   });
 
+  // Changed, not deleted: the monitor reacts to RTM_NEW* of entries that differ from what is wanted.
+  it('puts right a route changed to a wrong next hop', async () => {
+    await lab.nodeExec(n1, 'ip', ['route', 'replace', podSubnet(peer), 'via', '10.244.250.0', 'dev', 'flannel.1', 'onlink']);
+    const ms = await timeUntil('the next hop to be right again', async () =>
+      (await lab.nodeExec(n1, 'ip', ['route', 'show', podSubnet(peer)])).includes(`via ${peerVtep.ip} dev flannel.1`));
+    expect(ms).toBeLessThan(REPAIR_DEADLINE_MS);
+    await expectRepairLogged('kernel-route-changed', repairsBefore);
+  });
+
+  it('puts right a neighbour changed to a wrong MAC', async () => {
+    await lab.nodeExec(n1, 'ip', ['neigh', 'replace', peerVtep.ip, 'lladdr', '02:00:00:00:00:99', 'dev', 'flannel.1', 'nud', 'permanent']);
+    expect(await timeUntil('the MAC to be right again', hasNeighbor)).toBeLessThan(REPAIR_DEADLINE_MS);
+    await expectRepairLogged('kernel-neighbor-changed', repairsBefore);
+  });
+
+  it('puts right an FDB entry changed to a wrong destination', async () => {
+    await lab.nodeExec(n1, 'bridge', ['fdb', 'replace', peerVtep.mac, 'dev', 'flannel.1', 'dst', '192.0.2.250', 'self', 'permanent']);
+    expect(await timeUntil('the destination to be right again', hasFdb)).toBeLessThan(REPAIR_DEADLINE_MS);
+    await expectRepairLogged('kernel-neighbor-changed', repairsBefore);
+    expect(await lab.ping(pods[0] as LabPod, peer.ip, 3)).toBeGreaterThan(0);
+  });
+
   it('recreates a deleted flannel.1 with its MAC and replays every peer onto it', async () => {
     const before = await lab.nodeExec(n1, 'ip', ['-j', 'link', 'show', 'flannel.1']);
     const mac = (JSON.parse(before) as { address: string }[])[0]?.address;
