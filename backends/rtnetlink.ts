@@ -304,12 +304,14 @@ export class RtNetlink {
     return (await this.listRoutes()).find((r) => r.dst.prefixLength === 0 && r.oif !== undefined)?.oif;
   }
 
-  /** The interface the kernel would use to reach `ip` (RTM_GETROUTE). */
-  async routeTo(ip: Ipv4): Promise<number | undefined> {
+  /** The interface and preferred source address the kernel would use to reach `ip` (RTM_GETROUTE, as `ip route get`). */
+  async routeTo(ip: Ipv4): Promise<{ index: number; source: Ipv4 | undefined } | undefined> {
     const replies = await this.call('route lookup', ip, () =>
       this.socket.getRoute({ family: AF_INET, dstLen: 32 }, { dst: Buffer.from(ipv4ToBytes(ip)) }),
     ).catch(() => []);
-    return replies[0]?.attrs.oif;
+    const attrs = replies[0]?.attrs;
+    if (attrs?.oif === undefined) return undefined;
+    return { index: attrs.oif, source: attrs.prefsrc?.length === 4 ? ipv4FromBytes(attrs.prefsrc) : undefined };
   }
 
   async listNeighbors(index: number): Promise<NeighborEntry[]> {

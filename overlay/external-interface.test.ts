@@ -12,7 +12,8 @@ const inventory: InterfaceInventory = {
     { name: 'bare', index: 4, mtu: 1500, ipv4: [] },
   ],
   defaultRouteIndex: 2,
-  routeTo: (target) => Promise.resolve(target === ip('198.51.100.200') ? 3 : undefined),
+  // As `ip route get`: the route to 198.51.100.200 leaves eth1 with source 198.51.100.8 (its second address).
+  routeTo: (target) => Promise.resolve(target === ip('198.51.100.200') ? { index: 3, source: ip('198.51.100.8') } : undefined),
 };
 
 const choose = (choice: Partial<Parameters<typeof chooseExternalInterface>[1]>) =>
@@ -37,8 +38,15 @@ describe('chooseExternalInterface', () => {
     expect((await choose({ ifaceRegex: ['^eth0$'] })).name).toBe('eth0');
   });
 
-  it('follows the route for --iface-can-reach', async () => {
-    expect((await choose({ ifaceCanReach: '198.51.100.200' })).name).toBe('eth1');
+  it('follows the route for --iface-can-reach, taking its preferred source address as flannel does', async () => {
+    const ext = await choose({ ifaceCanReach: '198.51.100.200' });
+    expect([ext.name, formatIpv4(ext.ifaceIp), formatIpv4(ext.publicIp)]).toEqual(['eth1', '198.51.100.8', '198.51.100.8']);
+  });
+
+  it('takes the interface\'s first address when the route names no source', async () => {
+    const noSource = { ...inventory, routeTo: () => Promise.resolve({ index: 3, source: undefined }) };
+    const ext = await chooseExternalInterface(noSource, { iface: [], ifaceRegex: [], ifaceCanReach: '198.51.100.200' });
+    expect(formatIpv4(ext.ifaceIp)).toBe('198.51.100.7');
   });
 
   it('publishes --public-ip instead of the interface address', async () => {

@@ -1,6 +1,6 @@
 // Choosing the underlay interface, in flannel's order: --iface (names or IPs, first found wins),
-// then --iface-regex (matched against names and addresses), then --iface-can-reach, else the
-// interface of the default route.
+// then --iface-regex (matched against names and addresses), then --iface-can-reach (the route's
+// interface and preferred source address, as `ip route get` shows), else the interface of the default route.
 import type { ExternalInterface } from '../backends/backend.js';
 import { ConfigError } from '../subnet/errors.js';
 import { formatIpv4, parseIpv4, type Ipv4 } from '../subnet/ipv4.js';
@@ -16,8 +16,8 @@ export interface InterfaceInfo {
 export interface InterfaceInventory {
   interfaces: InterfaceInfo[];
   defaultRouteIndex: number | undefined;
-  /** The interface the kernel would use to reach `ip`, if any. */
-  routeTo(ip: Ipv4): Promise<number | undefined>;
+  /** The interface the kernel would use to reach `ip`, and the source address it would pick (`ip route get`). */
+  routeTo(ip: Ipv4): Promise<{ index: number; source: Ipv4 | undefined } | undefined>;
 }
 
 export interface InterfaceChoice {
@@ -86,8 +86,10 @@ async function pick(inventory: InterfaceInventory, choice: InterfaceChoice): Pro
     if (target === undefined) {
       throw new ConfigError('--iface-can-reach', `"${choice.ifaceCanReach}" is not an IPv4 address`);
     }
-    const index = await inventory.routeTo(target);
-    const found = withAddress(inventory.interfaces.find((i) => i.index === index));
+    // flannel takes the route's preferred source as the interface address, not the interface's first one.
+    const route = await inventory.routeTo(target);
+    const info = inventory.interfaces.find((i) => i.index === route?.index);
+    const found = withAddress(info, route?.source);
     if (!found) throw new ConfigError('--iface-can-reach', `no interface with an IPv4 address routes to ${choice.ifaceCanReach}`);
     return found;
   }

@@ -54,6 +54,10 @@ export class KubeLeaseManager implements LeaseManager {
   private readonly initialMs: number;
   private readonly maxMs: number;
   private readonly closed = new AbortController();
+  /** What acquireLease published: kept so that a deleted and re-created Node gets it again. */
+  private own: { options: AcquireOptions; lease: Lease } | undefined;
+  private ownNodeMissing = false;
+  private republishing: Promise<void> | undefined;
 
   constructor(private readonly opts: KubeLeaseManagerOptions) {
     this.keys = annotationKeys(opts.annotationPrefix);
@@ -127,7 +131,9 @@ export class KubeLeaseManager implements LeaseManager {
         this.log.info('published lease annotations', { subnet: subnet.toString(), publicIp: formatIpv4(publishedIp) });
       }
       // Like flannel, the lease carries our own attributes: the override only changes what peers see.
-      return { ...attrs, subnet, expiresAt: undefined };
+      const lease = { ...attrs, subnet, expiresAt: undefined };
+      this.own = { options, lease };
+      return lease;
     }
   }
 
@@ -161,6 +167,7 @@ export class KubeLeaseManager implements LeaseManager {
         if (resourceVersion === undefined) {
           const list = await this.opts.client.listNodes(both);
           deliver(watcher, peers.snapshot(list.nodes), this.log);
+          this.ownNodeSeen(list.nodes.find((n) => nodeName(n) === this.opts.nodeName), watcher);
           resourceVersion = list.resourceVersion;
           this.log.debug('listed nodes', { resourceVersion, peers: peers.size });
         }
@@ -170,6 +177,7 @@ export class KubeLeaseManager implements LeaseManager {
           (type, node) => {
             resourceVersion = node.metadata?.resourceVersion ?? resourceVersion;
             for (const batch of peers.apply(type, node)) deliver(watcher, batch, this.log);
+            if (type !== 'BOOKMARK' && nodeName(node) === this.opts.nodeName) this.ownNodeSeen(type === 'DELETED' ? undefined : node, watcher);
           },
           both,
         );
@@ -199,9 +207,55 @@ export class KubeLeaseManager implements LeaseManager {
     }
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
     this.closed.abort(new Error('lease manager closed'));
-    return Promise.resolve();
+    await this.republishing;
+  }
+
+  /**
+   * Our Node as the watch last saw it (undefined: deleted). flannel publishes its annotations only at
+   * start, so a Node deleted and registered again by kubelet stayed invisible to peers until a restart;
+   * here a Node that lacks what we published gets it again (and a new pod CIDR becomes our new lease).
+   */
+  private ownNodeSeen(node: KubeNode | undefined, watcher: LeaseWatcher): void {
+    const own = this.own;
+    if (own === undefined) return;
+    if (node === undefined) {
+      if (!this.ownNodeMissing) this.log.warn(`own node ${this.opts.nodeName} was deleted; publishing our annotations again once it is registered again`);
+      this.ownNodeMissing = true;
+      return;
+    }
+    let subnet;
+    try {
+      subnet = nodePodCidr(node);
+    } catch {
+      subnet = undefined; // acquireLease reports it
+    }
+    const current = node.metadata?.annotations ?? {};
+    const wanted = leaseAnnotations(this.keys, own.options.attrs, this.publishedIp(node, own.options.attrs.publicIp));
+    const published = Object.entries(wanted).every(([key, value]) => current[key] === value);
+    if (published && subnet?.equals(own.lease.subnet) === true) {
+      this.ownNodeMissing = false;
+      return;
+    }
+    this.republishing ??= this.republish(own, watcher).finally(() => {
+      this.republishing = undefined;
+    });
+  }
+
+  /** Publishes our lease on our Node again (waiting for its pod CIDR); a new subnet goes to the watcher. */
+  private async republish(own: { options: AcquireOptions; lease: Lease }, watcher: LeaseWatcher): Promise<void> {
+    this.log.warn(`own node ${this.opts.nodeName} lacks our lease annotations (re-created?); publishing them again`);
+    try {
+      const lease = await this.acquireLease({ ...own.options, previousSubnet: own.lease.subnet }, this.closed.signal);
+      this.ownNodeMissing = false;
+      if (!lease.subnet.equals(own.lease.subnet)) {
+        this.log.warn(`own node has a new pod CIDR ${lease.subnet.toString()} (was ${own.lease.subnet.toString()})`);
+        watcher.onOwnLeaseChanged(lease);
+      }
+    } catch (err) {
+      if (!this.closed.signal.aborted) this.log.error(`could not publish our lease annotations again: ${(err as Error).message}`);
+    }
   }
 
   private publishedIp(node: KubeNode, own: Ipv4): Ipv4 {

@@ -49,6 +49,8 @@ export class LabCluster {
   private etcdBridge: PortBridge | undefined;
   /** Set by startKubeApiServer: daemons then run with --kube-subnet-mgr. */
   private kube: { server: KubeApiServer; kubeconfigFile: string; netConfFile: string } | undefined;
+  /** Set by useEtcdEndpoints: daemons then use these instead of the lab's own etcd. */
+  private externalEtcd: string[] | undefined;
   private disposed = false;
 
   /** CNI_PATH for pods: the lab's installed weft plugin, then Debian's plugins. */
@@ -149,6 +151,11 @@ export class LabCluster {
     this.kube.kubeconfigFile = await this.kube.server.writeKubeconfig(token, file, this.kube.server.url);
   }
 
+  /** Daemons started from now on use these etcd endpoints (e.g. an EtcdCluster's), not startEtcd()'s. */
+  useEtcdEndpoints(endpoints: string[]): void {
+    this.externalEtcd = endpoints;
+  }
+
   /** Writes the net-conf.json daemons read in kube mode (the ConfigMap's file in a real cluster). */
   async writeKubeNetConf(config: object = { Network: DEFAULT_NETWORK, Backend: { Type: 'vxlan' } }): Promise<void> {
     if (!this.kube) throw new Error('the kube-apiserver is not running');
@@ -185,7 +192,7 @@ export class LabCluster {
     const log = createWriteStream(node.logFile, { flags: 'a' });
     const store = this.kube
       ? ['--kube-subnet-mgr', '--kubeconfig-file', this.kube.kubeconfigFile, '--net-config-path', this.kube.netConfFile]
-      : ['--etcd-endpoints', this.etcdEndpoint];
+      : ['--etcd-endpoints', (this.externalEtcd ?? [this.etcdEndpoint]).join(',')];
     const daemon = this.scope.spawn(node.ns, process.execPath, [
       WEFTD,
       ...store,

@@ -28,6 +28,8 @@ export interface EtcdServerOptions {
   /** More etcd flags (TLS, auth ...), and the etcdctl flags that then go with them. */
   extraArgs?: string[] | undefined;
   etcdctlArgs?: string[] | undefined;
+  /** As one member of a cluster (test/lab/etcd-cluster.ts); a cluster of one otherwise. */
+  member?: { name: string; initialCluster: string; state: 'new' | 'existing' } | undefined;
 }
 
 export class EtcdServer {
@@ -68,6 +70,10 @@ export class EtcdServer {
     return `${this.opts.scheme ?? 'http'}://${this.host}:${this.clientPort}`;
   }
 
+  get peerUrl(): string {
+    return `http://${this.host}:${this.peerPort}`;
+  }
+
   get dataDir(): string {
     return join(this.workDir, 'data');
   }
@@ -83,13 +89,14 @@ export class EtcdServer {
   /** (Re)starts etcd on the same ports and data dir. */
   async start(): Promise<void> {
     if (this.running) return;
-    const peerUrl = `http://${this.host}:${this.peerPort}`;
+    const peerUrl = this.peerUrl;
     const clientUrls = [this.endpoint, ...(this.opts.extraClientUrls ?? [])].join(',');
+    const member = this.opts.member ?? { name: 'weft-test', initialCluster: `weft-test=${peerUrl}`, state: 'new' };
     const args = [
-      '--name', 'weft-test', '--data-dir', this.dataDir,
+      '--name', member.name, '--data-dir', this.dataDir,
       '--listen-client-urls', clientUrls, '--advertise-client-urls', this.endpoint,
       '--listen-peer-urls', peerUrl, '--initial-advertise-peer-urls', peerUrl,
-      '--initial-cluster', `weft-test=${peerUrl}`,
+      '--initial-cluster', member.initialCluster, '--initial-cluster-state', member.state,
       '--log-level', 'warn',
       ...(this.opts.extraArgs ?? []),
     ];
