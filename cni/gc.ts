@@ -49,17 +49,17 @@ export async function garbageCollect(conf: PluginConfig, env: NodeJS.ProcessEnv,
   const valid = validAttachments(stdin);
   const failures: string[] = [];
   // Built once, and only if something needs it (it reads subnet.env).
-  let rebuilt: Promise<Json> | undefined;
-  const rebuild = (): Promise<Json> => (rebuilt ??= currentDelegateConfig(conf, delegateVersion(conf.cniVersion)));
+  let rebuilt: Json | undefined;
+  const rebuild = async (): Promise<Json> => Promise.resolve(rebuilt ??= currentDelegateConfig(conf, delegateVersion(conf.cniVersion)));
 
   const release = async (entry: SavedEntry): Promise<void> => {
-    const saved = await readEntry(entry);
+    const saved = readEntry(entry);
     if (saved.kind === 'none') return;
     const config = saved.kind === 'found' ? saved.config : await rebuild();
     await run('DEL', config, env, gone(entry.containerId, entry.ifname));
-    await removeSaved(entry.path);
+    removeSaved(entry.path);
   };
-  for (const entry of await listSaved(conf.dataDir)) {
+  for (const entry of listSaved(conf.dataDir)) {
     if (valid.has(entry.containerId, entry.ifname)) continue;
     await release(entry).catch((err: unknown) => { failures.push(`${entry.path}: ${message(err)}`); });
   }

@@ -103,8 +103,8 @@ export function buildDelegateConfig(conf: PluginConfig, env: SubnetEnv, cniVersi
 }
 
 /** The delegate config as ADD would build it now, from the current subnet.env. */
-export async function currentDelegateConfig(conf: PluginConfig, cniVersion: string): Promise<Json> {
-  return buildDelegateConfig(conf, await readSubnetEnv(conf.subnetFile), cniVersion);
+export function currentDelegateConfig(conf: PluginConfig, cniVersion: string): Json {
+  return buildDelegateConfig(conf, readSubnetEnv(conf.subnetFile), cniVersion);
 }
 
 /** The gateway of the subnet in the same family as `network`. */

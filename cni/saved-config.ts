@@ -3,8 +3,8 @@
 // attachment by container ID and interface name, so the file is dataDir/<containerID>:<ifname>
 // (":" is in neither). flannel's plugin, and weft before it, wrote dataDir/<containerID>: those
 // files are still found (for any interface of that container) and deleted, so an upgrade leaks
-// nothing.
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+// nothing. Synchronous, as everything on the plugin's path (see cni/delegate.ts).
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CniCode, CniError } from './cni-error.js';
 
@@ -31,23 +31,23 @@ export interface SavedEntry {
 const fileName = (a: Attachment): string => `${a.containerId}:${a.ifname}`;
 
 /** Returns the path written. */
-export async function saveConfig(dataDir: string, attachment: Attachment, config: Json): Promise<string> {
+export function saveConfig(dataDir: string, attachment: Attachment, config: Json): string {
   const path = join(dataDir, fileName(attachment));
   try {
-    await mkdir(dataDir, { recursive: true, mode: 0o700 });
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     const temp = join(dataDir, `.${fileName(attachment)}.tmp`);
-    await writeFile(temp, JSON.stringify(config), { mode: 0o600 });
-    await rename(temp, path);
+    writeFileSync(temp, JSON.stringify(config), { mode: 0o600 });
+    renameSync(temp, path);
     return path;
   } catch (err) {
     throw new CniError(CniCode.ioFailure, `saving the delegate config under ${dataDir}: ${(err as Error).message}`);
   }
 }
 
-async function readSaved(path: string): Promise<SavedConfig> {
+function readSaved(path: string): SavedConfig {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = readFileSync(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'none' };
     return { kind: 'broken', path, reason: `${path} cannot be read: ${(err as Error).message}` };
@@ -62,22 +62,27 @@ async function readSaved(path: string): Promise<SavedConfig> {
 }
 
 /** The attachment's saved config; else flannel's file of its container; else none. */
-export async function findSaved(dataDir: string, attachment: Attachment): Promise<SavedConfig> {
-  const own = await readSaved(join(dataDir, fileName(attachment)));
+export function findSaved(dataDir: string, attachment: Attachment): SavedConfig {
+  const own = readSaved(join(dataDir, fileName(attachment)));
   return own.kind === 'none' ? readSaved(join(dataDir, attachment.containerId)) : own;
 }
 
-export async function readEntry(entry: SavedEntry): Promise<SavedConfig> {
+export function readEntry(entry: SavedEntry): SavedConfig {
   return readSaved(entry.path);
 }
 
-export async function removeSaved(path: string): Promise<void> {
-  await rm(path, { force: true });
+export function removeSaved(path: string): void {
+  rmSync(path, { force: true });
 }
 
 /** Every saved config in dataDir (temporary files left out). */
-export async function listSaved(dataDir: string): Promise<SavedEntry[]> {
-  const names = await readdir(dataDir).catch(() => [] as string[]);
+export function listSaved(dataDir: string): SavedEntry[] {
+  let names: string[];
+  try {
+    names = readdirSync(dataDir);
+  } catch {
+    return []; // nothing saved yet
+  }
   return names.filter((n) => !n.startsWith('.')).map((name) => {
     const split = name.indexOf(':');
     return split < 0

@@ -7,12 +7,15 @@ import { LATEST_VERSION } from './cni-versions.js';
 import { delegateSpeaks, type DelegateRunner } from './delegate.js';
 import { hostLocalDir, readReservations } from './host-local-store.js';
 import { buildDelegateConfig, type PluginConfig } from './plugin-config.js';
-import { readSubnetEnv } from './subnet-env-file.js';
+import { readSubnetEnv, type SubnetEnv } from './subnet-env-file.js';
 
 export async function status(conf: PluginConfig, env: NodeJS.ProcessEnv, run: DelegateRunner): Promise<void> {
-  const subnetEnv = await readSubnetEnv(conf.subnetFile).catch((err: unknown) => {
+  let subnetEnv: SubnetEnv;
+  try {
+    subnetEnv = readSubnetEnv(conf.subnetFile);
+  } catch (err) {
     throw new CniError(CniCode.pluginNotAvailable, (err as Error).message, (err as CniError).details);
-  });
+  }
   const delegate = buildDelegateConfig(conf, subnetEnv, LATEST_VERSION);
   if (await delegateSpeaks(run, String(delegate['type']), env, LATEST_VERSION)) await run('STATUS', delegate, env);
 

@@ -75,8 +75,13 @@ describe('networkOf', () => {
 });
 
 describe('readSubnetEnv', () => {
-  it('says weftd may not be running and names the path when the file is missing (code 11)', async () => {
-    const failure = await readSubnetEnv('/nonexistent/weft/subnet.env').then(() => undefined, (err: unknown) => err);
+  it('says weftd may not be running and names the path when the file is missing (code 11)', () => {
+    let failure: unknown;
+    try {
+      readSubnetEnv('/nonexistent/weft/subnet.env');
+    } catch (err) {
+      failure = err;
+    }
     expect(failure).toBeInstanceOf(CniError);
     expect((failure as CniError).code).toBe(11);
     expect((failure as CniError).message).toBe('/nonexistent/weft/subnet.env does not exist: weftd may not be running on this node yet');

@@ -1,6 +1,6 @@
 // Reads the subnet.env weftd writes (flannel's format) for the plugin. Like flannel's plugin, a file
 // may be IPv4 only, IPv6 only or dual stack; FLANNEL_NETWORK may list several networks.
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { isCidr, networkOf } from './cidr.js';
 import { CniCode, CniError } from './cni-error.js';
 
@@ -63,10 +63,11 @@ export function parseSubnetEnv(text: string, path: string): SubnetEnv {
   return { networks, subnets, gateways, mtu, ipMasq: get('FLANNEL_IPMASQ') === 'true' };
 }
 
-export async function readSubnetEnv(path: string): Promise<SubnetEnv> {
+/** Synchronous: see cni/delegate.ts. */
+export function readSubnetEnv(path: string): SubnetEnv {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = readFileSync(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new CniError(

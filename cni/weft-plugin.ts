@@ -118,35 +118,41 @@ function requireVersionWith(conf: PluginConfig, command: string): void {
 async function add(conf: PluginConfig, env: Env, deps: PluginDeps): Promise<string> {
   requireEnv(env, ['CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME', 'CNI_PATH']);
   const attachment = attachmentOf(env);
-  const delegate = await currentDelegateConfig(conf, delegateVersion(conf.cniVersion));
-  const savedPath = await saveConfig(conf.dataDir, attachment, delegate);
+  const delegate = currentDelegateConfig(conf, delegateVersion(conf.cniVersion));
+  const savedPath = saveConfig(conf.dataDir, attachment, delegate);
   try {
     return JSON.stringify(parseAndConvertResult(await deps.runDelegate('ADD', delegate, env), conf.cniVersion));
   } catch (err) {
     // Leave nothing behind: undo whatever the delegate did, then forget the config.
     await deps.runDelegate('DEL', delegate, env).catch(() => undefined);
-    await removeSaved(savedPath);
+    removeSaved(savedPath);
     throw err;
   }
 }
 
 async function del(conf: PluginConfig, env: Env, deps: PluginDeps): Promise<void> {
   requireEnv(env, ['CNI_CONTAINERID', 'CNI_IFNAME', 'CNI_PATH']);
-  const saved = await findSaved(conf.dataDir, attachmentOf(env));
+  const saved = findSaved(conf.dataDir, attachmentOf(env));
   if (saved.kind === 'none') return; // never added, or already deleted: DEL must succeed
   // A broken file must not block DEL for ever (and deleting it by hand would leak the veth and the
   // address): release with the config ADD would build now, which differs only if subnet.env changed.
-  const config = saved.kind === 'found' ? saved.config : await currentDelegateConfig(conf, delegateVersion(conf.cniVersion)).catch((err: unknown) => {
-    throw new CniError(CniCode.decodingFailure, `${saved.reason}, and no config can be rebuilt: ${(err as Error).message}`, (err as CniError).details);
-  });
+  const config = saved.kind === 'found' ? saved.config : rebuildFor(saved.reason, conf);
   await deps.runDelegate('DEL', config, env);
-  await removeSaved(saved.path);
+  removeSaved(saved.path);
+}
+
+function rebuildFor(reason: string, conf: PluginConfig): Record<string, unknown> {
+  try {
+    return currentDelegateConfig(conf, delegateVersion(conf.cniVersion));
+  } catch (err) {
+    throw new CniError(CniCode.decodingFailure, `${reason}, and no config can be rebuilt: ${(err as Error).message}`, (err as CniError).details);
+  }
 }
 
 async function check(conf: PluginConfig, env: Env, stdin: string, deps: PluginDeps): Promise<void> {
   requireVersionWith(conf, 'CHECK');
   requireEnv(env, ['CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME', 'CNI_PATH']);
-  const saved = await findSaved(conf.dataDir, attachmentOf(env));
+  const saved = findSaved(conf.dataDir, attachmentOf(env));
   if (saved.kind === 'none') {
     throw new CniError(CniCode.unknownContainer, `no saved config for container ${env['CNI_CONTAINERID'] ?? ''} interface ${env['CNI_IFNAME'] ?? ''}`, 'it was never added on this node');
   }
