@@ -7,6 +7,7 @@ import { packageVersion } from './version.js';
 import { getConfig, setConfig } from './weftctl-config.js';
 import { parseWeftctlArgs, EXIT_USAGE, type WeftctlCommand } from './weftctl-flags.js';
 import { listLeases, openEtcdStore, printLeaseList, watchLeases, type EtcdTarget, type Output } from './weftctl-leases.js';
+import { showPolicy } from './weftctl-policy.js';
 import { showStatus } from './weftctl-status.js';
 
 const io: Output = {
@@ -76,6 +77,9 @@ async function run(command: WeftctlCommand): Promise<number> {
     }
     case 'status':
       return showStatus(command.url, command.json, io);
+    case 'policy':
+      abortAfter(LIST_TIMEOUT_MS, 1);
+      return showPolicy(command.connection, command.pod, command.json, io);
   }
 }
 
