@@ -1,7 +1,6 @@
 // `weftctl policy <namespace>/<pod>`: which NetworkPolicies select a pod and what they allow, from
 // the API objects (the same compiler the controller runs), for a pod on any node.
 import { CoreV1Api, NetworkingV1Api } from '@kubernetes/client-node';
-import type { KubeNamespace, KubeNetworkPolicy, KubePod } from '../policy/api-types.js';
 import { explainPod } from '../policy/explain.js';
 import { loadKubeConfig, type KubeConnection } from '../subnet/kube-node-client.js';
 import type { Output } from './weftctl-leases.js';
