@@ -10,7 +10,8 @@ export type WeftctlCommand =
   | { kind: 'leases-watch'; store: StoreTarget; json: boolean; changesOnly: boolean; timeoutSeconds: number | undefined }
   | { kind: 'config-get'; store: StoreTarget }
   | { kind: 'config-set'; store: StoreTarget; file: string; force: boolean }
-  | { kind: 'status'; url: string; json: boolean };
+  | { kind: 'status'; url: string; json: boolean }
+  | { kind: 'policy'; pod: string; connection: { kubeconfigFile: string | undefined; apiUrl: string | undefined }; json: boolean };
 
 export type ParsedWeftctl = { kind: 'run'; command: WeftctlCommand } | { kind: 'exit'; code: number; output: string };
 
@@ -57,7 +58,12 @@ export async function parseWeftctlArgs(rawArgv: string[], env: NodeJS.ProcessEnv
         .option('url', { type: 'string', describe: 'base URL of the health server (instead of --healthz-ip/--healthz-port)' })
         .option('json', { type: 'boolean', default: false, describe: 'print the JSON document' }),
     )
-    .demandCommand(1, 'give a command: leases, config or status')
+    .command('policy <pod>', 'which NetworkPolicies select a pod (namespace/name) and what they allow (Kubernetes API)', (y) =>
+      y
+        .positional('pod', { type: 'string', describe: 'namespace/name' })
+        .option('json', { type: 'boolean', default: false, describe: 'print the JSON document' }),
+    )
+    .demandCommand(1, 'give a command: leases, config, status or policy')
     .version(version)
     .help()
     .strict()
@@ -96,6 +102,9 @@ function buildCommand(a: Record<string, unknown>): WeftctlCommand {
     return { kind: 'status', url: url ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`, json: bool('json') };
   }
 
+  if (command === 'policy') {
+    return { kind: 'policy', pod: str('pod'), connection: { kubeconfigFile: optional('kubeconfig-file'), apiUrl: optional('kube-api-url') }, json: bool('json') };
+  }
   const store = storeTarget(flags);
   if (command === 'leases') {
     if (action === 'list') return { kind: 'leases-list', store, json: bool('json') };

@@ -90,6 +90,11 @@ async function run(command: WeftctlCommand): Promise<number> {
       const { showStatus } = await import('./weftctl-status.js');
       return showStatus(command.url, command.json, io);
     }
+    case 'policy': {
+      abortAfter(LIST_TIMEOUT_MS, 1);
+      const { showPolicy } = await import('./weftctl-policy.js');
+      return showPolicy(command.connection, command.pod, command.json, io);
+    }
   }
 }
 

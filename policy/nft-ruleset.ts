@@ -56,6 +56,20 @@ class Builder {
   readonly lines: string[] = [];
   readonly counters = new Map<string, CounterMeaning>();
   readonly size: RulesetSize = { chains: 0, rules: 0, setElements: 0 };
+  /** Peer sets by content: every pod a policy selects shares one copy of the rule's peers. */
+  private readonly peerSets = new Map<string, string>();
+
+  /** The name of an interval set holding exactly `elements`, made once per distinct content. */
+  peerSet(family: Family, elements: readonly string[]): string {
+    const key = `${String(family)} ${elements.join(',')}`;
+    let name = this.peerSets.get(key);
+    if (name === undefined) {
+      name = `peers_${String(this.peerSets.size)}_v${String(family)}`;
+      this.peerSets.set(key, name);
+      this.set(name, family, elements, true);
+    }
+    return name;
+  }
 
   set(name: string, family: Family, elements: readonly string[], interval: boolean): void {
     const flags = interval ? ' flags interval;' : '';
@@ -128,16 +142,14 @@ function baseChains(b: Builder, model: NodePolicyModel, options: RenderOptions):
 
 function podChain(b: Builder, chain: string, label: string, direction: Direction, rules: DirectionRules): void {
   const lines: string[] = [];
-  rules.allows.forEach((allow, i) => {
-    lines.push(...allowRules(b, `${chain}_${String(i)}`, direction, allow));
-  });
+  for (const allow of rules.allows) lines.push(...allowRules(b, direction, allow));
   b.counter(chain, { pod: label.split(' ')[0], direction }, label);
   lines.push(`counter name "${chain}" drop`);
   b.chain(chain, `comment "${quote(`${label}: ${rules.policies.join(', ')}`)}"`, lines);
 }
 
 /** One allow as rules: (one per address family of its peers) x (numbered ports, whole protocols). */
-function allowRules(b: Builder, setPrefix: string, direction: Direction, allow: Allow): string[] {
+function allowRules(b: Builder, direction: Direction, allow: Allow): string[] {
   const verdict = `${DISPATCH[direction].verdict} comment "${quote(`${allow.policy} rule ${String(allow.rule)}`)}"`;
   const addressParts: string[] = [];
   if (allow.peers === 'any') {
@@ -146,8 +158,7 @@ function allowRules(b: Builder, setPrefix: string, direction: Direction, allow: 
     for (const family of FAMILIES) {
       const ranges = allow.peers.filter((r) => r.family === family);
       if (ranges.length === 0) continue;
-      const set = `${setPrefix}_v${String(family)}`;
-      b.set(set, family, ranges.map(formatRange), true);
+      const set = b.peerSet(family, ranges.map(formatRange));
       addressParts.push(`${ipKeyword(family)} ${PEER_FIELD[direction]} @${set} `);
     }
   }

@@ -135,11 +135,15 @@ export class PolicyController {
     if (wake) setTimeout(wake, this.options.debounceMs);
   }
 
-  /** Resolves when there is work (after the debounce) or the resync is due. */
+  /**
+   * Resolves when there is work (after the debounce) or the resync is due. Before the sources are
+   * synced, only a change (the next list) wakes it: there is nothing to write yet.
+   */
   private waitForWork(resyncInMs: number): Promise<void> {
-    if (this.dirtySince !== undefined && Date.now() - this.dirtySince >= this.options.debounceMs) return Promise.resolve();
+    const ready = this.sources.synced() && this.dirtySince !== undefined;
+    if (ready && Date.now() - (this.dirtySince ?? 0) >= this.options.debounceMs) return Promise.resolve();
     return new Promise((resolve) => {
-      const timer = setTimeout(done, this.dirtySince !== undefined ? this.options.debounceMs : resyncInMs);
+      const timer = setTimeout(done, ready ? this.options.debounceMs : this.sources.synced() ? resyncInMs : this.options.resyncMs);
       function done(): void {
         clearTimeout(timer);
         resolve();

@@ -33,7 +33,8 @@ describe('weft-policy against a real kube-apiserver', () => {
   const create = async (path: string, body: unknown): Promise<void> => { await server.requestOk('POST', path, body); };
   const createPod = async (namespace: string, name: string, node: string, ip: string, labels: Record<string, string>): Promise<void> => {
     const pod = makePod(namespace, name, { node, labels, ports: { 'serve-80-tcp': '80' } });
-    await create(`/api/v1/namespaces/${namespace}/pods`, { ...pod, status: undefined });
+    // No token volume: there is no controller-manager here to make service-account secrets.
+    await create(`/api/v1/namespaces/${namespace}/pods`, { ...pod, spec: { ...pod.spec, automountServiceAccountToken: false }, status: undefined });
     await server.requestOk('PATCH', `/api/v1/namespaces/${namespace}/pods/${name}/status`,
       { status: { phase: 'Running', podIP: ip, podIPs: [{ ip }] } }, { contentType: 'application/merge-patch+json' });
   };
@@ -60,7 +61,10 @@ describe('weft-policy against a real kube-apiserver', () => {
     kubeconfig = await server.writeKubeconfig(token, join(server.workDir, 'weft-policy.kubeconfig'), `https://127.0.0.1:${String(server.securePort)}`);
     subnetFile = join(server.workDir, 'subnet.env');
     await writeFile(subnetFile, 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n');
-    for (const name of ['x', 'y']) await create('/api/v1/namespaces', makeNamespace(name));
+    for (const name of ['x', 'y']) {
+      await create('/api/v1/namespaces', makeNamespace(name));
+      await create(`/api/v1/namespaces/${name}/serviceaccounts`, { metadata: { name: 'default' } });
+    }
     await createPod('x', 'a', 'n1', '10.244.1.11', { pod: 'a' });
     await createPod('x', 'b', 'n1', '10.244.1.12', { pod: 'b' });
     await createPod('y', 'b', 'n2', '10.244.2.12', { pod: 'b' });
