@@ -1,7 +1,7 @@
 // weft's benchmarks: every row of the footprint targets (issue 13) plus the datapath and CNI rows,
 // each next to a baseline measured in the same run, written to test/bench/results/report.{md,json}.
 // `--smoke`: tiny sizes, about a minute or two. `--long`: the leak check churns for 10 minutes.
-// `--sections a,b`: only those sections (startup, memory, convergence, kube, churn, heap, flags, datapath, cni).
+// `--sections a,b`: only those sections (startup, memory, convergence, churn, heap, kube, flags, datapath, cni).
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
@@ -18,7 +18,7 @@ import { fmt, machineFacts, writeReport, type Row } from './report.js';
 import { measureStartup } from './startup.js';
 import { HEAP_FLAGS } from './weftd-process.js';
 
-const ALL = ['startup', 'memory', 'convergence', 'kube', 'churn', 'heap', 'flags', 'datapath', 'cni'];
+const ALL = ['startup', 'memory', 'convergence', 'churn', 'heap', 'kube', 'flags', 'datapath', 'cni'];
 const { values } = parseArgs({ options: {
   smoke: { type: 'boolean', default: false },
   long: { type: 'boolean', default: false },
@@ -90,20 +90,6 @@ if (sections.has('convergence')) {
   }
 }
 
-if (sections.has('kube')) {
-  if (kubeAvailable()) {
-    say(`[kube] kube mode, 0 and ${mid} peer Nodes: VmRSS ${settleMs / 1000} s after convergence`);
-    const k0 = await kubeRss(0, runs, settleMs, say);
-    const kN = await kubeRss(mid, runs, settleMs, say);
-    raw['kube'] = { k0, kN };
-    rows.push({ measure: 'RSS, kube mode, 0 peers (MiB)', weft: fmt(k0), baseline: '-', ratio: undefined, target: '<= 72', met: k0 <= 72 });
-    rows.push({ measure: `RSS, kube mode, ${mid} peers (MiB)`, weft: fmt(kN), baseline: '-', ratio: undefined, target: '<= 88', met: kN <= 88 });
-  } else {
-    say('[kube] skipped: no kube-apiserver binary (run test/lab/build-kube.sh)');
-    notes.push('Kube mode RSS not measured: the kube-apiserver binary was missing (test/lab/build-kube.sh).');
-  }
-}
-
 if (sections.has('churn')) {
   say(`[churn] 100 changes/s on ${churnPeers} peers: weftd for ${leakSeconds} s (RSS sampled), the minimal pipeline for ${churnSeconds} s`);
   const pipeline = await measurePipelineChurn(churnPeers, 100, churnSeconds, say);
@@ -125,11 +111,25 @@ if (sections.has('heap')) {
   rows.push({ measure: `V8 heap per peer at ${big} peers (bytes)`, weft: fmt(h.bytesPerPeer), baseline: `${fmt(h.zeroBytes / 2 ** 20, 1)} MiB heap at 0 peers`, ratio: undefined, target: '< 2560 (RSS target)', met: h.bytesPerPeer < 2560 });
 }
 
+if (sections.has('kube')) {
+  if (kubeAvailable()) {
+    say(`[kube] kube mode, 0 and ${mid} peer Nodes: VmRSS ${settleMs / 1000} s after convergence`);
+    const k0 = await kubeRss(0, runs, settleMs, say);
+    const kN = await kubeRss(mid, runs, settleMs, say);
+    raw['kube'] = { k0, kN };
+    rows.push({ measure: 'RSS, kube mode, 0 peers (MiB)', weft: fmt(k0), baseline: '-', ratio: undefined, target: '<= 72', met: k0 <= 72 });
+    rows.push({ measure: `RSS, kube mode, ${mid} peers (MiB)`, weft: fmt(kN), baseline: '-', ratio: undefined, target: '<= 88', met: kN <= 88 });
+  } else {
+    say('[kube] skipped: no kube-apiserver binary (run test/lab/build-kube.sh)');
+    notes.push('Kube mode RSS not measured: the kube-apiserver binary was missing (test/lab/build-kube.sh).');
+  }
+}
+
 if (sections.has('flags')) {
   say(`[flags] Node heap flags: RSS idle and at ${mid} peers, CPU to converge`);
-  const f = await measureHeapFlags(mid, smoke ? 1 : 2, settleMs, say);
+  const f = await measureHeapFlags(mid, 1, settleMs, say);
   raw['heapFlags'] = f;
-  notes.push(`Heap flags compared (RSS idle / at ${mid} peers MiB, converge ms, CPU s): ${f.map((x) => `${x.flags}: ${fmt(x.idleRssMib)} / ${fmt(x.peersRssMib)}, ${fmt(x.convergeMs)}, ${fmt(x.convergeCpuSeconds, 2)}`).join('; ')}. Chosen: ${HEAP_FLAGS.join(' ')}.`);
+  notes.push(`Heap flags compared, one run each (RSS idle / at ${mid} peers MiB, converge ms, CPU s): ${f.map((x) => `${x.flags}: ${fmt(x.idleRssMib)} / ${fmt(x.peersRssMib)}, ${fmt(x.convergeMs)}, ${fmt(x.convergeCpuSeconds, 2)}`).join('; ')}. Chosen: ${HEAP_FLAGS.join(' ')}.`);
 }
 
 if (sections.has('datapath')) {
