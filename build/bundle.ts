@@ -1,6 +1,7 @@
 // Bundles each entry point with its dependencies into one ESM file under dist/bundle/, so a start
 // reads one file instead of resolving ~1000 modules. Run after tsc by `npm run build`.
-// Native modules (netlink, raw-socket) stay external: their .node binaries load from node_modules.
+// Native binaries load from node_modules: raw-socket stays external, netlink's JavaScript is bundled
+// with its binding path rewritten (build/netlink-plugin.ts).
 // etcd3 parses its .proto files at run time from `${__dirname}/../proto`: they are copied beside.
 // `--help` is rendered here by yargs itself (tsc's tree) so the bundle answers it without yargs.
 import { build } from 'esbuild';
@@ -8,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { netlinkBindingFromPackage } from './netlink-plugin.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const outDir = join(repoRoot, 'dist', 'bundle');
@@ -16,7 +18,7 @@ const outDir = join(repoRoot, 'dist', 'bundle');
 const ENTRIES = { weftd: 'cmd/weftd.ts', weftctl: 'cmd/weftctl.ts' };
 
 /** Must load from node_modules at run time: native addons. */
-const EXTERNAL = ['netlink', 'raw-socket'];
+const EXTERNAL = ['raw-socket'];
 
 // CommonJS dependencies bundled into ESM still call require() and read __dirname/__filename.
 const CJS_SHIM = [
@@ -42,6 +44,7 @@ await build({
   platform: 'node',
   target: 'node20',
   external: EXTERNAL,
+  plugins: [netlinkBindingFromPackage],
   banner: { js: CJS_SHIM },
   define: CJS_GLOBALS,
   sourcemap: 'linked',

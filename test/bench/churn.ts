@@ -7,7 +7,7 @@ import type { Etcd3 } from 'etcd3';
 import type { LabCluster } from '../lab/cluster.js';
 import { startPipeline } from './churn-pipeline.js';
 import { sleep, withEtcdLab } from './convergence.js';
-import { fakePeer, leaseKey, leaseValue, openEtcd, putPeers, writeBenchNetworkConfig } from './fake-leases.js';
+import { fakePeer, leaseKey, leaseValue, openEtcd, putPeers, withRetries, writeBenchNetworkConfig } from './fake-leases.js';
 import { handMadeVxlan, percentile, timedBatch, waitForEntries } from './kernel-state.js';
 import { cpuSeconds, rssMib, sampleRss, slope, startWeftd } from './weftd-process.js';
 
@@ -59,8 +59,8 @@ async function driveChurn(etcd: Etcd3, peers: number, opsPerSecond: number, seco
     const i = Math.floor(k / 2);
     const peer = k % 2 === 0 ? fakePeer(peers + i) : fakePeer(i);
     const at = nowMs();
-    if (k % 2 === 0) await etcd.put(leaseKey(peer)).value(leaseValue(peer));
-    else await etcd.delete().key(leaseKey(peer));
+    if (k % 2 === 0) await withRetries(() => etcd.put(leaseKey(peer)).value(leaseValue(peer)));
+    else await withRetries(() => etcd.delete().key(leaseKey(peer)));
     writes.push({ key: `${k % 2 === 0 ? 'add' : 'del'} ${peer.subnet}`, at });
   }
   return writes;

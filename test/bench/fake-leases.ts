@@ -38,10 +38,22 @@ export async function putPeers(client: Etcd3, from: number, to: number): Promise
   const chunks: number[][] = [];
   for (let i = from; i < to; i += 100) chunks.push(Array.from({ length: Math.min(100, to - i) }, (_, k) => i + k));
   for (let c = 0; c < chunks.length; c += 8) {
-    await Promise.all(chunks.slice(c, c + 8).map((chunk) =>
+    await Promise.all(chunks.slice(c, c + 8).map((chunk) => withRetries(() =>
       client.if(leaseKey(fakePeer(chunk[0] ?? 0)), 'Version', '>', -1)
         .then(...chunk.map((i) => client.put(leaseKey(fakePeer(i))).value(leaseValue(fakePeer(i)))))
-        .commit()));
+        .commit())));
+  }
+}
+
+/** The busy machine sometimes refuses a first connection: 5 tries, 0.5 to 8 s apart (puts are idempotent). */
+export async function withRetries<T>(write: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await write();
+    } catch (err) {
+      if (attempt >= 4) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 500 * 2 ** attempt));
+    }
   }
 }
 
@@ -50,5 +62,5 @@ export function openEtcd(endpoint: string): Etcd3 {
 }
 
 export async function writeBenchNetworkConfig(client: Etcd3): Promise<void> {
-  await client.put(`${PREFIX}/config`).value(JSON.stringify({ Network: BENCH_NETWORK, SubnetLen: 24, Backend: { Type: 'vxlan' } }));
+  await withRetries(() => client.put(`${PREFIX}/config`).value(JSON.stringify({ Network: BENCH_NETWORK, SubnetLen: 24, Backend: { Type: 'vxlan' } })));
 }

@@ -6,8 +6,8 @@ import { median } from './kernel-state.js';
 export const FLAG_CANDIDATES: Record<string, string[]> = {
   'defaults': [],
   '--max-semi-space-size=1': ['--max-semi-space-size=1'],
-  '--max-semi-space-size=1 --max-old-space-size=64': ['--max-semi-space-size=1', '--max-old-space-size=64'],
-  '--max-semi-space-size=4': ['--max-semi-space-size=4'],
+  '--optimize-for-size': ['--optimize-for-size'],
+  '--max-semi-space-size=1 --optimize-for-size': ['--max-semi-space-size=1', '--optimize-for-size'],
 };
 
 export interface FlagFigures {

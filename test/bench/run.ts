@@ -1,7 +1,7 @@
 // weft's benchmarks: every row of the footprint targets (issue 13) plus the datapath and CNI rows,
 // each next to a baseline measured in the same run, written to test/bench/results/report.{md,json}.
 // `--smoke`: tiny sizes, about a minute or two. `--long`: the leak check churns for 10 minutes.
-// `--sections a,b`: only those sections (startup, memory, convergence, kube, churn, heap, flags, datapath, cni).
+// `--sections a,b`: only those sections (startup, memory, convergence, churn, heap, kube, flags, datapath, cni).
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
@@ -18,7 +18,7 @@ import { fmt, machineFacts, writeReport, type Row } from './report.js';
 import { measureStartup } from './startup.js';
 import { HEAP_FLAGS } from './weftd-process.js';
 
-const ALL = ['startup', 'memory', 'convergence', 'kube', 'churn', 'heap', 'flags', 'datapath', 'cni'];
+const ALL = ['startup', 'memory', 'convergence', 'churn', 'heap', 'kube', 'flags', 'datapath', 'cni'];
 const { values } = parseArgs({ options: {
   smoke: { type: 'boolean', default: false },
   long: { type: 'boolean', default: false },
@@ -44,7 +44,18 @@ const churnSeconds = smoke ? 5 : 30;
 const leakSeconds = smoke ? 10 : values.long ? 600 : 120;
 const ratio = (a: number, b: number): number => a / b;
 
-if (sections.has('startup')) {
+/** Runs one section if chosen; a failure (e.g. etcd unreachable under load) is reported, not fatal. */
+async function section(name: string, body: () => Promise<void>): Promise<void> {
+  if (!sections.has(name)) return;
+  try {
+    await body();
+  } catch (err) {
+    say(`[${name}] failed: ${(err as Error).message}`);
+    notes.push(`Section ${name} failed in this run: ${(err as Error).message.split('\n')[0] ?? ''}`);
+  }
+}
+
+await section('startup', async () => {
   say(`[startup] --version, --help and start to ready vs node -e 0 (${runs + 2} runs each, interleaved)`);
   const s = await measureStartup(runs + 2, say);
   raw['startup'] = s;
@@ -59,18 +70,18 @@ if (sections.has('startup')) {
   const r = ratio(s.readyBundleMs, s.readyNodeMs);
   rows.push({ measure: 'start to ready, 0 peers (ms wall / CPU)', weft: `${fmt(s.readyBundleMs)} / ${fmt(s.readyBundleCpuMs)}`, baseline: `${fmt(s.readyNodeMs)} / ${fmt(s.readyNodeCpuMs)} node -e 0`, ratio: r, target: '<= 300 ms and <= 3x', met: r <= 3 && s.readyBundleMs <= 300 });
   notes.push(`Start to ready with tsc's module tree and no heap flags (before): ${fmt(s.readyTreeMs)} ms wall, ${fmt(s.readyTreeCpuMs)} ms CPU (${fmt(s.readyTreeMs / s.readyNodeMs, 2)}x node -e 0).`);
-}
+});
 
-if (sections.has('memory')) {
+await section('memory', async () => {
   say(`[memory] etcd mode, 0 peers: VmRSS ${settleMs / 1000} s after ready (${runs} runs)`);
   const idle: number[] = [];
   for (let r = 0; r < runs; r++) idle.push(await idleRssEtcd(settleMs));
   say(`  ${idle.map((x) => x.toFixed(0)).join(', ')} MiB`);
   raw['idleRss'] = idle;
   rows.push({ measure: 'RSS, etcd mode, 0 peers (MiB)', weft: fmt(median(idle)), baseline: '-', ratio: undefined, target: '<= 64', met: median(idle) <= 64 });
-}
+});
 
-if (sections.has('convergence')) {
+await section('convergence', async () => {
   say(`[convergence] ${mid} and ${big} peers: start with leases, bulk insert, CPU, RSS ${settleMs / 1000} s after (${runs} runs)`);
   const figures: ConvergenceFigures[] = [];
   raw['convergence'] = figures;
@@ -88,23 +99,9 @@ if (sections.has('convergence')) {
     const cpuRatio = ratio(c.convergeCpuSeconds, c.batchCpuSeconds);
     rows.push({ measure: `CPU to converge ${peers} peers at start (s)`, weft: fmt(c.convergeCpuSeconds, 2), baseline: `${fmt(c.batchCpuSeconds, 2)} ip/bridge -batch`, ratio: cpuRatio, target: '<= 1.5x', met: cpuRatio <= 1.5 });
   }
-}
+});
 
-if (sections.has('kube')) {
-  if (kubeAvailable()) {
-    say(`[kube] kube mode, 0 and ${mid} peer Nodes: VmRSS ${settleMs / 1000} s after convergence`);
-    const k0 = await kubeRss(0, runs, settleMs, say);
-    const kN = await kubeRss(mid, runs, settleMs, say);
-    raw['kube'] = { k0, kN };
-    rows.push({ measure: 'RSS, kube mode, 0 peers (MiB)', weft: fmt(k0), baseline: '-', ratio: undefined, target: '<= 72', met: k0 <= 72 });
-    rows.push({ measure: `RSS, kube mode, ${mid} peers (MiB)`, weft: fmt(kN), baseline: '-', ratio: undefined, target: '<= 88', met: kN <= 88 });
-  } else {
-    say('[kube] skipped: no kube-apiserver binary (run test/lab/build-kube.sh)');
-    notes.push('Kube mode RSS not measured: the kube-apiserver binary was missing (test/lab/build-kube.sh).');
-  }
-}
-
-if (sections.has('churn')) {
+await section('churn', async () => {
   say(`[churn] 100 changes/s on ${churnPeers} peers: weftd for ${leakSeconds} s (RSS sampled), the minimal pipeline for ${churnSeconds} s`);
   const pipeline = await measurePipelineChurn(churnPeers, 100, churnSeconds, say);
   const weft = await measureWeftdChurn(churnPeers, 100, leakSeconds, say);
@@ -116,23 +113,37 @@ if (sections.has('churn')) {
   const slope = weft.rssSlopeMibPerMinute ?? NaN;
   rows.push({ measure: `RSS slope over ${leakSeconds / 60} min of churn at ${churnPeers} peers (MiB/min)`, weft: fmt(slope, 2), baseline: `${fmt(weft.rss?.[0]?.[1] ?? NaN)} -> ${fmt(weft.rss?.at(-1)?.[1] ?? NaN)} MiB`, ratio: undefined, target: '~0 (< 0.1)', met: Math.abs(slope) < 0.1 });
   if (!values.long) notes.push(`The leak check churned ${leakSeconds} s; \`--long\` runs the full 10 minutes.`);
-}
+});
 
-if (sections.has('heap')) {
+await section('heap', async () => {
   say(`[heap] V8 heap per peer at ${big} peers (heap snapshots)`);
   const h = await measureHeapPerPeer(big, say);
   raw['heapPerPeer'] = h;
   rows.push({ measure: `V8 heap per peer at ${big} peers (bytes)`, weft: fmt(h.bytesPerPeer), baseline: `${fmt(h.zeroBytes / 2 ** 20, 1)} MiB heap at 0 peers`, ratio: undefined, target: '< 2560 (RSS target)', met: h.bytesPerPeer < 2560 });
-}
+});
 
-if (sections.has('flags')) {
+await section('kube', async () => {
+  if (kubeAvailable()) {
+    say(`[kube] kube mode, 0 and ${mid} peer Nodes: VmRSS ${settleMs / 1000} s after convergence`);
+    const k0 = await kubeRss(0, runs, settleMs, say);
+    const kN = await kubeRss(mid, runs, settleMs, say);
+    raw['kube'] = { k0, kN };
+    rows.push({ measure: 'RSS, kube mode, 0 peers (MiB)', weft: fmt(k0), baseline: '-', ratio: undefined, target: '<= 72', met: k0 <= 72 });
+    rows.push({ measure: `RSS, kube mode, ${mid} peers (MiB)`, weft: fmt(kN), baseline: '-', ratio: undefined, target: '<= 88', met: kN <= 88 });
+  } else {
+    say('[kube] skipped: no kube-apiserver binary (run test/lab/build-kube.sh)');
+    notes.push('Kube mode RSS not measured: the kube-apiserver binary was missing (test/lab/build-kube.sh).');
+  }
+});
+
+await section('flags', async () => {
   say(`[flags] Node heap flags: RSS idle and at ${mid} peers, CPU to converge`);
-  const f = await measureHeapFlags(mid, smoke ? 1 : 2, settleMs, say);
+  const f = await measureHeapFlags(mid, 1, settleMs, say);
   raw['heapFlags'] = f;
-  notes.push(`Heap flags compared (RSS idle / at ${mid} peers MiB, converge ms, CPU s): ${f.map((x) => `${x.flags}: ${fmt(x.idleRssMib)} / ${fmt(x.peersRssMib)}, ${fmt(x.convergeMs)}, ${fmt(x.convergeCpuSeconds, 2)}`).join('; ')}. Chosen: ${HEAP_FLAGS.join(' ')}.`);
-}
+  notes.push(`Heap flags compared, one run each (RSS idle / at ${mid} peers MiB, converge ms, CPU s): ${f.map((x) => `${x.flags}: ${fmt(x.idleRssMib)} / ${fmt(x.peersRssMib)}, ${fmt(x.convergeMs)}, ${fmt(x.convergeCpuSeconds, 2)}`).join('; ')}. Chosen: ${HEAP_FLAGS.join(' ')}.`);
+});
 
-if (sections.has('datapath')) {
+await section('datapath', async () => {
   const seconds = smoke ? 1 : 5;
   say(`[datapath] iperf3 pod to pod across two nodes (${runs} runs of ${seconds} s each)`);
   const [weftVxlan, underlay] = await measureWeft('vxlan', runs, seconds, true);
@@ -146,17 +157,16 @@ if (sections.has('datapath')) {
     rows.push({ measure: `throughput, ${weft.name.replace('weft ', '')} (Gbit/s)`, weft: fmt(weft.gbitPerSecond, 2), baseline: `${fmt(hand.gbitPerSecond, 2)} by hand`, ratio: r, target: '>= 0.95', met: r >= 0.95 });
   }
   if (underlay) notes.push(`Underlay node to node: ${fmt(underlay.gbitPerSecond, 2)} Gbit/s.`);
-}
+});
 
-if (sections.has('cni')) {
+await section('cni', async () => {
   say('[cni] CNI ADD/DEL latency through libcni');
   const cni = await measureCni(smoke ? 3 : 20, say);
   raw['cni'] = cni;
-  const addOverhead = cni.weftAddMs - cni.bridgeAddMs;
   const cniTarget = `overhead <= ${CNI_OVERHEAD_TARGET_MS} ms`;
-  rows.push({ measure: 'CNI ADD via weft through libcni (ms)', weft: fmt(cni.weftAddMs), baseline: `${fmt(cni.bridgeAddMs)} bridge alone`, ratio: cni.weftAddMs / cni.bridgeAddMs, target: cniTarget, met: addOverhead <= CNI_OVERHEAD_TARGET_MS });
+  rows.push({ measure: 'CNI ADD via weft through libcni (ms)', weft: fmt(cni.weftAddMs), baseline: `${fmt(cni.bridgeAddMs)} bridge alone`, ratio: cni.weftAddMs / cni.bridgeAddMs, target: cniTarget, met: cni.weftAddMs - cni.bridgeAddMs <= CNI_OVERHEAD_TARGET_MS });
   rows.push({ measure: 'CNI DEL via weft through libcni (ms)', weft: fmt(cni.weftDelMs), baseline: `${fmt(cni.bridgeDelMs)} bridge alone`, ratio: cni.weftDelMs / cni.bridgeDelMs, target: cniTarget, met: cni.weftDelMs - cni.bridgeDelMs <= CNI_OVERHEAD_TARGET_MS });
-}
+});
 
 const pkg = JSON.parse(await readFile(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
 const machine = machineFacts(pkg.version, { smoke, long: values.long, runs, heapFlags: HEAP_FLAGS.join(' '), minutes: Number(((Date.now() - started) / 60000).toFixed(1)) });
