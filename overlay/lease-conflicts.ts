@@ -44,12 +44,13 @@ export class LeaseConflicts {
     this.claimsBySubnet.delete(subnet);
   }
 
-  private report(claim: string, a: string, b: string): void {
-    const pair = `${claim} ${[a, b].sort().join(' ')}`;
+  private report(claim: string, ...subnets: [string, string]): void {
+    const [a, b] = subnets.sort();
+    const pair = `${claim} ${a} ${b}`;
     if (this.reported.has(pair)) return;
     this.reported.add(pair);
     this.logger.warn(`two leases claim the same ${claim}: ${a} and ${b}; both stay installed, and what they share stays until neither holds a lease`, {
-      claim, leases: [a, b].sort(),
+      claim, leases: [a, b],
     });
   }
 }
