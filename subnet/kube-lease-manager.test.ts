@@ -332,6 +332,40 @@ describe('KubeLeaseManager.watchLeases', () => {
     await ctx.done;
   });
 
+  it('publishes its annotations again when its own Node is deleted and registered again', async () => {
+    const ctx = setup();
+    ctx.client.nodes.set('self', makeNode('self', '10.244.1.0/24'));
+    await ctx.manager.acquireLease({ pool, attrs: vxlanAttrs }, new AbortController().signal);
+    const published = ctx.client.nodes.get('self')?.metadata?.annotations;
+    const owns: string[] = [];
+    const controller = new AbortController();
+    const done = ctx.manager.watchLeases({ onBatch: () => undefined, onOwnLeaseChanged: (l) => owns.push(l.subnet.toString()) }, controller.signal);
+    await until('watch opened', () => ctx.client.watches.length === 1);
+    ctx.client.lastWatch.emit('MODIFIED', structuredClone(ctx.client.nodes.get('self') as KubeNode)); // a heartbeat: nothing to do
+    expect(ctx.client.patches).toHaveLength(1);
+
+    ctx.client.nodes.delete('self');
+    ctx.client.lastWatch.emit('DELETED', makeNode('self', '10.244.1.0/24', published));
+    expect(ctx.lines.filter((l) => l.includes('own node self was deleted'))).toHaveLength(1);
+    const recreated = makeNode('self', '10.244.1.0/24'); // kubelet registers it again, without our annotations
+    ctx.client.nodes.set('self', recreated);
+    ctx.client.lastWatch.emit('ADDED', structuredClone(recreated));
+    await until('annotations published again', () => ctx.client.patches.length === 2);
+    expect(ctx.client.nodes.get('self')?.metadata?.annotations).toEqual(published);
+    expect(owns).toEqual([]); // same pod CIDR: the lease is unchanged
+
+    // Registered again with another pod CIDR: that becomes our lease.
+    const moved = makeNode('self', '10.244.9.0/24');
+    ctx.client.nodes.set('self', moved);
+    ctx.client.lastWatch.emit('ADDED', structuredClone(moved));
+    await until('the new lease', () => owns.length === 1);
+    expect(owns).toEqual(['10.244.9.0/24']);
+    expect(ctx.client.nodes.get('self')?.metadata?.annotations).toEqual(published);
+    controller.abort();
+    await done;
+    await ctx.manager.close();
+  });
+
   it('removes a peer whose annotations become malformed, warning once per distinct problem', async () => {
     const ctx = start();
     await until('watch opened', () => ctx.client.watches.length === 1);

@@ -232,7 +232,7 @@ export class KubeLeaseManager implements LeaseManager {
       subnet = undefined; // acquireLease reports it
     }
     const current = node.metadata?.annotations ?? {};
-    const wanted = leaseAnnotations(this.keys, own.options.attrs, this.publishedIp(node, own.options.attrs.publicIp));
+    const wanted = leaseAnnotations(this.keys, own.options.attrs, this.publishedIp(node, own.options.attrs.publicIp, { quiet: true }));
     const published = Object.entries(wanted).every(([key, value]) => current[key] === value);
     if (published && subnet?.equals(own.lease.subnet) === true) {
       this.ownNodeMissing = false;
@@ -258,15 +258,16 @@ export class KubeLeaseManager implements LeaseManager {
     }
   }
 
-  private publishedIp(node: KubeNode, own: Ipv4): Ipv4 {
+  /** `quiet` for the check at every event of our Node (heartbeats): the log line is for acquiring. */
+  private publishedIp(node: KubeNode, own: Ipv4, { quiet = false } = {}): Ipv4 {
     try {
       const overwrite = overrideIp(node, this.keys.publicIpOverwrite);
       if (overwrite !== undefined && overwrite !== own) {
-        this.log.info(`publishing public IP ${formatIpv4(overwrite)} from annotation ${this.keys.publicIpOverwrite}`);
+        if (!quiet) this.log.info(`publishing public IP ${formatIpv4(overwrite)} from annotation ${this.keys.publicIpOverwrite}`);
         return overwrite;
       }
     } catch (err) {
-      this.log.warn(`ignoring ${(err as Error).message}`);
+      if (!quiet) this.log.warn(`ignoring ${(err as Error).message}`);
     }
     return own;
   }
