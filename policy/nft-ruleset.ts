@@ -59,14 +59,24 @@ class Builder {
   /** Peer sets by content: every pod a policy selects shares one copy of the rule's peers. */
   private readonly peerSets = new Map<string, string>();
 
-  /** The name of an interval set holding exactly `elements`, made once per distinct content. */
-  peerSet(family: Family, elements: readonly string[]): string {
-    const key = `${String(family)} ${elements.join(',')}`;
+  /** Allows of pods selected by one rule share its peers array: format it once. */
+  private readonly formatted = new WeakMap<readonly AddressRange[], Record<Family, string>>();
+
+  /** The name of an interval set holding exactly the `family` ranges of `peers`, made once per distinct content. */
+  peerSet(family: Family, peers: readonly AddressRange[]): string {
+    let texts = this.formatted.get(peers);
+    if (texts === undefined) {
+      const of = (f: Family): string => peers.filter((r) => r.family === f).map(formatRange).join(', ');
+      texts = { 4: of(4), 6: of(6) };
+      this.formatted.set(peers, texts);
+    }
+    const text = texts[family];
+    const key = `${String(family)} ${text}`;
     let name = this.peerSets.get(key);
     if (name === undefined) {
       name = `peers_${String(this.peerSets.size)}_v${String(family)}`;
       this.peerSets.set(key, name);
-      this.set(name, family, elements, true);
+      this.set(name, family, text.split(', '), true);
     }
     return name;
   }
@@ -156,9 +166,8 @@ function allowRules(b: Builder, direction: Direction, allow: Allow): string[] {
     addressParts.push('');
   } else {
     for (const family of FAMILIES) {
-      const ranges = allow.peers.filter((r) => r.family === family);
-      if (ranges.length === 0) continue;
-      const set = b.peerSet(family, ranges.map(formatRange));
+      if (!allow.peers.some((r) => r.family === family)) continue;
+      const set = b.peerSet(family, allow.peers);
       addressParts.push(`${ipKeyword(family)} ${PEER_FIELD[direction]} @${set} `);
     }
   }

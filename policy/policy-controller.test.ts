@@ -39,6 +39,11 @@ class Lines extends Transport {
 }
 
 const wait = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** Polls (bounded: 10 s) so that a slow, shared machine does not fail the test. */
+async function until(what: string, check: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !check(); i++) await wait(50);
+  if (!check()) throw new Error(`timed out waiting for ${what}`);
+}
 
 describe('policy controller loop', () => {
   let scripts: string[];
@@ -91,6 +96,7 @@ describe('policy controller loop', () => {
     expect(scripts).toEqual([]);
     sources.change({}, true);
     sources.change({ pods: [...world.pods, makePod('x', 'b', { ip: '10.244.1.12', node: 'n1' })] });
+    await until('the first write', () => scripts.length > 0);
     await wait(200);
     expect(scripts).toHaveLength(1);
     expect(scripts[0]).toContain('10.244.1.12 : jump ing_1');
@@ -100,10 +106,10 @@ describe('policy controller loop', () => {
     failNext = 2;
     const bad = makePolicy('x', 'bad', { ingress: [{ from: [{ ipBlock: { cidr: 'nonsense' } }] }] });
     sources.change({ ...world, policies: [bad] });
-    await wait(1500);
+    await until('a write after two failures', () => scripts.length > 0);
     expect(scripts).toHaveLength(1);
     sources.change({ pods: [...world.pods] });
-    await wait(150);
+    await wait(300);
     expect(lines.messages.filter((m) => m.startsWith('writing policy rules failed'))).toHaveLength(2);
     expect(lines.messages.filter((m) => m === 'NetworkPolicy cannot be enforced as written x/bad')).toHaveLength(1);
   });

@@ -2,6 +2,7 @@
 // metrics server. `enforce: false` turns enforcement off: the table is removed and nothing is written.
 import type { Server } from 'node:http';
 import type { Logger } from 'winston';
+import { abortableSleep } from '../subnet/backoff.js';
 import { loadKubeConfig, type KubeConnection } from '../subnet/kube-node-client.js';
 import { InformerSources } from './kube-sources.js';
 import { NftWriter, nftRunner } from './nft-writer.js';
@@ -29,7 +30,8 @@ export async function runPolicyDaemon(options: PolicyDaemonOptions, logger: Logg
   if (!options.enforce) {
     await writer.deleteTable();
     logger.info('NetworkPolicy enforcement is off (--enforce=false): table inet weft-policy removed');
-    await new Promise<void>((resolve) => { signal.addEventListener('abort', () => { resolve(); }, { once: true }); });
+    // Stay up (a DaemonSet container that exits is restarted) until told to stop.
+    while (!signal.aborted) await abortableSleep(3_600_000, signal).catch(() => undefined);
     return;
   }
   const enforcer = new PolicyEnforcer(writer);

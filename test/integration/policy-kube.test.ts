@@ -112,7 +112,7 @@ describe('weft-policy against a real kube-apiserver', () => {
 
   it('follows pods: a new peer address and a new local pod', async () => {
     await createPod('y', 'b2', 'n2', '10.244.2.13', { pod: 'b' });
-    await waitForTable('the new peer', (t) => t.includes('10.244.2.12-10.244.2.13'));
+    await waitForTable('the new peer', (t) => t.includes('elements = { 10.244.2.12/31 }')); // nft prints the merged pair as a prefix
     await createPod('x', 'a2', 'n1', '10.244.1.13', { pod: 'a' });
     const text = await waitForTable('the new local pod', (t) => t.includes('10.244.1.13 : jump'));
     expect(text).toContain('x/a2 ingress');
