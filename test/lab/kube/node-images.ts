@@ -77,7 +77,16 @@ export async function provisionImages(host: NodeHost, set: ImageSet): Promise<'c
   await mkdir(CACHE_DIR, { recursive: true });
   await run('cp', ['-a', root, staging]);
   await rename(staging, pristine).catch(async () => { await rm(staging, { recursive: true, force: true }); });
+  await removeOtherPristineRoots(pristine);
   return 'imported';
+}
+
+/** Older image sets' roots (node clones are hard links, so they keep working). */
+async function removeOtherPristineRoots(keep: string): Promise<void> {
+  for (const e of await readdir(CACHE_DIR, { withFileTypes: true })) {
+    const path = join(CACHE_DIR, e.name);
+    if (e.isDirectory() && /^containerd-[0-9a-f]{16}$/.test(e.name) && path !== keep) await rm(path, { recursive: true, force: true });
+  }
 }
 
 async function cloneContainerdRoot(pristine: string, target: string): Promise<void> {
