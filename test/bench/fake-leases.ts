@@ -46,7 +46,7 @@ export async function putPeers(client: Etcd3, from: number, to: number): Promise
 }
 
 /** The busy machine sometimes refuses a first connection: 5 tries, 0.5 to 8 s apart (puts are idempotent). */
-export async function withRetries<T>(write: () => Promise<T>): Promise<T> {
+export async function withRetries<T>(write: () => PromiseLike<T>): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await write();
