@@ -111,7 +111,7 @@ await section('churn', async () => {
   const cpuRatio = ratio(weft.cpuPerSecond, pipeline.cpuPerSecond);
   rows.push({ measure: 'CPU under that churn (CPU s per s)', weft: fmt(weft.cpuPerSecond, 3), baseline: `${fmt(pipeline.cpuPerSecond, 3)} pipeline`, ratio: cpuRatio, target: '<= 2x', met: cpuRatio <= 2 });
   const slope = weft.rssSlopeMibPerMinute ?? NaN;
-  rows.push({ measure: `RSS slope over ${leakSeconds / 60} min of churn at ${churnPeers} peers (MiB/min)`, weft: fmt(slope, 2), baseline: `${fmt(weft.rss?.[0]?.[1] ?? NaN)} -> ${fmt(weft.rss?.at(-1)?.[1] ?? NaN)} MiB`, ratio: undefined, target: '~0 (< 0.1)', met: Math.abs(slope) < 0.1 });
+  rows.push({ measure: `RSS slope over ${fmt(leakSeconds / 60, 1)} min of churn at ${churnPeers} peers (MiB/min)`, weft: fmt(slope, 2), baseline: `${fmt(weft.rss?.[0]?.[1] ?? NaN)} -> ${fmt(weft.rss?.at(-1)?.[1] ?? NaN)} MiB`, ratio: undefined, target: '~0 (< 0.1)', met: Math.abs(slope) < 0.1 });
   if (!values.long) notes.push(`The leak check churned ${leakSeconds} s; \`--long\` runs the full 10 minutes.`);
 });
 
