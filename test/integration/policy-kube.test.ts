@@ -154,7 +154,9 @@ describe('weft-policy against a real kube-apiserver', () => {
     await watcher;
     expect(watching.samples).toBeGreaterThan(5);
     expect(watching.missing).toBe(0);
-    expect(await rules()).toBe(before);
+    const after = await rules();
+    if (after !== before) process.stderr.write(`BEFORE:\n${before}\nAFTER:\n${after}\n`);
+    expect(after).toBe(before);
   });
 
   it('removes the rules with the last policy', async () => {
