@@ -49,7 +49,8 @@ export interface PolicyPort {
 export interface PolicySpec {
   podSelector?: Opt<LabelSelector>;
   policyTypes?: Opt<string[]>;
-  ingress?: Opt<{ from?: Opt<PolicyPeer[]>; ports?: Opt<PolicyPort[]> }[]>;
+  /** `_from`: client-node's list calls deserialize `from` under that name; watch events keep `from`. */
+  ingress?: Opt<{ from?: Opt<PolicyPeer[]>; _from?: Opt<PolicyPeer[]>; ports?: Opt<PolicyPort[]> }[]>;
   egress?: Opt<{ to?: Opt<PolicyPeer[]>; ports?: Opt<PolicyPort[]> }[]>;
 }
 

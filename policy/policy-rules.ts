@@ -55,7 +55,7 @@ export function compilePolicy(policy: KubeNetworkPolicy, view: ClusterView, prob
   }
   const rules = (field: 'ingress' | 'egress'): CompiledRule[] =>
     (field === 'ingress' ? spec?.ingress ?? [] : spec?.egress ?? []).map((rule, index) => {
-      const peers = 'from' in rule ? rule.from : 'to' in rule ? rule.to : undefined;
+      const peers = 'to' in rule ? rule.to : 'from' in rule && rule.from !== undefined ? rule.from : '_from' in rule ? rule._from : undefined;
       return compileRule(peers, rule.ports, index, `spec.${field}[${String(index)}]`, namespace, view, report);
     });
   return {

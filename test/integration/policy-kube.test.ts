@@ -49,7 +49,7 @@ describe('weft-policy against a real kube-apiserver', () => {
     controller = child;
     return child;
   };
-  const waitForTable = (what: string, check: (text: string) => boolean, timeoutMs = 15_000): Promise<string> =>
+  const waitForTable = (what: string, check: (text: string) => boolean, timeoutMs = 30_000): Promise<string> =>
     waitFor(what, async () => { const text = await table(); return check(text) ? text : undefined; }, timeoutMs, 100);
 
   beforeAll(async () => {
@@ -69,6 +69,9 @@ describe('weft-policy against a real kube-apiserver', () => {
     await createPod('x', 'b', 'n1', '10.244.1.12', { pod: 'b' });
     await createPod('y', 'b', 'n2', '10.244.2.12', { pod: 'b' });
     startController();
+    // Its first table (no policy yet: empty) says it has listed everything; Node.js and the client
+    // take seconds to start on a loaded machine.
+    await waitForTable('the first table', (t) => t.includes('table inet weft-policy'), 90_000);
   });
   afterAll(async () => {
     if (process.env['WEFT_KEEP_LAB_LOGS']) process.stderr.write(`weft-policy log: ${join(server.workDir, 'weft-policy.log')}\n`);
@@ -151,7 +154,9 @@ describe('weft-policy against a real kube-apiserver', () => {
     await watcher;
     expect(watching.samples).toBeGreaterThan(5);
     expect(watching.missing).toBe(0);
-    expect(await rules()).toBe(before);
+    const after = await rules();
+    if (after !== before) process.stderr.write(`BEFORE:\n${before}\nAFTER:\n${after}\n`);
+    expect(after).toBe(before);
   });
 
   it('removes the rules with the last policy', async () => {
