@@ -85,6 +85,7 @@ export class KubeApiServer {
       throw new Error(`${binary} is missing: run test/lab/build-kube.sh first (about 10 minutes, cached)`);
     }
     const workDir = await mkdtemp(join(tmpdir(), 'weft-kube-'));
+    opts.scope.trackDirectory(workDir);
     const bindAddress = opts.bindAddress ?? '127.0.0.1';
     const securePort = opts.securePort ?? (opts.ns ? 6443 : await freePort());
     const server = new KubeApiServer(opts, workDir, bindAddress, securePort);

@@ -121,7 +121,15 @@ export class NetnsScope {
     this.namespaces.delete(ns);
   }
 
-  async dispose(): Promise<void> {
+  /** Idempotent: a second caller (e.g. the signal handler and a finally block) awaits the same teardown. */
+  dispose(): Promise<void> {
+    this.disposing ??= this.disposeOnce();
+    return this.disposing;
+  }
+
+  private disposing: Promise<void> | undefined;
+
+  private async disposeOnce(): Promise<void> {
     process.removeListener('SIGINT', this.onSignal);
     process.removeListener('SIGTERM', this.onSignal);
     for (const cleanup of this.cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
