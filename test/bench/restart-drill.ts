@@ -55,6 +55,7 @@ export async function setUpRestartDrill(peers: number, tag: string, daemonArgs: 
     // Every fake peer plus the other real node, on both nodes.
     for (const n of [node, other]) await waitForEntries(lab.scope, n.ns, peers + 1, performance.now(), 60_000);
     await waitFor('the pods to reach each other', async () => ((await lab.ping(pods[0], pods[1].ip, 1, 0.2, 1)) > 0 ? true : undefined), 10_000, 100);
+    await waitForLinkLocal(lab, node);
     return { lab, peers, node, other, pods, removed: [] };
   } catch (err) {
     await lab.dispose();
@@ -117,6 +118,18 @@ export async function restartOnce(drill: RestartDrill, signal: 'SIGTERM' | 'SIGK
     await monitor.stop();
     await Promise.all(pingers.map((p) => p.stop()));
   }
+}
+
+/**
+ * The kernel adds flannel.1's IPv6 link-local address, and its `local fe80::...` route, only once
+ * duplicate address detection ends, a second or two after the device came up: a monitor started
+ * earlier would count that kernel route as a change.
+ */
+async function waitForLinkLocal(lab: LabCluster, node: LabNode): Promise<void> {
+  await waitFor('flannel.1 to finish IPv6 duplicate address detection', async () => {
+    const addresses = await lab.nodeExec(node, 'ip', ['-6', '-o', 'addr', 'show', 'dev', 'flannel.1']);
+    return addresses.includes('fe80::') && !addresses.includes('tentative') ? true : undefined;
+  }, 10_000, 100);
 }
 
 async function countFirstPassLines(lab: LabCluster, node: LabNode): Promise<number> {

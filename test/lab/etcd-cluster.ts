@@ -81,11 +81,31 @@ export class EtcdCluster {
     const lines = (await this.etcdctl(['member', 'list'], others)).split('\n');
     const id = lines.map((l) => l.split(', ')).find((fields) => fields[2] === this.name(i))?.[0];
     if (id === undefined) throw new Error(`member ${this.name(i)} is not in the cluster`);
-    await this.etcdctl(['member', 'remove', id], others);
+    await this.removeMember(id, others);
     await this.members[i]?.dispose(); // stops it (a removed member exits by itself) and deletes its data
     this.members[i] = undefined;
     await this.etcdctl(['member', 'add', this.name(i), `--peer-urls=${this.peerUrl(i)}`], others);
     await this.startMember(i, 'existing');
+  }
+
+  /**
+   * etcd's strict reconfiguration check answers "unhealthy cluster" until every remaining member has
+   * been connected for a few seconds (a member restarted by the drill before this one); that answer
+   * is retried, bounded, anything else is thrown.
+   */
+  private async removeMember(id: string, endpoints: string[]): Promise<void> {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      try {
+        await this.etcdctl(['member', 'remove', id], endpoints);
+        return;
+      } catch (err) {
+        // Not `instanceof Error`: under jest, child_process errors come from another realm.
+        const unhealthy = String((err as { message?: unknown } | undefined)?.message).includes('unhealthy cluster');
+        if (!unhealthy || Date.now() >= deadline) throw err;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
   }
 
   async dispose(): Promise<void> {
