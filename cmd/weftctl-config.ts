@@ -1,7 +1,7 @@
 // `weftctl config get|set` for the network config at <prefix>/config in etcd. A new config is parsed
 // with the daemon's own parser before anything is written, and refused when it would strand existing
 // leases unless forced; the write is a compare-and-swap on the revision that was checked.
-import { parseNetworkConfig } from '../overlay/network-config.js';
+import { ipv4DatapathPool, parseNetworkConfig } from '../overlay/network-config.js';
 import { configKey, parseSubnetKey, subnetsDir } from '../subnet/etcd-lease-codec.js';
 import type { EtcdStore } from '../subnet/etcd-store.js';
 import { ConfigError, RemoteDataError } from '../subnet/errors.js';
@@ -24,9 +24,11 @@ export async function getConfig(store: EtcdStore, prefix: string, io: Output): P
 }
 
 export async function setConfig(store: EtcdStore, prefix: string, text: string, force: boolean, io: Output): Promise<number> {
+  let config;
   let pool;
   try {
-    pool = parseNetworkConfig(text);
+    config = parseNetworkConfig(text);
+    pool = ipv4DatapathPool(config); // what every weft node would refuse at start is not written
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     io.err(`weftctl: refusing the new config: ${err.message}\n`);
@@ -49,7 +51,7 @@ export async function setConfig(store: EtcdStore, prefix: string, text: string, 
     }
     io.err(`weftctl: --force: writing although ${orphans.length} lease(s) no longer fit:\n${lines}\n`);
   }
-  for (const warning of pool.warnings) io.err(`weftctl: note: ${warning}\n`);
+  for (const warning of config.warnings) io.err(`weftctl: note: ${warning}\n`);
   const result = current ? await store.replace(key, text, '0', current.modRevision) : await store.create(key, text, '0');
   if (!result.succeeded) {
     io.err(`weftctl: ${key} changed while this command ran; nothing written, run it again\n`);

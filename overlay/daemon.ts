@@ -5,15 +5,15 @@ import type { Logger } from 'winston';
 import type { Backend, ExternalInterface } from '../backends/backend.js';
 import type { KernelEvent } from '../backends/rtnetlink.js';
 import { ConfigError, OutOfSubnetsError } from '../subnet/errors.js';
-import { formatIpv4, type Ipv4, type Ipv4Net } from '../subnet/ipv4.js';
+import { formatIpv4, Ipv4Net, type Ipv4 } from '../subnet/ipv4.js';
 import type { Lease, LeaseManager } from '../subnet/lease.js';
 import type { DaemonOptions } from './daemon-options.js';
 import { chooseExternalInterface, type InterfaceInventory } from './external-interface.js';
-import { parseNetworkConfig, type BackendOptions, type NetworkConfig } from './network-config.js';
+import { ipv4DatapathPool, parseNetworkConfig, type BackendOptions, type NetworkConfig } from './network-config.js';
 import type { Firewall, FirewallOptions } from './firewall/firewall.js';
 import { FirewallKeeper } from './firewall/firewall-keeper.js';
 import { ReconcileLoop } from './reconcile-loop.js';
-import { readPreviousSubnet, writeSubnetEnv } from './subnet-env.js';
+import { readPreviousSubnets, writeSubnetEnv } from './subnet-env.js';
 
 /** The parts the daemon drives; cmd/ wires the real ones, tests may pass fakes. */
 export interface DaemonParts {
@@ -83,8 +83,9 @@ export async function runDaemon(
 async function serve(options: DaemonOptions, parts: DaemonParts, logger: Logger, signal: AbortSignal, events: DaemonEvents): Promise<void> {
   const config = parseNetworkConfig(await parts.leaseManager.readNetworkConfig(signal));
   for (const warning of config.warnings) logger.warn(warning);
+  const pool = ipv4DatapathPool(config);
   logger.info('network config', {
-    network: config.network.toString(), subnetLen: config.subnetLen, backend: config.backend.type,
+    network: pool.network.toString(), subnetLen: pool.subnetLen, backend: config.backend.type,
   });
 
   const hints = (await parts.startupHints?.(signal)) ?? {};
@@ -96,8 +97,9 @@ async function serve(options: DaemonOptions, parts: DaemonParts, logger: Logger,
 
   const backend = parts.createBackend(config.backend, external, hints);
   const attrs = await backend.prepare(signal);
-  const previousSubnet = await readPreviousSubnet(options.subnetFile);
-  let lease = await parts.leaseManager.acquireLease({ pool: config, attrs, previousSubnet }, signal);
+  const previous = (await readPreviousSubnets(options.subnetFile)).ipv4;
+  const previousSubnet = previous && Ipv4Net.fromPrefix(previous);
+  let lease = await parts.leaseManager.acquireLease({ pool, attrs, previousSubnet }, signal);
   logger.info('lease acquired', { subnet: lease.subnet.toString(), publicIp: formatIpv4(lease.publicIp), vtepMac: lease.backendData?.vtepMac });
 
   const loop = new ReconcileLoop(backend, logger.child({ component: 'reconcile' }), {
@@ -107,7 +109,7 @@ async function serve(options: DaemonOptions, parts: DaemonParts, logger: Logger,
   const firewallFor = (subnet: Ipv4Net): Firewall | undefined =>
     options.ipMasq || options.iptablesForwardRules
       ? parts.createFirewall?.({
-        network: config.network, podSubnet: subnet, randomFully: options.ipMasqRandomFully,
+        network: pool.network, podSubnet: subnet, randomFully: options.ipMasqRandomFully,
         masquerade: options.ipMasq, forwardRules: options.iptablesForwardRules,
       }, config.enableNFTables)
       : undefined;
@@ -120,7 +122,8 @@ async function serve(options: DaemonOptions, parts: DaemonParts, logger: Logger,
     if (firewall && nextFirewall) await firewall.replace(nextFirewall);
     await backend.configureOwnLease(next);
     loop.setOwnSubnet(next.subnet);
-    await writeSubnetEnv(options.subnetFile, { network: config.network, subnet: next.subnet, mtu: backend.podMtu, ipMasq: options.ipMasq });
+    const ipv4 = { network: pool.network.toPrefix(), subnet: next.subnet.toPrefix() };
+    await writeSubnetEnv(options.subnetFile, { ipv4, ipv6: undefined, mtu: backend.podMtu, ipMasq: options.ipMasq });
   };
   await takeOwnLease(lease);
   logger.info('subnet.env written', { path: options.subnetFile, subnet: lease.subnet.toString(), mtu: backend.podMtu });

@@ -1,8 +1,13 @@
 // net-conf.json: parsed and validated exactly as flannel does (keys match case-insensitively), with
 // errors that name the field and the fix. The one divergence: a missing Backend means vxlan, not udp.
+// Both address families go through one set of rules (FAMILY_RULES holds what differs: field names
+// and flannel's limits); ipv4DatapathPool is where today's IPv4-only datapath meets the result.
+import { FAMILIES, IpAddress, type IpFamily } from '../net/ip-address.js';
+import { IpPrefix } from '../net/ip-prefix.js';
 import { ConfigError } from '../subnet/errors.js';
-import { Ipv4Net, parseIpv4, formatIpv4, type Ipv4 } from '../subnet/ipv4.js';
+import { Ipv4Net } from '../subnet/ipv4.js';
 import type { SubnetPool } from '../subnet/lease.js';
+import { CaseInsensitiveObject } from './case-insensitive-object.js';
 
 export interface VxlanOptions {
   type: 'vxlan';
@@ -22,12 +27,50 @@ export interface HostGwOptions {
 
 export type BackendOptions = VxlanOptions | HostGwOptions;
 
-export interface NetworkConfig extends SubnetPool {
+/** One family's pod network and the range node subnets are carved from (Network/SubnetLen/Min/Max). */
+export interface FamilyPool {
+  network: IpPrefix;
+  subnetLen: number;
+  /** Network addresses of the first and the last subnet a node may lease. */
+  subnetMin: IpAddress;
+  subnetMax: IpAddress;
+}
+
+export interface NetworkConfig {
+  /** Present when EnableIPv4 (the default). */
+  ipv4: FamilyPool | undefined;
+  /** Present when EnableIPv6. */
+  ipv6: FamilyPool | undefined;
   enableNFTables: boolean;
   backend: BackendOptions;
   /** Things an operator should know but that do not stop start-up (e.g. the vxlan default). */
   warnings: string[];
 }
+
+/** What flannel's CheckNetworkConfig does differently per family. */
+interface FamilyRules {
+  fields: { network: string; subnetLen: string; subnetMin: string; subnetMax: string };
+  /** The longest SubnetLen: a node needs a tunnel and a bridge address. The smallest network is 2 bits shorter. */
+  longestSubnetLen: number;
+  /** SubnetLen when unset, if the network holds at least four such subnets (else prefix + 2). */
+  defaultSubnetLen: number;
+  exampleSubnet: string;
+}
+
+const FAMILY_RULES: Readonly<Record<IpFamily, FamilyRules>> = {
+  ipv4: {
+    fields: { network: 'Network', subnetLen: 'SubnetLen', subnetMin: 'SubnetMin', subnetMax: 'SubnetMax' },
+    longestSubnetLen: 30,
+    defaultSubnetLen: 24,
+    exampleSubnet: '10.244.1.0',
+  },
+  ipv6: {
+    fields: { network: 'IPv6Network', subnetLen: 'IPv6SubnetLen', subnetMin: 'IPv6SubnetMin', subnetMax: 'IPv6SubnetMax' },
+    longestSubnetLen: 126,
+    defaultSubnetLen: 64,
+    exampleSubnet: 'fd00:10:244:1::',
+  },
+};
 
 const SUPPORTED_BACKENDS = ['vxlan', 'host-gw'];
 
@@ -42,73 +85,108 @@ export function parseNetworkConfig(text: string): NetworkConfig {
   const warnings: string[] = [];
 
   const enableIPv4 = conf.boolean('EnableIPv4') ?? true;
-  if (conf.boolean('EnableIPv6') === true) {
-    throw new ConfigError('EnableIPv6', 'IPv6 is not supported by weft yet; remove EnableIPv6 or set it to false');
+  const enableIPv6 = conf.boolean('EnableIPv6') ?? false;
+  if (!enableIPv4 && !enableIPv6) {
+    throw new ConfigError('EnableIPv4', 'is false and EnableIPv6 is not true, so no address family is left; set EnableIPv4 to true, or EnableIPv6 to true with an IPv6Network');
   }
-  if (!enableIPv4) {
-    throw new ConfigError('EnableIPv4', 'false leaves no address family; weft needs IPv4, set it to true');
-  }
-
-  const pool = parsePool(conf, warnings);
+  const poolIf = (enabled: boolean, family: IpFamily, flag: string): FamilyPool | undefined => {
+    if (enabled) return parsePool(conf, family, warnings);
+    const ignored = Object.values(FAMILY_RULES[family].fields).filter((field) => conf.has(field));
+    if (ignored.length > 0) warnings.push(`${ignored.join(', ')} ignored: ${flag} is not true (flannel ignores them too)`);
+    return undefined;
+  };
   return {
-    ...pool,
+    ipv4: poolIf(enableIPv4, 'ipv4', 'EnableIPv4'),
+    ipv6: poolIf(enableIPv6, 'ipv6', 'EnableIPv6'),
     enableNFTables: conf.boolean('EnableNFTables') ?? false,
     backend: parseBackend(conf.object('Backend'), warnings),
     warnings,
   };
 }
 
-function parsePool(conf: CaseInsensitiveObject, warnings: string[]): SubnetPool {
-  const networkText = conf.string('Network');
+/**
+ * The IPv4 pool the datapath runs on. The datapath (backends, firewall, CNI) is IPv4-only for now: a
+ * dual-stack or IPv6-only config is parsed and validated in full, and refused here, when the daemon
+ * starts (or weftctl would write it), so that no half-working dual stack runs. Goes away when the
+ * datapath takes both families.
+ */
+export function ipv4DatapathPool(config: NetworkConfig): SubnetPool {
+  if (config.ipv6 !== undefined || config.ipv4 === undefined) {
+    throw new ConfigError(
+      'EnableIPv6',
+      "the config is valid, but weft's dual-stack and IPv6-only datapath is not yet supported; set EnableIPv6 to false (with EnableIPv4 true and a Network) to run IPv4 only",
+    );
+  }
+  const { network, subnetLen, subnetMin, subnetMax } = config.ipv4;
+  return { network: Ipv4Net.fromPrefix(network), subnetLen, subnetMin: subnetMin.toIpv4Number(), subnetMax: subnetMax.toIpv4Number() };
+}
+
+function parsePool(conf: CaseInsensitiveObject, family: IpFamily, warnings: string[]): FamilyPool {
+  const { fields } = FAMILY_RULES[family];
+  const { label, exampleNetwork } = FAMILIES[family];
+  const networkText = conf.string(fields.network);
   if (networkText === undefined) {
-    throw new ConfigError('Network', 'is missing; set it to the pod network, e.g. "10.244.0.0/16"');
+    throw new ConfigError(fields.network, `is missing; set it to the pod network, e.g. "${exampleNetwork}"`);
   }
-  const network = Ipv4Net.parse(networkText, false);
-  if (network === undefined) {
-    throw new ConfigError('Network', `"${networkText}" is not an IPv4 CIDR; write it like "10.244.0.0/16"`);
+  const cidr = IpPrefix.parseCidr(networkText, family);
+  if (cidr === undefined) {
+    throw new ConfigError(fields.network, `"${networkText}" is not an ${label} CIDR; write it like "${exampleNetwork}"`);
   }
-  if (Ipv4Net.parse(networkText, true) === undefined) {
+  const network = cidr.prefix;
+  if (!cidr.address.equals(network.address)) {
     // flannel masks it without a word (net.ParseCIDR); a node must lease from the same network as flannel's.
-    warnings.push(`Network "${networkText}" has host bits set; using ${network.toString()} as flannel does (write it so to silence this)`);
+    warnings.push(`${fields.network} "${networkText}" has host bits set; using ${network.toString()} as flannel does (write it so to silence this)`);
   }
 
-  let subnetLen = conf.integer('SubnetLen');
-  if (subnetLen !== undefined && subnetLen !== 0) {
-    if (subnetLen > 30) {
-      throw new ConfigError('SubnetLen', `${subnetLen} is too long: each node needs at least a /30; use 30 or less`);
-    }
-    if (subnetLen < network.prefixLength + 2) {
-      throw new ConfigError(
-        'SubnetLen',
-        `/${subnetLen} fits fewer than four times into ${network.toString()}; use at least ${network.prefixLength + 2}`,
-      );
-    }
-  } else if (network.prefixLength > 28) {
-    throw new ConfigError('Network', `${network.toString()} is too small; the smallest useful network is a /28`);
-  } else {
-    subnetLen = network.prefixLength <= 22 ? 24 : network.prefixLength + 2;
+  const subnetLen = parseSubnetLen(conf, family, network);
+  const subnetSize = 1n << BigInt(network.address.bits - subnetLen);
+  const subnetMin = parseBound(conf, fields.subnetMin, family, network, subnetLen) ?? network.host(subnetSize);
+  const subnetMax = parseBound(conf, fields.subnetMax, family, network, subnetLen) ?? network.host(network.size - subnetSize);
+  if (subnetMin === undefined || subnetMax === undefined) {
+    throw new RangeError('unreachable: a network holds at least four subnets here');
   }
-
-  const subnetSize = 2 ** (32 - subnetLen);
-  const subnetMin = parseBound(conf, 'SubnetMin', network, subnetLen) ?? (network.ip + subnetSize) >>> 0;
-  const subnetMax = parseBound(conf, 'SubnetMax', network, subnetLen) ?? (network.last - subnetSize + 1) >>> 0;
-  if (subnetMin > subnetMax) {
-    throw new ConfigError('SubnetMin', `${formatIpv4(subnetMin)} is above SubnetMax ${formatIpv4(subnetMax)}; swap them`);
+  if (subnetMin.compare(subnetMax) > 0) {
+    throw new ConfigError(fields.subnetMin, `${subnetMin.toString()} is above ${fields.subnetMax} ${subnetMax.toString()}; swap them`);
   }
   return { network, subnetLen, subnetMin, subnetMax };
 }
 
-function parseBound(conf: CaseInsensitiveObject, field: string, network: Ipv4Net, subnetLen: number): Ipv4 | undefined {
+function parseSubnetLen(conf: CaseInsensitiveObject, family: IpFamily, network: IpPrefix): number {
+  const { fields, longestSubnetLen, defaultSubnetLen } = FAMILY_RULES[family];
+  const subnetLen = conf.integer(fields.subnetLen);
+  if (subnetLen !== undefined && subnetLen !== 0) {
+    if (subnetLen > longestSubnetLen) {
+      throw new ConfigError(
+        fields.subnetLen,
+        `${subnetLen} is too long: each node needs at least a /${longestSubnetLen}; use ${longestSubnetLen} or less`,
+      );
+    }
+    if (subnetLen < network.prefixLength + 2) {
+      throw new ConfigError(
+        fields.subnetLen,
+        `/${subnetLen} fits fewer than four times into ${network.toString()}; use at least ${network.prefixLength + 2}`,
+      );
+    }
+    return subnetLen;
+  }
+  if (network.prefixLength > longestSubnetLen - 2) {
+    throw new ConfigError(fields.network, `${network.toString()} is too small; the smallest useful network is a /${longestSubnetLen - 2}`);
+  }
+  return network.prefixLength <= defaultSubnetLen - 2 ? defaultSubnetLen : network.prefixLength + 2;
+}
+
+function parseBound(conf: CaseInsensitiveObject, field: string, family: IpFamily, network: IpPrefix, subnetLen: number): IpAddress | undefined {
   const text = conf.string(field);
   if (text === undefined || text === '') return undefined;
-  const ip = parseIpv4(text);
-  if (ip === undefined) throw new ConfigError(field, `"${text}" is not an IPv4 address; write it like "10.244.1.0"`);
+  const { fields, exampleSubnet } = FAMILY_RULES[family];
+  const ip = IpAddress.parse(text, family);
+  if (ip === undefined) throw new ConfigError(field, `"${text}" is not an ${FAMILIES[family].label} address; write it like "${exampleSubnet}"`);
   if (!network.contains(ip)) {
-    throw new ConfigError(field, `${text} is not inside Network ${network.toString()}; pick an address inside it`);
+    throw new ConfigError(field, `${text} is not inside ${fields.network} ${network.toString()}; pick an address inside it`);
   }
-  const aligned = Ipv4Net.of(ip, subnetLen).ip;
-  if (aligned !== ip) {
-    throw new ConfigError(field, `${text} is not on a /${subnetLen} boundary; did you mean ${formatIpv4(aligned)}?`);
+  const aligned = IpPrefix.of(ip, subnetLen).address;
+  if (!aligned.equals(ip)) {
+    throw new ConfigError(field, `${text} is not on a /${subnetLen} boundary; did you mean ${aligned.toString()}?`);
   }
   return ip;
 }
@@ -144,51 +222,4 @@ function parseBackend(backend: CaseInsensitiveObject | undefined, warnings: stri
 
 function defaultVxlan(): VxlanOptions {
   return { type: 'vxlan', vni: 1, port: 0, mtu: undefined, gbp: false, learning: false, directRouting: false };
-}
-
-/** A JSON object whose keys are looked up without regard to case, as Go's encoding/json does. */
-class CaseInsensitiveObject {
-  private readonly entries = new Map<string, unknown>();
-
-  constructor(
-    raw: unknown,
-    private readonly path: string,
-  ) {
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-      throw new ConfigError(path, 'must be a JSON object like {"Network":"10.244.0.0/16"}');
-    }
-    for (const [key, value] of Object.entries(raw)) this.entries.set(key.toLowerCase(), value);
-  }
-
-  private field(name: string): string {
-    return this.path === 'net-conf.json' ? name : `${this.path}.${name}`;
-  }
-
-  private get(name: string): unknown {
-    const value = this.entries.get(name.toLowerCase());
-    return value === null ? undefined : value;
-  }
-
-  string(name: string): string | undefined {
-    const value = this.get(name);
-    if (value === undefined || typeof value === 'string') return value;
-    throw new ConfigError(this.field(name), `must be a string, got ${JSON.stringify(value)}`);
-  }
-
-  integer(name: string): number | undefined {
-    const value = this.get(name);
-    if (value === undefined || (typeof value === 'number' && Number.isInteger(value))) return value;
-    throw new ConfigError(this.field(name), `must be a whole number, got ${JSON.stringify(value)}`);
-  }
-
-  boolean(name: string): boolean | undefined {
-    const value = this.get(name);
-    if (value === undefined || typeof value === 'boolean') return value;
-    throw new ConfigError(this.field(name), `must be true or false, got ${JSON.stringify(value)}`);
-  }
-
-  object(name: string): CaseInsensitiveObject | undefined {
-    const value = this.get(name);
-    return value === undefined ? undefined : new CaseInsensitiveObject(value, this.field(name));
-  }
 }

@@ -1,5 +1,9 @@
 // IPv4 addresses and networks as plain numbers, parsed once at the edges.
+// Being replaced by the family-generic types of net/ (IpAddress, IpPrefix); fromPrefix/toPrefix
+// bridge the two while the importers move over one by one.
 import { Address4 } from 'ip-address';
+import { IpAddress } from '../net/ip-address.js';
+import { IpPrefix } from '../net/ip-prefix.js';
 
 export type Ipv4 = number; // unsigned 32-bit, host order
 
@@ -31,6 +35,11 @@ export class Ipv4Net {
 
   static of(ip: Ipv4, prefixLength: number): Ipv4Net {
     return new Ipv4Net((ip & maskOf(prefixLength)) >>> 0, prefixLength);
+  }
+
+  /** The IPv4 network `prefix` names; an IPv6 prefix has none. */
+  static fromPrefix(prefix: IpPrefix): Ipv4Net {
+    return Ipv4Net.of(prefix.address.toIpv4Number(), prefix.prefixLength);
   }
 
   /** Parses "a.b.c.d/n"; with `strict`, host bits must be zero. */
@@ -73,6 +82,10 @@ export class Ipv4Net {
 
   toString(): string {
     return `${formatIpv4(this.ip)}/${this.prefixLength}`;
+  }
+
+  toPrefix(): IpPrefix {
+    return IpPrefix.of(IpAddress.fromIpv4Number(this.ip), this.prefixLength);
   }
 }
 

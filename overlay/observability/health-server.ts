@@ -16,7 +16,7 @@ import type { ProbeSummary } from './probe-book.js';
 
 /** The part of the daemon's RunningState this server reads (tests pass small fakes). */
 export interface ObservedState {
-  config: Pick<NetworkConfig, 'network' | 'subnetLen'>;
+  config: Pick<NetworkConfig, 'ipv4'>;
   external: ExternalInterface;
   backend: Pick<Backend, 'type' | 'podMtu'>;
   lease: Lease;
@@ -129,7 +129,7 @@ export class HealthServer {
         vtepMac: state.lease.backendData?.vtepMac,
         expiresAt: state.lease.expiresAt?.toISOString(),
       },
-      network: state && { network: state.config.network.toString(), subnetLen: state.config.subnetLen },
+      network: state?.config.ipv4 && { network: state.config.ipv4.network.toString(), subnetLen: state.config.ipv4.subnetLen },
       backend: state && {
         type: state.backend.type,
         podMtu: state.backend.podMtu,

@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import winston from 'winston';
 import type { ApplyResult, Backend } from '../../backends/backend.js';
 import type { DaemonParts } from '../../overlay/daemon.js';
+import { parseNetworkConfig } from '../../overlay/network-config.js';
 import { Observability } from '../../overlay/observability/observability.js';
 import type { ProbeSummary } from '../../overlay/observability/probe-book.js';
 import { parsePrometheusText, sampleValue } from '../../overlay/observability/prometheus-text.js';
@@ -72,7 +73,7 @@ describe('health server', () => {
       const loop = new ReconcileLoop(wrapped.createBackend({ type: 'host-gw' }, undefined as never, {}), logger, { resyncMs: 200, retryMinMs: 10, retryMaxMs: 100 });
       loop.onBatch({ kind: 'snapshot', leases: [lease('10.244.2.0/24', '192.0.2.2'), lease('10.244.3.0/24', '192.0.2.3')] });
       observability.events.onReady?.({
-        config: { network: net('10.244.0.0/16'), subnetLen: 24, subnetMin: ip('10.244.1.0'), subnetMax: ip('10.244.255.0'), enableNFTables: false, backend: { type: 'host-gw' }, warnings: [] },
+        config: parseNetworkConfig('{"Network":"10.244.0.0/16","Backend":{"Type":"host-gw"}}'),
         external: { name: 'eth0', index: 2, ifaceIp: ip('192.0.2.1'), publicIp: ip('192.0.2.1'), mtu: 1500 },
         backend,
         lease: { subnet: net('10.244.1.0/24'), publicIp: ip('192.0.2.1'), backendType: 'vxlan', backendData: { vni: 1, vtepMac: '02:00:00:00:00:99' } },

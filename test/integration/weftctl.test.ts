@@ -177,6 +177,10 @@ describe('weftctl config', () => {
     expect(bad.stderr).toContain('too small');
     const notJson = await weftctl(['config', 'set', '-'], {}, '{"Network": ');
     expect(notJson.code).toBe(1);
+    // Valid, but every weft node would refuse it at start while the datapath is IPv4-only.
+    const dual = await weftctl(['config', 'set', '-'], {}, '{"Network":"10.244.0.0/16","EnableIPv6":true,"IPv6Network":"fd00:10:244::/56"}');
+    expect(dual.code).toBe(1);
+    expect(dual.stderr).toMatch(/refusing the new config: EnableIPv6: .*not yet supported/);
     expect(await storedConfig()).toBe(CONFIG);
   }, T);
 

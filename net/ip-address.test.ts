@@ -1,0 +1,100 @@
+import { formatIpv4, parseIpv4 } from '../subnet/ipv4.js';
+import { IpAddress, maskOf } from './ip-address.js';
+
+const addr = (text: string): IpAddress => {
+  const parsed = IpAddress.parse(text);
+  if (!parsed) throw new Error(`test address ${text}`);
+  return parsed;
+};
+
+describe('IpAddress.parse and toString', () => {
+  it.each([
+    ['10.244.1.0', 'ipv4', '10.244.1.0'],
+    ['0.0.0.0', 'ipv4', '0.0.0.0'],
+    ['255.255.255.255', 'ipv4', '255.255.255.255'],
+    ['fd00:12:13::', 'ipv6', 'fd00:12:13::'],
+    ['FD00:0012:0013:0000:0000:0000:0000:0001', 'ipv6', 'fd00:12:13::1'],
+    ['::', 'ipv6', '::'],
+    ['::1', 'ipv6', '::1'],
+    ['2001:db8::', 'ipv6', '2001:db8::'],
+    // RFC 5952, as Go prints them: one zero group is not shortened, the longest run is, the first on a tie.
+    ['2001:db8:0:1:1:1:1:1', 'ipv6', '2001:db8:0:1:1:1:1:1'],
+    ['2001:db8:0:0:1:0:0:1', 'ipv6', '2001:db8::1:0:0:1'],
+    ['1:0:0:1:0:0:0:1', 'ipv6', '1:0:0:1::1'],
+    ['0:0:1:0:0:0:1:0', 'ipv6', '0:0:1::1:0'],
+    ['fd00:0:0:0:0:0:0:0', 'ipv6', 'fd00::'],
+    ['ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', 'ipv6', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'],
+  ])('parses %s as %s and prints %s', (text, family, printed) => {
+    const parsed = addr(text);
+    expect(parsed.family).toBe(family);
+    expect(parsed.toString()).toBe(printed);
+    expect(IpAddress.parse(printed)?.equals(parsed)).toBe(true);
+  });
+
+  it.each([
+    '', '10.0.0', '10.0.0.256', '10.0.0.1/24', ' 10.0.0.1', '10.0.0.1 ', '1.2.3.4.5', '-1.0.0.0', '1e1.0.0.0',
+    'fd00:::1', '12345::', 'fd00::g', ':', 'fd00::1%eth0', 'fd00::/64', '::ffff:1.2.3.4', '1:2:3:4:5:6:7:8:9', 'fd00::1::2',
+  ])('refuses %j', (text) => {
+    expect(IpAddress.parse(text)).toBeUndefined();
+  });
+
+  it('refuses the other family when one is asked for', () => {
+    expect(IpAddress.parse('10.0.0.1', 'ipv6')).toBeUndefined();
+    expect(IpAddress.parse('fd00::1', 'ipv4')).toBeUndefined();
+    expect(IpAddress.parse('fd00::1', 'ipv6')?.toString()).toBe('fd00::1');
+  });
+
+  it('parses IPv4 exactly as subnet/ipv4.ts does (the importers can move without a change)', () => {
+    for (const text of ['0.0.0.0', '10.244.1.0', '192.0.2.255', '255.255.255.255', '010.1.1.1', '1.2.3', '256.1.1.1', '1.2.3.4 ', 'a.b.c.d']) {
+      const old = parseIpv4(text);
+      const now = IpAddress.parse(text, 'ipv4');
+      expect(now?.toIpv4Number()).toBe(old);
+      if (old !== undefined) expect(now?.toString()).toBe(formatIpv4(old));
+    }
+  });
+});
+
+describe('IpAddress values', () => {
+  it('converts to and from network-order bytes for both families', () => {
+    expect(addr('192.0.2.1').toBytes()).toEqual([192, 0, 2, 1]);
+    expect(addr('2001:db8::1').toBytes()).toEqual([0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    expect(IpAddress.fromBytes([192, 0, 2, 1])?.toString()).toBe('192.0.2.1');
+    expect(IpAddress.fromBytes(addr('fd00:12:13::ff').toBytes())?.toString()).toBe('fd00:12:13::ff');
+    expect(IpAddress.fromBytes([1, 2, 3])).toBeUndefined();
+    expect(IpAddress.fromBytes([1, 2, 3, 256])).toBeUndefined();
+  });
+
+  it('bridges to and from the 32-bit numbers of subnet/ipv4.ts', () => {
+    expect(addr('192.0.2.1').toIpv4Number()).toBe(0xc0000201);
+    expect(IpAddress.fromIpv4Number(0xffffffff).toString()).toBe('255.255.255.255');
+    expect(() => addr('fd00::1').toIpv4Number()).toThrow(/not an IPv4 address/);
+  });
+
+  it('moves by a delta inside its family only', () => {
+    expect(addr('10.0.0.255').plus(1n)?.toString()).toBe('10.0.1.0');
+    expect(addr('255.255.255.255').plus(1n)).toBeUndefined();
+    expect(addr('0.0.0.0').plus(-1n)).toBeUndefined();
+    expect(addr('fd00::ffff').plus(1n)?.toString()).toBe('fd00::1:0');
+    expect(addr('ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff').plus(1n)).toBeUndefined();
+    expect(IpAddress.of('ipv4', 1n << 32n)).toBeUndefined();
+  });
+
+  it('compares and recognises the unspecified address', () => {
+    expect(addr('10.0.0.1').compare(addr('10.0.0.2'))).toBe(-1);
+    expect(addr('fd00::2').compare(addr('fd00::1'))).toBe(1);
+    expect(addr('10.0.0.1').compare(addr('::1'))).toBe(-1);
+    expect(addr('::a').equals(addr('0::A'))).toBe(true);
+    expect(addr('0.0.0.0').equals(addr('::'))).toBe(false);
+    expect(addr('0.0.0.0').isUnspecified()).toBe(true);
+    expect(addr('::').isUnspecified()).toBe(true);
+    expect(addr('::1').isUnspecified()).toBe(false);
+  });
+
+  it('builds masks of any length for both widths', () => {
+    expect(maskOf(32, 0)).toBe(0n);
+    expect(maskOf(32, 24)).toBe(0xffffff00n);
+    expect(maskOf(32, 32)).toBe(0xffffffffn);
+    expect(maskOf(128, 64)).toBe(0xffffffffffffffff0000000000000000n);
+    expect(maskOf(128, 128)).toBe((1n << 128n) - 1n);
+  });
+});

@@ -1,0 +1,127 @@
+// IP addresses of either family as one type: the family is data (its bit width), not a second copy
+// of the code. Values are unsigned bigints, so that arithmetic (masks, next subnet, first host) is
+// the same expression for 32 and 128 bits. Text is parsed with ip-address and printed in the form
+// Go's net.IP.String() gives (RFC 5952 for IPv6), because flannel writes these strings into etcd
+// keys, lease values and subnet.env, and peers compare them as text.
+import { Address4, Address6 } from 'ip-address';
+
+export type IpFamily = 'ipv4' | 'ipv6';
+
+export interface FamilyTraits {
+  readonly family: IpFamily;
+  readonly bits: number;
+  /** For messages: "IPv4" / "IPv6". */
+  readonly label: string;
+  /** An example network, for the "write it like ..." part of messages. */
+  readonly exampleNetwork: string;
+}
+
+export const FAMILIES: Readonly<Record<IpFamily, FamilyTraits>> = {
+  ipv4: { family: 'ipv4', bits: 32, label: 'IPv4', exampleNetwork: '10.244.0.0/16' },
+  ipv6: { family: 'ipv6', bits: 128, label: 'IPv6', exampleNetwork: 'fd00:10:244::/56' },
+};
+
+/** The netmask of `prefixLength` leading ones in a `bits`-wide word. */
+export function maskOf(bits: number, prefixLength: number): bigint {
+  const all = (1n << BigInt(bits)) - 1n;
+  return all ^ ((1n << BigInt(bits - prefixLength)) - 1n);
+}
+
+export class IpAddress {
+  private constructor(
+    readonly family: IpFamily,
+    /** Unsigned, below 2^bits. */
+    readonly value: bigint,
+  ) {}
+
+  /** The address `value` of `family`; undefined when the value does not fit the family. */
+  static of(family: IpFamily, value: bigint): IpAddress | undefined {
+    if (value < 0n || value >= 1n << BigInt(FAMILIES[family].bits)) return undefined;
+    return new IpAddress(family, value);
+  }
+
+  /**
+   * Parses dotted IPv4 ("10.0.0.1") or IPv6 text ("fd00::1", any case). Refused: zones ("%eth0"),
+   * prefixes, and IPv4 written inside IPv6 ("::ffff:1.2.3.4"), none of which a lease, a key or a
+   * config field holds. With `family`, text of the other family is refused too.
+   */
+  static parse(text: string, family?: IpFamily): IpAddress | undefined {
+    const parsed = text.includes(':') ? parseIpv6Text(text) : parseIpv4Text(text);
+    if (parsed === undefined || (family !== undefined && parsed.family !== family)) return undefined;
+    return parsed;
+  }
+
+  /** From network-order bytes: 4 make an IPv4 address, 16 an IPv6 address. */
+  static fromBytes(bytes: ArrayLike<number>): IpAddress | undefined {
+    const family = bytes.length === 4 ? 'ipv4' : bytes.length === 16 ? 'ipv6' : undefined;
+    if (family === undefined) return undefined;
+    let value = 0n;
+    for (let i = 0; i < bytes.length; i++) {
+      const byte = bytes[i] ?? -1;
+      if (!Number.isInteger(byte) || byte < 0 || byte > 255) return undefined;
+      value = (value << 8n) | BigInt(byte);
+    }
+    return new IpAddress(family, value);
+  }
+
+  /** Bridge from the 32-bit numbers of subnet/ipv4.ts, until its importers move to this type. */
+  static fromIpv4Number(ip: number): IpAddress {
+    const address = IpAddress.of('ipv4', BigInt(ip >>> 0));
+    if (address === undefined) throw new RangeError(`${ip} is not a 32-bit address`);
+    return address;
+  }
+
+  /** Bridge to the 32-bit numbers of subnet/ipv4.ts; only an IPv4 address has one. */
+  toIpv4Number(): number {
+    if (this.family !== 'ipv4') throw new TypeError(`${this.toString()} is not an IPv4 address`);
+    return Number(this.value);
+  }
+
+  get bits(): number {
+    return FAMILIES[this.family].bits;
+  }
+
+  /** Network-order bytes (4 or 16), as netlink takes them. */
+  toBytes(): number[] {
+    const bytes: number[] = [];
+    for (let shift = BigInt(this.bits - 8); shift >= 0n; shift -= 8n) bytes.push(Number((this.value >> shift) & 255n));
+    return bytes;
+  }
+
+  /** This address moved by `delta`; undefined when that leaves the family's address space. */
+  plus(delta: bigint): IpAddress | undefined {
+    return IpAddress.of(this.family, this.value + delta);
+  }
+
+  /** Orders IPv4 before IPv6, then by value. */
+  compare(other: IpAddress): number {
+    if (this.family !== other.family) return this.family === 'ipv4' ? -1 : 1;
+    return this.value < other.value ? -1 : this.value > other.value ? 1 : 0;
+  }
+
+  equals(other: IpAddress): boolean {
+    return this.family === other.family && this.value === other.value;
+  }
+
+  /** 0.0.0.0 or :: (flannel writes PublicIP "0.0.0.0" for a node without IPv4). */
+  isUnspecified(): boolean {
+    return this.value === 0n;
+  }
+
+  toString(): string {
+    if (this.family === 'ipv4') return this.toBytes().join('.');
+    return Address6.fromBigInt(this.value).correctForm();
+  }
+}
+
+function parseIpv4Text(text: string): IpAddress | undefined {
+  if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(text) || !Address4.isValid(text)) return undefined;
+  const parts = text.split('.').map(Number);
+  if (parts.some((p) => p > 255)) return undefined;
+  return IpAddress.fromBytes(parts);
+}
+
+function parseIpv6Text(text: string): IpAddress | undefined {
+  if (!/^[0-9a-fA-F:]{2,39}$/.test(text) || !Address6.isValid(text)) return undefined;
+  return IpAddress.of('ipv6', new Address6(text).bigInt());
+}
