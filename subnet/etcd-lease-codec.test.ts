@@ -1,7 +1,11 @@
 import { RemoteDataError } from './errors.js';
+import { IpAddress } from '../net/ip-address.js';
+import { IpPrefix } from '../net/ip-prefix.js';
 import {
   configKey,
   encodeLeaseValue,
+  leaseKey,
+  parseLeaseKey,
   parseLeaseRecord,
   parseLeaseValue,
   parseSubnetKey,
@@ -15,6 +19,16 @@ const ip = (text: string): number => parseIpv4(text) ?? 0;
 const net = (text: string): Ipv4Net => Ipv4Net.parse(text) ?? Ipv4Net.of(0, 0);
 const FLANNEL_VXLAN =
   '{"PublicIP":"192.168.64.3","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"c6:d2:32:6f:8f:44"}}';
+const ip6 = (text: string): IpAddress => IpAddress.parse(text, 'ipv6') ?? IpAddress.fromIpv4Number(0);
+const prefix = (text: string): IpPrefix | undefined => IpPrefix.parse(text);
+// json.Marshal of flannel's LeaseAttrs{PublicIP, PublicIPv6 *ip.IP6, BackendType, BackendData,
+// BackendV6Data (omitempty)} as vxlan.go's newSubnetAttrs fills it: both devices, each with its MAC.
+const FLANNEL_DUAL_VXLAN =
+  '{"PublicIP":"192.168.64.3","PublicIPv6":"2001:db8::3","BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"c6:d2:32:6f:8f:44"},"BackendV6Data":{"VNI":1,"VtepMAC":"8e:1b:2c:3d:4e:5f"}}';
+// IPv6 only: no IPv4 device, so PublicIP stays the zero ip.IP4 and BackendData is empty (omitted).
+const FLANNEL_V6_VXLAN = '{"PublicIP":"0.0.0.0","PublicIPv6":"2001:db8::3","BackendType":"vxlan","BackendV6Data":{"VNI":1,"VtepMAC":"8e:1b:2c:3d:4e:5f"}}';
+// hostgw.go sets PublicIP and PublicIPv6 and no backend data.
+const FLANNEL_DUAL_HOSTGW = '{"PublicIP":"192.0.2.7","PublicIPv6":"2001:db8::7","BackendType":"host-gw"}';
 
 describe('keys', () => {
   it("builds flannel's key names", () => {
@@ -147,6 +161,113 @@ describe('records', () => {
   });
 });
 
+// flannel's own key tests (pkg/subnet/subnet_test.go: TestSubnetNodev6, TestSubnetNodeInvalid), plus
+// IPv6-only keys as MakeSubnetKey writes them (the empty IPv4 half prints as 0.0.0.0-0).
+describe('dual-stack and IPv6-only keys', () => {
+  it('parses a dual-stack key into both halves and writes it back unchanged', () => {
+    const key = `${P}/subnets/10.12.13.0-24&fd00:12:13::-56`;
+    const subnets = parseLeaseKey(P, key);
+    expect([subnets.ipv4?.toString(), subnets.ipv6?.toString()]).toEqual(['10.12.13.0/24', 'fd00:12:13::/56']);
+    expect(leaseKey(P, subnets)).toBe(key);
+    expect(parseSubnetKey(P, key).toString()).toBe('10.12.13.0/24');
+  });
+
+  it('writes and reads IPv6-only keys with flannel\'s empty IPv4 half', () => {
+    const key = leaseKey(P, { ipv4: undefined, ipv6: prefix('fd00:12:13::/56') });
+    expect(key).toBe(`${P}/subnets/0.0.0.0-0&fd00:12:13::-56`);
+    const subnets = parseLeaseKey(P, key);
+    expect(subnets.ipv4).toBeUndefined();
+    expect(subnets.ipv6?.toString()).toBe('fd00:12:13::/56');
+    expect(() => parseSubnetKey(P, key)).toThrow(/IPv6-only lease/);
+  });
+
+  it('writes IPv4-only keys as before, and the IPv6 half in its canonical form', () => {
+    expect(leaseKey(P, { ipv4: prefix('10.1.15.0/24'), ipv6: undefined })).toBe(`${P}/subnets/10.1.15.0-24`);
+    expect(leaseKey(P, { ipv4: prefix('10.1.15.0/24'), ipv6: prefix('fd00:0012:0013:0000::/64') })).toBe(`${P}/subnets/10.1.15.0-24&fd00:12:13::-64`);
+    expect(() => leaseKey(P, { ipv4: undefined, ipv6: undefined })).toThrow(TypeError);
+  });
+
+  it.each([
+    // TestSubnetNodeInvalid
+    '10', '10.12.13.0', '10.12.13-24', '10.12.13.300-24', '10.12.13.0-24hi', '&2001::-56', '10.12.13.0-24&:12:13:-56',
+    '10.12.13.0-24&20011::-56', '10.12.13.0-24&2001-56', '10.12.13.0-24&2001::', '10.12.13.0-24&2001::-56hi',
+    // and: upper case (flannel's pattern is [a-f\d:]), host bits, too long a prefix, no subnet at all
+    '10.12.13.0-24&FD00:12:13::-56', '10.12.13.0-24&fd00:12:13::1-56', '10.12.13.0-24&fd00::-129', '0.0.0.0-0',
+    '0.0.0.0-0&fd00::zz-56', '10.12.13.0-24&', '10.12.13.0-24&fd00::-56&fd01::-56',
+  ])('refuses the whole key %s', (name) => {
+    expect(() => parseLeaseKey(P, `${P}/subnets/${name}`)).toThrow(RemoteDataError);
+  });
+});
+
+describe('dual-stack and IPv6-only values', () => {
+  it.each([
+    ['dual-stack vxlan', FLANNEL_DUAL_VXLAN, {
+      publicIp: ip('192.168.64.3'), publicIpv6: ip6('2001:db8::3'), backendType: 'vxlan',
+      backendData: { vni: 1, vtepMac: 'c6:d2:32:6f:8f:44' }, backendV6Data: { vni: 1, vtepMac: '8e:1b:2c:3d:4e:5f' },
+    }],
+    ['IPv6-only vxlan', FLANNEL_V6_VXLAN, {
+      publicIp: 0, publicIpv6: ip6('2001:db8::3'), backendType: 'vxlan', backendV6Data: { vni: 1, vtepMac: '8e:1b:2c:3d:4e:5f' },
+    }],
+    ['dual-stack host-gw', FLANNEL_DUAL_HOSTGW, { publicIp: ip('192.0.2.7'), publicIpv6: ip6('2001:db8::7'), backendType: 'host-gw' }],
+  ])('reads flannel\'s %s value and writes it back byte for byte', (_name, value, attrs) => {
+    expect(parseLeaseValue('t', value)).toEqual(attrs);
+    expect(encodeLeaseValue(attrs)).toBe(value);
+  });
+
+  it('writes PublicIPv6 in the form Go prints, whatever form it was read in', () => {
+    const attrs = parseLeaseValue('t', '{"PublicIP":"192.0.2.7","PublicIPv6":"2001:DB8:0:0:0:0:0:7","BackendType":"host-gw"}');
+    expect(encodeLeaseValue(attrs)).toBe(FLANNEL_DUAL_HOSTGW);
+  });
+
+  it('keeps unknown BackendV6Data fields when it rewrites a dual-stack value', () => {
+    const attrs = parseLeaseValue('t', FLANNEL_DUAL_VXLAN);
+    const earlier = FLANNEL_DUAL_VXLAN.replace('"VtepMAC":"8e:1b:2c:3d:4e:5f"}', '"VtepMAC":"8e:1b:2c:3d:4e:00","Future":[1]}');
+    expect(encodeLeaseValue(attrs, earlier)).toBe(FLANNEL_DUAL_VXLAN.replace('"VtepMAC":"8e:1b:2c:3d:4e:5f"}', '"VtepMAC":"8e:1b:2c:3d:4e:5f","Future":[1]}'));
+    // Without an IPv6 device any more, the old IPv6 data is not carried over.
+    expect(encodeLeaseValue({ ...attrs, publicIpv6: undefined, backendV6Data: undefined }, earlier)).toBe(FLANNEL_VXLAN);
+  });
+
+  it.each([
+    ['{"PublicIP":"192.0.2.1","PublicIPv6":"192.0.2.1","BackendType":"host-gw"}', /PublicIPv6 "192.0.2.1" is not an IPv6 address/],
+    ['{"PublicIP":"192.0.2.1","PublicIPv6":7,"BackendType":"host-gw"}', /PublicIPv6 7 is not an IPv6/],
+    ['{"PublicIP":"192.0.2.1","PublicIPv6":"fd00::zz","BackendType":"host-gw"}', /not an IPv6/],
+    ['{"PublicIP":"192.0.2.1","PublicIPv6":"fe80::1%eth0","BackendType":"host-gw"}', /not an IPv6/],
+    ['{"PublicIP":"0.0.0.0","PublicIPv6":"2001:db8::3","BackendType":"vxlan","BackendV6Data":"x"}', /no BackendV6Data object/],
+    ['{"PublicIP":"0.0.0.0","PublicIPv6":"2001:db8::3","BackendType":"vxlan","BackendV6Data":{"VNI":1,"VtepMAC":"zz:00:00:00:00:01"}}', /BackendV6Data VtepMAC "zz:00:00:00:00:01" is not a MAC/],
+    ['{"PublicIP":"0.0.0.0","PublicIPv6":"2001:db8::3","BackendType":"vxlan","BackendV6Data":{"VtepMAC":"02:00:00:00:00:01"}}', /BackendV6Data VNI missing/],
+    ['{"PublicIP":"0.0.0.0","PublicIPv6":"2001:db8::3","BackendType":"vxlan","BackendData":null,"BackendV6Data":null}', /no BackendData object \(nor BackendV6Data\)/],
+  ])('refuses the value %s', (value, message) => {
+    expect(() => parseLeaseValue('src', value)).toThrow(RemoteDataError);
+    expect(() => parseLeaseValue('src', value)).toThrow(message);
+  });
+});
+
+describe('dual-stack records', () => {
+  const DUAL_KEY = `${P}/subnets/10.244.3.0-24&fd00:10:244:3::-64`;
+
+  it('turns a dual-stack record into a Lease with both halves', () => {
+    const lease = parseLeaseRecord(P, { key: DUAL_KEY, value: FLANNEL_DUAL_VXLAN, leaseId: '7' }, net('10.244.0.0/16'));
+    expect(lease.subnet.toString()).toBe('10.244.3.0/24');
+    expect(lease.ipv6Subnet?.toString()).toBe('fd00:10:244:3::/64');
+    expect(lease.publicIpv6?.toString()).toBe('2001:db8::3');
+    expect(lease.backendV6Data).toEqual({ vni: 1, vtepMac: '8e:1b:2c:3d:4e:5f' });
+    // A dual-stack reservation needs no IPv6 attributes.
+    const reserved = parseLeaseRecord(P, { key: DUAL_KEY, value: '{"PublicIP":"1.2.3.4","PublicIPv6":null}', leaseId: '0' });
+    expect([reserved.backendType, reserved.ipv6Subnet?.toString(), reserved.expiresAt]).toEqual(['', 'fd00:10:244:3::/64', undefined]);
+  });
+
+  it.each([
+    ['an IPv6-only key', `${P}/subnets/0.0.0.0-0&fd00:10:244:3::-64`, FLANNEL_V6_VXLAN, /IPv6-only lease/],
+    ['a malformed IPv6 half', `${P}/subnets/10.244.3.0-24&fd00:10:244:3::1-64`, FLANNEL_DUAL_VXLAN, /malformed IPv6 part/],
+    ['no PublicIPv6 on a dual-stack key', DUAL_KEY, FLANNEL_VXLAN, /dual-stack lease has no PublicIPv6/],
+    ['no BackendV6Data on a dual-stack vxlan key', DUAL_KEY, FLANNEL_DUAL_VXLAN.replace(/,"BackendV6Data":.*}$/, '}'), /no BackendV6Data object/],
+    ['no BackendData on an IPv4 half', `${P}/subnets/10.244.3.0-24`, FLANNEL_V6_VXLAN, /no BackendData object for its IPv4 subnet/],
+  ])('refuses %s as a whole', (_name, key, value, message) => {
+    expect(() => parseLeaseRecord(P, { key, value, leaseId: '7' })).toThrow(RemoteDataError);
+    expect(() => parseLeaseRecord(P, { key, value, leaseId: '7' })).toThrow(message);
+  });
+});
+
 /** A small deterministic PRNG (mulberry32), so that a failure can be replayed. */
 function prng(seed: number): () => number {
   let a = seed >>> 0;
@@ -166,6 +287,7 @@ describe('fuzz: the parsers return a Lease or throw RemoteDataError, nothing els
     `${P}/subnets/10.244.1.0-24&fd00::-64`,
     FLANNEL_VXLAN,
     '{"PublicIP":"192.0.2.7","PublicIPv6":null,"BackendType":"host-gw"}',
+    FLANNEL_DUAL_VXLAN,
   ];
   const JSON_PIECES = ['null', 'true', '1e400', '-0', '"x"', '[]', '{}', '{"VNI":1}', '"02:00:00:00:00:01"', '9007199254740993', '"__proto__"'];
 
@@ -187,16 +309,16 @@ describe('fuzz: the parsers return a Lease or throw RemoteDataError, nothing els
   /** Random JSON objects with flannel-like field names and wrong-typed values. */
   function randomValue(rand: () => number, depth = 0): unknown {
     const r = rand();
-    if (depth > 2 || r < 0.3) return [null, true, 0, -1, 1.5, 2 ** 40, '192.0.2.1', '02:00:00:00:00:01', '', 'vxlan', 'host-gw'][Math.floor(rand() * 11)];
+    if (depth > 2 || r < 0.3) return [null, true, 0, -1, 1.5, 2 ** 40, '192.0.2.1', '02:00:00:00:00:01', '', 'vxlan', 'host-gw', '2001:db8::1'][Math.floor(rand() * 12)];
     if (r < 0.4) return [randomValue(rand, depth + 1)];
     const obj: Record<string, unknown> = {};
-    for (const name of ['PublicIP', 'publicip', 'PublicIPv6', 'BackendType', 'BackendData', 'VNI', 'VtepMAC', 'vtepmac', '__proto__', 'constructor']) {
+    for (const name of ['PublicIP', 'publicip', 'PublicIPv6', 'BackendType', 'BackendData', 'BackendV6Data', 'VNI', 'VtepMAC', 'vtepmac', '__proto__', 'constructor']) {
       if (rand() < 0.5) obj[name] = randomValue(rand, depth + 1);
     }
     return obj;
   }
 
-  function check(key: string, value: string): 'lease' | 'refused' {
+  function check(key: string, value: string): 'lease' | 'dualLease' | 'refused' {
     try {
       const lease = parseLeaseRecord(P, { key, value, leaseId: '1' }, net('10.0.0.0/8'));
       // A returned Lease is well-formed.
@@ -205,7 +327,11 @@ describe('fuzz: the parsers return a Lease or throw RemoteDataError, nothing els
       // No BackendType is read as flannel reads it (''), and then carries no backend data.
       if (lease.backendType === '') expect(lease.backendData).toBeUndefined();
       if (lease.backendType === 'vxlan') expect(lease.backendData?.vtepMac).toMatch(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/);
-      return 'lease';
+      // A node's dual-stack lease carries its IPv6 attributes; an IPv6 half is an IPv6 prefix.
+      if (lease.ipv6Subnet !== undefined && lease.backendType !== '') expect(lease.publicIpv6?.family).toBe('ipv6');
+      if (lease.ipv6Subnet !== undefined && lease.backendType === 'vxlan') expect(lease.backendV6Data?.vtepMac).toMatch(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/);
+      expect(lease.ipv6Subnet?.family ?? 'ipv6').toBe('ipv6');
+      return lease.ipv6Subnet === undefined ? 'lease' : 'dualLease';
     } catch (err) {
       if (!(err instanceof RemoteDataError)) throw new Error(`non-RemoteDataError for key ${JSON.stringify(key)} value ${JSON.stringify(value)}: ${String(err)}`);
       return 'refused';
@@ -214,18 +340,19 @@ describe('fuzz: the parsers return a Lease or throw RemoteDataError, nothing els
 
   it('survives 6000 mutated keys and values and 2000 random JSON objects', () => {
     const rand = prng(20261122);
-    const outcomes = { lease: 0, refused: 0 };
+    const outcomes = { lease: 0, dualLease: 0, refused: 0 };
     const started = Date.now();
     for (let i = 0; i < 6000; i++) {
-      const key = rand() < 0.5 ? mutate(SEEDS[rand() < 0.5 ? 0 : 1] ?? '', rand) : (SEEDS[0] ?? '');
-      const value = rand() < 0.8 ? mutate(SEEDS[2 + Math.floor(rand() * 2)] ?? '', rand) : (SEEDS[2] ?? '');
+      const key = rand() < 0.5 ? mutate(SEEDS[rand() < 0.5 ? 0 : 1] ?? '', rand) : (SEEDS[rand() < 0.5 ? 0 : 1] ?? '');
+      const value = rand() < 0.8 ? mutate(SEEDS[2 + Math.floor(rand() * 3)] ?? '', rand) : (SEEDS[2 + Math.floor(rand() * 3)] ?? '');
       outcomes[check(key, value)]++;
     }
     for (let i = 0; i < 2000; i++) {
-      outcomes[check(SEEDS[0] ?? '', JSON.stringify(randomValue(rand)))]++;
+      outcomes[check(SEEDS[i % 2] ?? '', JSON.stringify(randomValue(rand)))]++;
     }
     // Both outcomes happen (the mutations are neither all harmless nor all fatal), within a time bound.
     expect(outcomes.lease).toBeGreaterThan(100);
+    expect(outcomes.dualLease).toBeGreaterThan(20);
     expect(outcomes.refused).toBeGreaterThan(1000);
     expect(Date.now() - started).toBeLessThan(10_000);
   });

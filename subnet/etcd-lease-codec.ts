@@ -1,8 +1,14 @@
-// flannel's etcd formats, and the only module that knows them:
-//   key   <prefix>/subnets/10.1.15.0-24            (dual stack: 10.1.15.0-24&fd00:12:13::-56)
+// flannel's etcd formats, and the only module that knows them (flannel: pkg/subnet/subnet.go
+// MakeSubnetKey/ParseSubnetKey, pkg/lease/lease.go LeaseAttrs, pkg/backend/vxlan/vxlan.go newSubnetAttrs):
+//   key   <prefix>/subnets/10.1.15.0-24                  IPv4
+//         <prefix>/subnets/10.1.15.0-24&fd00:12:13::-56  dual stack
+//         <prefix>/subnets/0.0.0.0-0&fd00:12:13::-56     IPv6 only (flannel's key for an empty IPv4 half)
 //   value {"PublicIP":"192.168.64.3","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"c6:d2:32:6f:8f:44"}}
+//         with IPv6: "PublicIPv6":"2001:db8::3" and "BackendV6Data":{"VNI":1,"VtepMAC":"..."} after BackendData
 // Everything read back is someone else's data: it is parsed into typed values here, and anything
 // unusable becomes a RemoteDataError (never another exception), so that a watcher can skip it.
+import { IpAddress } from '../net/ip-address.js';
+import { IpPrefix } from '../net/ip-prefix.js';
 import { RemoteDataError } from './errors.js';
 import { formatIpv4, Ipv4Net, parseIpv4 } from './ipv4.js';
 import type { Lease, LeaseAttrs, VxlanBackendData } from './lease.js';
@@ -18,72 +24,144 @@ export function subnetsDir(prefix: string): string {
   return `${prefix}/subnets/`;
 }
 
-export function subnetKey(prefix: string, subnet: Ipv4Net): string {
-  return `${subnetsDir(prefix)}${formatIpv4(subnet.ip)}-${subnet.prefixLength}`;
+/** The subnets a lease key names: IPv4, IPv6, or both. */
+export interface LeaseKeySubnets {
+  ipv4: IpPrefix | undefined;
+  ipv6: IpPrefix | undefined;
+}
+
+/** flannel's key text for an IPv4 half that is not there. */
+const NO_IPV4_HALF = '0.0.0.0-0';
+
+export function leaseKey(prefix: string, subnets: LeaseKeySubnets): string {
+  const half = (subnet: IpPrefix): string => `${subnet.address.toString()}-${subnet.prefixLength}`;
+  const { ipv4, ipv6 } = subnets;
+  if (ipv6 === undefined) {
+    if (ipv4 === undefined) throw new TypeError('a lease key needs a subnet of at least one family');
+    return `${subnetsDir(prefix)}${half(ipv4)}`;
+  }
+  return `${subnetsDir(prefix)}${ipv4 === undefined ? NO_IPV4_HALF : half(ipv4)}&${half(ipv6)}`;
 }
 
 /**
- * The IPv4 subnet a lease key names. A dual-stack key is accepted for its IPv4 half; an IPv6-only key
- * is refused, as is anything outside `<prefix>/subnets/`.
+ * The subnets a lease key names, with host bits zero. A key whose IPv6 half is malformed is refused
+ * as a whole, as is anything outside `<prefix>/subnets/`. The halves follow flannel's key pattern
+ * (`(\d+\.\d+.\d+.\d+)-(\d+)(?:&([a-f\d:]+)-(\d+))?$`: lower-case IPv6 only).
  */
-export function parseSubnetKey(prefix: string, key: string): Ipv4Net {
+export function parseLeaseKey(prefix: string, key: string): LeaseKeySubnets {
   const dir = subnetsDir(prefix);
-  if (!key.startsWith(dir)) throw new RemoteDataError(describeKey(key), `not under ${dir}`);
-  const name = key.slice(dir.length);
-  const [v4, v6, ...rest] = name.split('&');
-  if (rest.length > 0 || v4 === undefined) throw new RemoteDataError(describeKey(key), 'malformed subnet key');
-  if (v6 !== undefined && !/^[0-9a-fA-F:]+-\d{1,3}$/.test(v6)) {
-    throw new RemoteDataError(describeKey(key), 'malformed IPv6 part of the subnet key');
+  const source = describeKey(key);
+  if (!key.startsWith(dir)) throw new RemoteDataError(source, `not under ${dir}`);
+  const [v4, v6, ...rest] = key.slice(dir.length).split('&');
+  if (rest.length > 0 || v4 === undefined) throw new RemoteDataError(source, 'malformed subnet key');
+  const ipv6 = v6 === undefined ? undefined : parseKeyHalf(v6, /^([0-9a-f:]+)-(\d{1,3})$/, 'ipv6');
+  if (v6 !== undefined && ipv6 === undefined) {
+    throw new RemoteDataError(source, 'malformed IPv6 part of the subnet key (not "x:y::-len" with host bits zero)');
   }
-  const match = /^(\d{1,3}(?:\.\d{1,3}){3})-(\d{1,2})$/.exec(v4);
-  const subnet = match ? Ipv4Net.parse(`${match[1] ?? ''}/${match[2] ?? ''}`) : undefined;
-  if (subnet === undefined) {
-    throw new RemoteDataError(describeKey(key), 'subnet key is not "a.b.c.d-len" with host bits zero');
+  if (v4 === NO_IPV4_HALF) {
+    if (ipv6 === undefined) throw new RemoteDataError(source, 'subnet key names no subnet');
+    return { ipv4: undefined, ipv6 };
   }
-  return subnet;
+  const ipv4 = parseKeyHalf(v4, /^(\d{1,3}(?:\.\d{1,3}){3})-(\d{1,2})$/, 'ipv4');
+  if (ipv4 === undefined) throw new RemoteDataError(source, 'subnet key is not "a.b.c.d-len" with host bits zero');
+  return { ipv4, ipv6 };
 }
 
+function parseKeyHalf(text: string, pattern: RegExp, family: 'ipv4' | 'ipv6'): IpPrefix | undefined {
+  const match = pattern.exec(text);
+  return match ? IpPrefix.parse(`${match[1] ?? ''}/${match[2] ?? ''}`, { family }) : undefined;
+}
+
+export function subnetKey(prefix: string, subnet: Ipv4Net): string {
+  return leaseKey(prefix, { ipv4: subnet.toPrefix(), ipv6: undefined });
+}
+
+/** The IPv4 subnet a lease key names (a dual-stack key's IPv4 half). An IPv6-only key has none. */
+export function parseSubnetKey(prefix: string, key: string): Ipv4Net {
+  return ipv4Half(key, parseLeaseKey(prefix, key));
+}
+
+/** The datapath is IPv4-only for now: an IPv6-only lease is skipped, with this reason. */
+function ipv4Half(key: string, subnets: LeaseKeySubnets): Ipv4Net {
+  if (subnets.ipv4 === undefined) throw new RemoteDataError(describeKey(key), 'IPv6-only lease; weft runs IPv4 networks only for now');
+  return Ipv4Net.fromPrefix(subnets.ipv4);
+}
+
+/** Lease value fields holding backend data, in the order flannel writes them. */
+const DATA_FIELDS = [
+  { name: 'BackendData', attr: 'backendData' },
+  { name: 'BackendV6Data', attr: 'backendV6Data' },
+] as const;
+
 /**
- * The lease value exactly as flannel writes it (field order, PublicIPv6 null, empty fields omitted).
- * With `previous` (the value our key held, when we rewrite it), whatever it carried that weft does not
- * interpret is kept: unknown top-level fields, and unknown BackendData fields of the same backend type
- * (a newer flannel, or a tool, may have put them there).
+ * The lease value exactly as flannel writes it (field order, PublicIPv6 null when absent, empty
+ * fields omitted). With `previous` (the value our key held, when we rewrite it), whatever it carried
+ * that weft does not interpret is kept: unknown top-level fields, and unknown fields in the backend
+ * data of the same backend type (a newer flannel, or a tool, may have put them there).
  */
 export function encodeLeaseValue(attrs: LeaseAttrs, previous?: string): string {
-  const kept = previous === undefined ? { top: [], backendData: [] } : unknownFields(previous, attrs.backendType);
-  const parts = [`"PublicIP":${JSON.stringify(formatIpv4(attrs.publicIp))}`, '"PublicIPv6":null'];
+  const kept = unknownFields(previous, attrs.backendType);
+  const parts = [
+    `"PublicIP":${JSON.stringify(formatIpv4(attrs.publicIp))}`,
+    `"PublicIPv6":${attrs.publicIpv6 === undefined ? 'null' : JSON.stringify(attrs.publicIpv6.toString())}`,
+  ];
   if (attrs.backendType !== '') parts.push(`"BackendType":${JSON.stringify(attrs.backendType)}`);
-  if (attrs.backendData !== undefined) {
-    const { vni, vtepMac } = attrs.backendData;
-    parts.push(`"BackendData":{${[`"VNI":${vni}`, `"VtepMAC":${JSON.stringify(vtepMac)}`, ...kept.backendData].join(',')}}`);
-  } else if (kept.wholeBackendData !== undefined) {
-    parts.push(`"BackendData":${kept.wholeBackendData}`);
+  for (const { name, attr } of DATA_FIELDS) {
+    const data = encodeBackendData(attrs[attr], kept[attr]);
+    if (data !== undefined) parts.push(`"${name}":${data}`);
   }
   return `{${[...parts, ...kept.top].join(',')}}`;
+}
+
+/** What an earlier value carried that weft does not interpret, as `"name":json` text to write back. */
+interface KeptFields {
+  top: string[];
+  backendData: KeptData;
+  backendV6Data: KeptData;
+}
+
+/** Of one backend data field: its unknown fields (same backend type), or the whole of another backend's. */
+interface KeptData {
+  fields: string[];
+  whole?: string | undefined;
 }
 
 const KNOWN_FIELDS = new Set(['publicip', 'publicipv6', 'backendtype', 'backenddata', 'backendv6data']);
 const KNOWN_VXLAN_FIELDS = new Set(['vni', 'vtepmac']);
 
-/** The parts of an earlier value that weft does not interpret, as "name":json pairs. */
-function unknownFields(previous: string, backendType: string): { top: string[]; backendData: string[]; wholeBackendData?: string } {
+function unknownFields(previous: string | undefined, backendType: string): KeptFields {
+  const nothing: KeptFields = { top: [], backendData: { fields: [] }, backendV6Data: { fields: [] } };
   let json: unknown;
   try {
-    json = JSON.parse(previous);
+    json = previous === undefined ? undefined : JSON.parse(previous);
   } catch {
-    return { top: [], backendData: [] }; // nothing readable to keep
+    return nothing; // nothing readable to keep
   }
-  if (!isPlainObject(json)) return { top: [], backendData: [] };
-  const pairs = (obj: Record<string, unknown>, known: Set<string>): string[] =>
-    Object.entries(obj).filter(([name]) => !known.has(name.toLowerCase())).map(([name, value]) => `${JSON.stringify(name)}:${JSON.stringify(value)}`);
+  if (!isPlainObject(json)) return nothing;
   const fields = lowerCaseKeys(json);
   const previousType = fields.get('backendtype');
   const sameBackend = typeof previousType === 'string' && previousType.toLowerCase() === backendType;
-  const data = fields.get('backenddata');
-  const kept = { top: pairs(json, KNOWN_FIELDS), backendData: [] as string[] };
-  if (!sameBackend || data === undefined || data === null) return kept;
-  if (backendType === 'vxlan') return isPlainObject(data) ? { ...kept, backendData: pairs(data, KNOWN_VXLAN_FIELDS) } : kept;
-  return { ...kept, wholeBackendData: JSON.stringify(data) }; // another backend's data: not ours to cut
+  const keptData = (data: unknown): KeptData => {
+    if (!sameBackend || data === undefined || data === null) return { fields: [] };
+    if (backendType !== 'vxlan') return { fields: [], whole: JSON.stringify(data) }; // another backend's data: not ours to cut
+    return { fields: isPlainObject(data) ? unknownPairs(data, KNOWN_VXLAN_FIELDS) : [] };
+  };
+  return {
+    top: unknownPairs(json, KNOWN_FIELDS),
+    backendData: keptData(fields.get('backenddata')),
+    backendV6Data: keptData(fields.get('backendv6data')),
+  };
+}
+
+function unknownPairs(obj: Record<string, unknown>, known: Set<string>): string[] {
+  return Object.entries(obj)
+    .filter(([name]) => !known.has(name.toLowerCase()))
+    .map(([name, value]) => `${JSON.stringify(name)}:${JSON.stringify(value)}`);
+}
+
+function encodeBackendData(data: VxlanBackendData | undefined, kept: KeptData): string | undefined {
+  if (data === undefined) return kept.whole;
+  return `{${[`"VNI":${data.vni}`, `"VtepMAC":${JSON.stringify(data.vtepMac)}`, ...kept.fields].join(',')}}`;
 }
 
 /**
@@ -105,6 +183,11 @@ export function parseLeaseValue(source: string, text: string): LeaseAttrs {
   if (publicIp === undefined) {
     throw new RemoteDataError(source, `PublicIP ${show(publicIpText)} is not an IPv4 address`);
   }
+  const publicIpv6Value = fields.get('publicipv6') ?? null;
+  const publicIpv6 = typeof publicIpv6Value === 'string' ? IpAddress.parse(publicIpv6Value, 'ipv6') : undefined;
+  if (publicIpv6Value !== null && publicIpv6 === undefined) {
+    throw new RemoteDataError(source, `PublicIPv6 ${show(publicIpv6Value)} is not an IPv6 address`);
+  }
 
   const backendTypeValue = fields.get('backendtype');
   if (backendTypeValue !== undefined && typeof backendTypeValue !== 'string') {
@@ -115,28 +198,37 @@ export function parseLeaseValue(source: string, text: string): LeaseAttrs {
   const backendType = (backendTypeValue ?? '').toLowerCase();
 
   const attrs: LeaseAttrs = { publicIp, backendType };
-  const backendData = fields.get('backenddata');
-  if (backendType === 'vxlan') {
-    attrs.backendData = parseVxlanBackendData(source, backendData);
-  }
+  if (publicIpv6 !== undefined) attrs.publicIpv6 = publicIpv6;
   // Other backends' data (host-gw has none) is not ours to interpret.
+  if (backendType === 'vxlan') Object.assign(attrs, parseVxlanData(source, fields));
   return attrs;
 }
 
-function parseVxlanBackendData(source: string, data: unknown): VxlanBackendData {
-  if (!isPlainObject(data)) throw new RemoteDataError(source, 'vxlan lease has no BackendData object');
+/** A vxlan lease has BackendData (IPv4), BackendV6Data (IPv6), or both. */
+function parseVxlanData(source: string, fields: Map<string, unknown>): Pick<LeaseAttrs, 'backendData' | 'backendV6Data'> {
+  const [v4, v6] = [fields.get('backenddata') ?? null, fields.get('backendv6data') ?? null];
+  if (v4 === null && v6 === null) throw new RemoteDataError(source, 'vxlan lease has no BackendData object (nor BackendV6Data)');
+  return {
+    ...(v4 !== null && { backendData: parseVxlanBackendData(source, 'BackendData', v4) }),
+    ...(v6 !== null && { backendV6Data: parseVxlanBackendData(source, 'BackendV6Data', v6) }),
+  };
+}
+
+function parseVxlanBackendData(source: string, field: string, data: unknown): VxlanBackendData {
+  if (!isPlainObject(data)) throw new RemoteDataError(source, `vxlan lease has no ${field} object`);
+  const label = field === 'BackendData' ? '' : `${field} `; // IPv4 messages stay as they were
   const fields = lowerCaseKeys(data);
   const vni = fields.get('vni');
   if (typeof vni !== 'number' || !Number.isInteger(vni) || vni < 0 || vni > 0xffffff) {
-    throw new RemoteDataError(source, `VNI ${show(vni)} is not an integer in 0..16777215`);
+    throw new RemoteDataError(source, `${label}VNI ${show(vni)} is not an integer in 0..16777215`);
   }
   const mac = fields.get('vtepmac');
   if (typeof mac !== 'string' || !/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(mac)) {
-    throw new RemoteDataError(source, `VtepMAC ${show(mac)} is not a MAC address`);
+    throw new RemoteDataError(source, `${label}VtepMAC ${show(mac)} is not a MAC address`);
   }
   const vtepMac = mac.toLowerCase();
   if (vtepMac === '00:00:00:00:00:00' || (parseInt(vtepMac.slice(0, 2), 16) & 1) === 1) {
-    throw new RemoteDataError(source, `VtepMAC ${vtepMac} is not a unicast address`);
+    throw new RemoteDataError(source, `${label}VtepMAC ${vtepMac} is not a unicast address`);
   }
   return { vni, vtepMac };
 }
@@ -151,16 +243,28 @@ export interface StoredRecord {
 /**
  * Turns a stored record into a Lease. With `network`, a subnet outside it is refused too.
  * `expiresAt` comes from the etcd lease, which the value does not carry; a reservation has none.
+ * A node's lease (one with a backend type) carries what each family of its key needs.
  */
 export function parseLeaseRecord(prefix: string, record: StoredRecord, network?: Ipv4Net, expiresAt?: Date): Lease {
-  const subnet = parseSubnetKey(prefix, record.key);
+  const subnets = parseLeaseKey(prefix, record.key);
+  const subnet = ipv4Half(record.key, subnets);
+  const { ipv6 } = subnets;
   const source = describeKey(record.key);
   if (network !== undefined && !network.containsNet(subnet)) {
     throw new RemoteDataError(source, `subnet ${subnet.toString()} is outside the network ${network.toString()}`);
   }
   const attrs = parseLeaseValue(source, record.value);
+  if (attrs.backendType === 'vxlan' && attrs.backendData === undefined) {
+    throw new RemoteDataError(source, 'vxlan lease has no BackendData object for its IPv4 subnet');
+  }
+  if (ipv6 !== undefined && attrs.backendType !== '') {
+    if (attrs.publicIpv6 === undefined) throw new RemoteDataError(source, 'dual-stack lease has no PublicIPv6');
+    if (attrs.backendType === 'vxlan' && attrs.backendV6Data === undefined) {
+      throw new RemoteDataError(source, 'dual-stack vxlan lease has no BackendV6Data object');
+    }
+  }
   const reservation = record.leaseId === '0' || record.leaseId === '';
-  return { ...attrs, subnet, expiresAt: reservation ? undefined : expiresAt };
+  return { ...attrs, subnet, ipv6Subnet: ipv6, expiresAt: reservation ? undefined : expiresAt };
 }
 
 function describeKey(key: string): string {

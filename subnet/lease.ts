@@ -1,12 +1,20 @@
 // The seam between lease stores (etcd, Kubernetes) and the rest of the daemon.
+// The IPv6 fields are read and written by the etcd codec already; the datapath does not use them yet.
+import type { IpAddress } from '../net/ip-address.js';
+import type { IpPrefix } from '../net/ip-prefix.js';
 import type { Ipv4, Ipv4Net } from './ipv4.js';
 
 /** What a node publishes about itself in its lease. */
 export interface LeaseAttrs {
+  /** 0 (flannel writes "0.0.0.0") for a node without IPv4. */
   publicIp: Ipv4;
+  /** The node's IPv6 underlay address; undefined (flannel writes null) without IPv6. */
+  publicIpv6?: IpAddress | undefined;
   backendType: string;
   /** Backend-specific JSON, e.g. {"VNI":1,"VtepMAC":"..."} for vxlan; undefined for host-gw. */
   backendData?: VxlanBackendData | undefined;
+  /** The same for the IPv6 device (vxlan: flannel-v6.<VNI> has its own MAC). */
+  backendV6Data?: VxlanBackendData | undefined;
 }
 
 export interface VxlanBackendData {
@@ -16,6 +24,8 @@ export interface VxlanBackendData {
 
 export interface Lease extends LeaseAttrs {
   subnet: Ipv4Net;
+  /** The IPv6 half of a dual-stack lease. */
+  ipv6Subnet?: IpPrefix | undefined;
   /** When the lease ends; undefined for a reservation (a key with no TTL), which never expires. */
   expiresAt?: Date | undefined;
 }
@@ -66,7 +76,17 @@ export function sameDatapath(a: Lease, b: Lease): boolean {
     a.subnet.equals(b.subnet) &&
     a.publicIp === b.publicIp &&
     a.backendType === b.backendType &&
-    a.backendData?.vni === b.backendData?.vni &&
-    a.backendData?.vtepMac === b.backendData?.vtepMac
+    sameBackendData(a.backendData, b.backendData) &&
+    sameOptional(a.ipv6Subnet, b.ipv6Subnet) &&
+    sameOptional(a.publicIpv6, b.publicIpv6) &&
+    sameBackendData(a.backendV6Data, b.backendV6Data)
   );
+}
+
+function sameBackendData(a: VxlanBackendData | undefined, b: VxlanBackendData | undefined): boolean {
+  return a?.vni === b?.vni && a?.vtepMac === b?.vtepMac;
+}
+
+function sameOptional<T extends { equals(other: T): boolean }>(a: T | undefined, b: T | undefined): boolean {
+  return a === undefined || b === undefined ? a === b : a.equals(b);
 }

@@ -1,0 +1,35 @@
+import { IpAddress } from '../net/ip-address.js';
+import { IpPrefix } from '../net/ip-prefix.js';
+import { Ipv4Net, parseIpv4 } from './ipv4.js';
+import { sameDatapath, type Lease } from './lease.js';
+
+const dual = (overrides: Partial<Lease> = {}): Lease => ({
+  subnet: Ipv4Net.parse('10.244.3.0/24') ?? Ipv4Net.of(0, 0),
+  ipv6Subnet: IpPrefix.parse('fd00:10:244:3::/64'),
+  publicIp: parseIpv4('192.0.2.3') ?? 0,
+  publicIpv6: IpAddress.parse('2001:db8::3'),
+  backendType: 'vxlan',
+  backendData: { vni: 1, vtepMac: '02:00:00:00:00:03' },
+  backendV6Data: { vni: 1, vtepMac: '02:00:00:00:06:03' },
+  expiresAt: new Date(1000),
+  ...overrides,
+});
+
+describe('sameDatapath', () => {
+  it('treats a renewal (new expiry, equal values in new objects) as no change', () => {
+    expect(sameDatapath(dual(), dual({ expiresAt: new Date(2000), publicIpv6: IpAddress.parse('2001:DB8::3') }))).toBe(true);
+  });
+
+  it.each([
+    ['the IPv6 subnet', { ipv6Subnet: IpPrefix.parse('fd00:10:244:4::/64') }],
+    ['no IPv6 subnet', { ipv6Subnet: undefined }],
+    ['the public IPv6', { publicIpv6: IpAddress.parse('2001:db8::4') }],
+    ['no public IPv6', { publicIpv6: undefined }],
+    ['the IPv6 VTEP MAC', { backendV6Data: { vni: 1, vtepMac: '02:00:00:00:06:04' } }],
+    ['the IPv4 VTEP MAC', { backendData: { vni: 1, vtepMac: '02:00:00:00:00:04' } }],
+    ['the public IPv4', { publicIp: parseIpv4('192.0.2.4') ?? 0 }],
+  ])('sees a change of %s', (_name, overrides) => {
+    expect(sameDatapath(dual(), dual(overrides))).toBe(false);
+    expect(sameDatapath(dual(overrides), dual())).toBe(false);
+  });
+});
