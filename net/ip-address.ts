@@ -8,7 +8,6 @@ import { Address4, Address6 } from 'ip-address';
 export type IpFamily = 'ipv4' | 'ipv6';
 
 export interface FamilyTraits {
-  readonly family: IpFamily;
   readonly bits: number;
   /** For messages: "IPv4" / "IPv6". */
   readonly label: string;
@@ -17,8 +16,8 @@ export interface FamilyTraits {
 }
 
 export const FAMILIES: Readonly<Record<IpFamily, FamilyTraits>> = {
-  ipv4: { family: 'ipv4', bits: 32, label: 'IPv4', exampleNetwork: '10.244.0.0/16' },
-  ipv6: { family: 'ipv6', bits: 128, label: 'IPv6', exampleNetwork: 'fd00:10:244::/56' },
+  ipv4: { bits: 32, label: 'IPv4', exampleNetwork: '10.244.0.0/16' },
+  ipv6: { bits: 128, label: 'IPv6', exampleNetwork: 'fd00:10:244::/56' },
 };
 
 /** The netmask of `prefixLength` leading ones in a `bits`-wide word. */
