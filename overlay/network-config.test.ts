@@ -127,6 +127,19 @@ describe('parseNetworkConfig: IPv6', () => {
     expect(conf.backend).toEqual({ type: 'host-gw' });
   });
 
+  // flannel's own TestIPv6ConfigDefaults and TestIPv6ConfigOverrides (pkg/subnet/config_test.go).
+  it.each([
+    ['{ "enableIPv6": true, "ipv6Network": "fc00::/48", "enableIPv4": false }', ['fc00::/48', '/64', 'fc00:0:0:1::', 'fc00:0:0:ffff::']],
+    [
+      '{ "EnableIPv6": true, "IPv6Network": "fc00::/48", "IPv6SubnetMin": "fc00:0:0:1::", "IPv6SubnetMax": "fc00:0:0:f::", "IPv6SubnetLen": 124, "enableIPv4": false }',
+      ['fc00::/48', '/124', 'fc00:0:0:1::', 'fc00:0:0:f::'],
+    ],
+  ])('gives what flannel\'s tests expect for %s', (text, expected) => {
+    const conf = parseNetworkConfig(text);
+    expect(conf.ipv4).toBeUndefined();
+    expect(show(v6(conf))).toEqual(expected);
+  });
+
   it.each([
     ['fd00::/8', 64],
     ['fd00::/62', 64],
