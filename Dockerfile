@@ -10,7 +10,6 @@ RUN apt-get update && apt-get install -y --no-install-recommends python3 make g+
 COPY package.json package-lock.json tsconfig.json ./
 RUN npm install --no-audit --no-fund
 COPY cmd cmd
-COPY net net
 COPY overlay overlay
 COPY subnet subnet
 COPY backends backends

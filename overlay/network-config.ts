@@ -2,8 +2,8 @@
 // errors that name the field and the fix. The one divergence: a missing Backend means vxlan, not udp.
 // Both address families go through one set of rules (FAMILY_RULES holds what differs: field names
 // and flannel's limits); ipv4DatapathPool is where today's IPv4-only datapath meets the result.
-import { FAMILIES, IpAddress, type IpFamily } from '../net/ip-address.js';
-import { IpPrefix } from '../net/ip-prefix.js';
+import { FAMILIES, IpAddress, type IpFamily } from '../subnet/ip-address.js';
+import { IpPrefix } from '../subnet/ip-prefix.js';
 import { ConfigError } from '../subnet/errors.js';
 import { Ipv4Net } from '../subnet/ipv4.js';
 import type { SubnetPool } from '../subnet/lease.js';

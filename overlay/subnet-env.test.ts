@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { IpPrefix } from '../net/ip-prefix.js';
+import { IpPrefix } from '../subnet/ip-prefix.js';
 import { formatSubnetEnv, readPreviousSubnets, writeSubnetEnv } from './subnet-env.js';
 
 const net = (text: string): IpPrefix => {

@@ -4,8 +4,8 @@
 // then MTU and IPMASQ; each *_SUBNET line carries the subnet's first host address.
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { IpFamily } from '../net/ip-address.js';
-import { IpPrefix } from '../net/ip-prefix.js';
+import type { IpFamily } from '../subnet/ip-address.js';
+import { IpPrefix } from '../subnet/ip-prefix.js';
 
 export interface FamilySubnet {
   /** The whole pod network of the family (Network / IPv6Network). */

@@ -1,6 +1,6 @@
 import { RemoteDataError } from './errors.js';
-import { IpAddress } from '../net/ip-address.js';
-import { IpPrefix } from '../net/ip-prefix.js';
+import { IpAddress } from './ip-address.js';
+import { IpPrefix } from './ip-prefix.js';
 import {
   configKey,
   encodeLeaseValue,

@@ -7,8 +7,8 @@
 //         with IPv6: "PublicIPv6":"2001:db8::3" and "BackendV6Data":{"VNI":1,"VtepMAC":"..."} after BackendData
 // Everything read back is someone else's data: it is parsed into typed values here, and anything
 // unusable becomes a RemoteDataError (never another exception), so that a watcher can skip it.
-import { IpAddress } from '../net/ip-address.js';
-import { IpPrefix } from '../net/ip-prefix.js';
+import { IpAddress } from './ip-address.js';
+import { IpPrefix } from './ip-prefix.js';
 import { RemoteDataError } from './errors.js';
 import { formatIpv4, Ipv4Net, parseIpv4 } from './ipv4.js';
 import type { Lease, LeaseAttrs, VxlanBackendData } from './lease.js';

@@ -2,8 +2,8 @@
 // Being replaced by the family-generic types of net/ (IpAddress, IpPrefix); fromPrefix/toPrefix
 // bridge the two while the importers move over one by one.
 import { Address4 } from 'ip-address';
-import { IpAddress } from '../net/ip-address.js';
-import { IpPrefix } from '../net/ip-prefix.js';
+import { IpAddress } from './ip-address.js';
+import { IpPrefix } from './ip-prefix.js';
 
 export type Ipv4 = number; // unsigned 32-bit, host order
 

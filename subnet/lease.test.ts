@@ -1,5 +1,5 @@
-import { IpAddress } from '../net/ip-address.js';
-import { IpPrefix } from '../net/ip-prefix.js';
+import { IpAddress } from './ip-address.js';
+import { IpPrefix } from './ip-prefix.js';
 import { Ipv4Net, parseIpv4 } from './ipv4.js';
 import { sameDatapath, type Lease } from './lease.js';
 

@@ -1,7 +1,7 @@
 // The seam between lease stores (etcd, Kubernetes) and the rest of the daemon.
 // The IPv6 fields are read and written by the etcd codec already; the datapath does not use them yet.
-import type { IpAddress } from '../net/ip-address.js';
-import type { IpPrefix } from '../net/ip-prefix.js';
+import type { IpAddress } from './ip-address.js';
+import type { IpPrefix } from './ip-prefix.js';
 import type { Ipv4, Ipv4Net } from './ipv4.js';
 
 /** What a node publishes about itself in its lease. */

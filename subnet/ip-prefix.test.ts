@@ -1,4 +1,4 @@
-import { Ipv4Net } from '../subnet/ipv4.js';
+import { Ipv4Net } from './ipv4.js';
 import { IpAddress } from './ip-address.js';
 import { IpPrefix } from './ip-prefix.js';
 

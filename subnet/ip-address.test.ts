@@ -1,4 +1,4 @@
-import { formatIpv4, parseIpv4 } from '../subnet/ipv4.js';
+import { formatIpv4, parseIpv4 } from './ipv4.js';
 import { IpAddress, maskOf } from './ip-address.js';
 
 const addr = (text: string): IpAddress => {
