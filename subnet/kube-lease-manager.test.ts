@@ -10,7 +10,8 @@ import {
   type NodeList,
   type NodeWatchEventType,
 } from './kube-node-client.js';
-import { KubeLeaseManager, resolveNodeName } from './kube-lease-manager.js';
+import { KubeLeaseManager } from './kube-lease-manager.js';
+import { resolveNodeName } from './kube-node-name.js';
 import type { LeaseBatch, SubnetPool } from './lease.js';
 
 const P = 'flannel.alpha.coreos.com';

@@ -5,22 +5,22 @@
 // Nothing expires here: a node's lease lives as long as its Node object.
 import { readFile as fsReadFile } from 'node:fs/promises';
 import type { Logger } from 'winston';
+import { abortableSleep } from './backoff.js';
 import { ConfigError, RemoteDataError } from './errors.js';
 import { formatIpv4, type Ipv4 } from './ipv4.js';
 import {
   annotationKeys,
-  isManagedNode,
   leaseAnnotations,
   nodeName,
   nodePodCidr,
-  nodeToLease,
   overrideIp,
   previousVtepMac,
   type AnnotationKeys,
 } from './kube-annotations.js';
-import type { KubeNode, KubeNodeClient, NodeWatchEventType } from './kube-node-client.js';
+import type { KubeNode, KubeNodeClient } from './kube-node-client.js';
 import { ResourceExpiredError } from './kube-node-client.js';
-import { sameDatapath, type AcquireOptions, type Lease, type LeaseBatch, type LeaseManager, type LeaseWatcher } from './lease.js';
+import { deliver, PeerNodes } from './kube-peer-nodes.js';
+import type { AcquireOptions, Lease, LeaseManager, LeaseWatcher } from './lease.js';
 
 export interface KubeLeaseManagerOptions {
   client: KubeNodeClient;
@@ -289,126 +289,4 @@ export class KubeLeaseManager implements LeaseManager {
       }
     }
   }
-}
-
-/**
- * The peers we know, by node name, and how node events change them. Each node's last warning is kept so
- * that a malformed peer is reported when it changes, not at every status heartbeat.
- */
-class PeerNodes {
-  private readonly leases = new Map<string, Lease>();
-  private readonly warned = new Map<string, string>();
-
-  constructor(
-    private readonly keys: AnnotationKeys,
-    private readonly ownName: string,
-    private readonly log: Logger,
-  ) {}
-
-  get size(): number {
-    return this.leases.size;
-  }
-
-  snapshot(nodes: KubeNode[]): LeaseBatch {
-    this.leases.clear();
-    for (const node of nodes) {
-      const lease = this.leaseOf(node);
-      if (lease) this.leases.set(nodeName(node), lease);
-    }
-    return { kind: 'snapshot', leases: [...this.leases.values()] };
-  }
-
-  apply(type: NodeWatchEventType, node: KubeNode): LeaseBatch[] {
-    if (type === 'BOOKMARK') return [];
-    const name = nodeName(node);
-    const previous = this.leases.get(name);
-    const lease = type === 'DELETED' ? undefined : this.leaseOf(node);
-    if (type === 'DELETED') this.warned.delete(name);
-    if (lease === undefined) {
-      if (!previous) return [];
-      this.leases.delete(name);
-      return [{ kind: 'removed', leases: [previous] }];
-    }
-    if (previous && sameDatapath(previous, lease)) return [];
-    this.leases.set(name, lease);
-    const batches: LeaseBatch[] = [];
-    if (previous && !previous.subnet.equals(lease.subnet)) batches.push({ kind: 'removed', leases: [previous] });
-    batches.push({ kind: 'added', leases: [lease] });
-    return batches;
-  }
-
-  /** The node's lease, or undefined for our own node, unmanaged nodes and malformed ones (warned). */
-  private leaseOf(node: KubeNode): Lease | undefined {
-    const name = nodeName(node);
-    if (name === this.ownName || !isManagedNode(this.keys, node)) return undefined;
-    try {
-      const lease = nodeToLease(this.keys, node);
-      this.warned.delete(name);
-      return lease;
-    } catch (err) {
-      if (!(err instanceof RemoteDataError)) throw err;
-      if (this.warned.get(name) !== err.message) {
-        this.warned.set(name, err.message);
-        this.log.warn(`skipping peer: ${err.message}`, { node: name });
-      }
-      return undefined;
-    }
-  }
-}
-
-/** A watcher's exception must not stop the watch. */
-function deliver(watcher: LeaseWatcher, batch: LeaseBatch, log: Logger): void {
-  try {
-    watcher.onBatch(batch);
-  } catch (err) {
-    log.error(`lease watcher failed on a ${batch.kind} batch: ${(err as Error).message}`);
-  }
-}
-
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) {
-      reject(signal.reason as Error);
-      return;
-    }
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal.reason as Error);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-export interface NodeNameSources {
-  nodeName?: string | undefined;
-  podName?: string | undefined;
-  podNamespace?: string | undefined;
-}
-
-/**
- * flannel's rule: NODE_NAME when set, else the spec.nodeName of the pod POD_NAMESPACE/POD_NAME.
- * The cmd layer passes the values; nothing here reads the environment.
- */
-export async function resolveNodeName(
-  env: NodeNameSources,
-  client: Pick<KubeNodeClient, 'getPod'>,
-  signal: AbortSignal,
-): Promise<string> {
-  if (env.nodeName) return env.nodeName;
-  if (!env.podName || !env.podNamespace) {
-    throw new ConfigError(
-      'NODE_NAME',
-      'is not set, and neither are POD_NAME and POD_NAMESPACE; set NODE_NAME from spec.nodeName with the downward API',
-    );
-  }
-  const pod = await client.getPod(env.podNamespace, env.podName, signal);
-  const name = pod.spec?.nodeName;
-  if (!name) {
-    throw new ConfigError('POD_NAME', `pod ${env.podNamespace}/${env.podName} has no spec.nodeName (not scheduled yet?)`);
-  }
-  return name;
 }
