@@ -19,6 +19,7 @@ import {
 } from './kube-annotations.js';
 import type { KubeNode, KubeNodeClient } from './kube-node-client.js';
 import { ResourceExpiredError } from './kube-node-client.js';
+import { lacksNetworkCondition, networkAvailablePatch } from './kube-node-condition.js';
 import { deliver, PeerNodes } from './kube-peer-nodes.js';
 import type { AcquireOptions, Lease, LeaseManager, LeaseWatcher } from './lease.js';
 
@@ -57,6 +58,8 @@ export class KubeLeaseManager implements LeaseManager {
   /** What acquireLease published: kept so that a deleted and re-created Node gets it again. */
   private own: { options: AcquireOptions; lease: Lease } | undefined;
   private ownNodeMissing = false;
+  /** Set once markNetworkAvailable succeeded: a Node registered again gets the condition again too. */
+  private networkMarked = false;
   private republishing: Promise<void> | undefined;
 
   constructor(private readonly opts: KubeLeaseManagerOptions) {
@@ -137,22 +140,14 @@ export class KubeLeaseManager implements LeaseManager {
     }
   }
 
-  /** Sets NodeNetworkUnavailable=False (reason FlannelIsUp) once routes are in place. */
+  /** Sets NodeNetworkUnavailable=False (reason FlannelIsUp) once routes are in place; again on a re-created Node. */
   async markNetworkAvailable(signal: AbortSignal): Promise<void> {
-    const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-    const condition = {
-      type: 'NetworkUnavailable',
-      status: 'False',
-      reason: 'FlannelIsUp',
-      message: 'Flannel is running on this node',
-      lastTransitionTime: now,
-      lastHeartbeatTime: now,
-    };
     await this.retry(
       'set NetworkUnavailable=False',
-      (s) => this.opts.client.patchNodeStatus(this.opts.nodeName, { status: { conditions: [condition] } }, s),
+      (s) => this.opts.client.patchNodeStatus(this.opts.nodeName, networkAvailablePatch(new Date()), s),
       signal,
     );
+    this.networkMarked = true;
     this.log.info('node condition NetworkUnavailable=False (FlannelIsUp)');
   }
 
@@ -215,7 +210,8 @@ export class KubeLeaseManager implements LeaseManager {
   /**
    * Our Node as the watch last saw it (undefined: deleted). flannel publishes its annotations only at
    * start, so a Node deleted and registered again by kubelet stayed invisible to peers until a restart;
-   * here a Node that lacks what we published gets it again (and a new pod CIDR becomes our new lease).
+   * here a Node that lacks what we published (annotations, and the NetworkUnavailable condition once
+   * set) gets it again (and a new pod CIDR becomes our new lease).
    */
   private ownNodeSeen(node: KubeNode | undefined, watcher: LeaseWatcher): void {
     const own = this.own;
@@ -234,7 +230,8 @@ export class KubeLeaseManager implements LeaseManager {
     const current = node.metadata?.annotations ?? {};
     const wanted = leaseAnnotations(this.keys, own.options.attrs, this.publishedIp(node, own.options.attrs.publicIp, { quiet: true }));
     const published = Object.entries(wanted).every(([key, value]) => current[key] === value);
-    if (published && subnet?.equals(own.lease.subnet) === true) {
+    const conditionLost = this.networkMarked && lacksNetworkCondition(node);
+    if (published && !conditionLost && subnet?.equals(own.lease.subnet) === true) {
       this.ownNodeMissing = false;
       return;
     }
@@ -245,9 +242,11 @@ export class KubeLeaseManager implements LeaseManager {
 
   /** Publishes our lease on our Node again (waiting for its pod CIDR); a new subnet goes to the watcher. */
   private async republish(own: { options: AcquireOptions; lease: Lease }, watcher: LeaseWatcher): Promise<void> {
-    this.log.warn(`own node ${this.opts.nodeName} lacks our lease annotations (re-created?); publishing them again`);
+    this.log.warn(`own node ${this.opts.nodeName} lacks our lease annotations or its NetworkUnavailable condition (re-created?); publishing them again`);
     try {
       const lease = await this.acquireLease({ ...own.options, previousSubnet: own.lease.subnet }, this.closed.signal);
+      // flannel sets the condition once at start; a Node registered again starts without it.
+      if (this.networkMarked) await this.markNetworkAvailable(this.closed.signal);
       this.ownNodeMissing = false;
       if (!lease.subnet.equals(own.lease.subnet)) {
         this.log.warn(`own node has a new pod CIDR ${lease.subnet.toString()} (was ${own.lease.subnet.toString()})`);
