@@ -29,7 +29,8 @@ const stores = {
     };
   },
   kube: async (store: KubeStoreOptions, logger: Logger, hooks: StoreHooks, signal: AbortSignal): Promise<StoreParts> => {
-    const { KubeLeaseManager, resolveNodeName } = await import('../subnet/kube-lease-manager.js');
+    const { KubeLeaseManager } = await import('../subnet/kube-lease-manager.js');
+    const { resolveNodeName } = await import('../subnet/kube-node-name.js');
     const { ClientNodeKubeClient, loadKubeConfig } = await import('../subnet/kube-node-client.js');
     const client = new ClientNodeKubeClient(loadKubeConfig({ kubeconfigFile: store.kubeconfigFile, apiUrl: store.apiUrl }));
     const nodeName = await resolveNodeName(store, client, signal);

@@ -10,7 +10,8 @@ import {
   type NodeList,
   type NodeWatchEventType,
 } from './kube-node-client.js';
-import { KubeLeaseManager, resolveNodeName } from './kube-lease-manager.js';
+import { KubeLeaseManager } from './kube-lease-manager.js';
+import { resolveNodeName } from './kube-node-name.js';
 import type { LeaseBatch, SubnetPool } from './lease.js';
 
 const P = 'flannel.alpha.coreos.com';
@@ -75,6 +76,8 @@ class FakeKubeClient implements KubeNodeClient {
     const node = this.nodes.get(name);
     const annotations = (patch as { metadata?: { annotations?: Record<string, string> } }).metadata?.annotations;
     if (node && annotations) node.metadata = { ...node.metadata, annotations: { ...node.metadata?.annotations, ...annotations } };
+    const conditions = (patch as { status?: { conditions?: { type: string; status: string }[] } }).status?.conditions;
+    if (node && conditions) node.status = { conditions: [...(node.status?.conditions ?? []).filter((c) => !conditions.some((n) => n.type === c.type)), ...conditions] };
     return Promise.resolve();
   }
 
@@ -361,6 +364,37 @@ describe('KubeLeaseManager.watchLeases', () => {
     await until('the new lease', () => owns.length === 1);
     expect(owns).toEqual(['10.244.9.0/24']);
     expect(ctx.client.nodes.get('self')?.metadata?.annotations).toEqual(published);
+    controller.abort();
+    await done;
+    await ctx.manager.close();
+  });
+
+  it('sets NetworkUnavailable=False again on its re-created Node once it had set it', async () => {
+    const ctx = setup();
+    ctx.client.nodes.set('self', makeNode('self', '10.244.1.0/24'));
+    await ctx.manager.acquireLease({ pool, attrs: vxlanAttrs }, new AbortController().signal);
+    await ctx.manager.markNetworkAvailable(new AbortController().signal);
+    const controller = new AbortController();
+    const done = ctx.manager.watchLeases({ onBatch: () => undefined, onOwnLeaseChanged: () => undefined }, controller.signal);
+    await until('watch opened', () => ctx.client.watches.length === 1);
+    ctx.client.lastWatch.emit('MODIFIED', structuredClone(ctx.client.nodes.get('self') as KubeNode)); // condition present: nothing to do
+    expect(ctx.client.patches).toHaveLength(2);
+
+    ctx.client.lastWatch.emit('DELETED', structuredClone(ctx.client.nodes.get('self') as KubeNode));
+    const recreated = makeNode('self', '10.244.1.0/24');
+    ctx.client.nodes.set('self', recreated);
+    ctx.client.lastWatch.emit('ADDED', structuredClone(recreated));
+    await until('annotations and condition set again', () => ctx.client.patches.length === 4);
+    const conditions = ctx.client.nodes.get('self')?.status?.conditions;
+    expect(conditions).toEqual([expect.objectContaining({ type: 'NetworkUnavailable', status: 'False', reason: 'FlannelIsUp' })]);
+
+    // Annotations kept but the condition gone (e.g. a Node restored from a backup without status): set it again.
+    const noCondition = structuredClone(ctx.client.nodes.get('self') as KubeNode);
+    delete noCondition.status;
+    ctx.client.nodes.set('self', noCondition);
+    ctx.client.lastWatch.emit('MODIFIED', structuredClone(noCondition));
+    await until('condition set again', () => ctx.client.patches.length === 5);
+    expect(ctx.client.patches[4]?.patch).toMatchObject({ status: { conditions: [{ type: 'NetworkUnavailable', status: 'False' }] } });
     controller.abort();
     await done;
     await ctx.manager.close();

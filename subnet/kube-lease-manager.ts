@@ -5,22 +5,23 @@
 // Nothing expires here: a node's lease lives as long as its Node object.
 import { readFile as fsReadFile } from 'node:fs/promises';
 import type { Logger } from 'winston';
+import { abortableSleep } from './backoff.js';
 import { ConfigError, RemoteDataError } from './errors.js';
 import { formatIpv4, type Ipv4 } from './ipv4.js';
 import {
   annotationKeys,
-  isManagedNode,
   leaseAnnotations,
   nodeName,
   nodePodCidr,
-  nodeToLease,
   overrideIp,
   previousVtepMac,
   type AnnotationKeys,
 } from './kube-annotations.js';
-import type { KubeNode, KubeNodeClient, NodeWatchEventType } from './kube-node-client.js';
+import type { KubeNode, KubeNodeClient } from './kube-node-client.js';
 import { ResourceExpiredError } from './kube-node-client.js';
-import { sameDatapath, type AcquireOptions, type Lease, type LeaseBatch, type LeaseManager, type LeaseWatcher } from './lease.js';
+import { lacksNetworkCondition, networkAvailablePatch } from './kube-node-condition.js';
+import { deliver, PeerNodes } from './kube-peer-nodes.js';
+import type { AcquireOptions, Lease, LeaseManager, LeaseWatcher } from './lease.js';
 
 export interface KubeLeaseManagerOptions {
   client: KubeNodeClient;
@@ -57,6 +58,8 @@ export class KubeLeaseManager implements LeaseManager {
   /** What acquireLease published: kept so that a deleted and re-created Node gets it again. */
   private own: { options: AcquireOptions; lease: Lease } | undefined;
   private ownNodeMissing = false;
+  /** Set once markNetworkAvailable succeeded: a Node registered again gets the condition again too. */
+  private networkMarked = false;
   private republishing: Promise<void> | undefined;
 
   constructor(private readonly opts: KubeLeaseManagerOptions) {
@@ -137,22 +140,14 @@ export class KubeLeaseManager implements LeaseManager {
     }
   }
 
-  /** Sets NodeNetworkUnavailable=False (reason FlannelIsUp) once routes are in place. */
+  /** Sets NodeNetworkUnavailable=False (reason FlannelIsUp) once routes are in place; again on a re-created Node. */
   async markNetworkAvailable(signal: AbortSignal): Promise<void> {
-    const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-    const condition = {
-      type: 'NetworkUnavailable',
-      status: 'False',
-      reason: 'FlannelIsUp',
-      message: 'Flannel is running on this node',
-      lastTransitionTime: now,
-      lastHeartbeatTime: now,
-    };
     await this.retry(
       'set NetworkUnavailable=False',
-      (s) => this.opts.client.patchNodeStatus(this.opts.nodeName, { status: { conditions: [condition] } }, s),
+      (s) => this.opts.client.patchNodeStatus(this.opts.nodeName, networkAvailablePatch(new Date()), s),
       signal,
     );
+    this.networkMarked = true;
     this.log.info('node condition NetworkUnavailable=False (FlannelIsUp)');
   }
 
@@ -215,7 +210,8 @@ export class KubeLeaseManager implements LeaseManager {
   /**
    * Our Node as the watch last saw it (undefined: deleted). flannel publishes its annotations only at
    * start, so a Node deleted and registered again by kubelet stayed invisible to peers until a restart;
-   * here a Node that lacks what we published gets it again (and a new pod CIDR becomes our new lease).
+   * here a Node that lacks what we published (annotations, and the NetworkUnavailable condition once
+   * set) gets it again (and a new pod CIDR becomes our new lease).
    */
   private ownNodeSeen(node: KubeNode | undefined, watcher: LeaseWatcher): void {
     const own = this.own;
@@ -234,7 +230,8 @@ export class KubeLeaseManager implements LeaseManager {
     const current = node.metadata?.annotations ?? {};
     const wanted = leaseAnnotations(this.keys, own.options.attrs, this.publishedIp(node, own.options.attrs.publicIp, { quiet: true }));
     const published = Object.entries(wanted).every(([key, value]) => current[key] === value);
-    if (published && subnet?.equals(own.lease.subnet) === true) {
+    const conditionLost = this.networkMarked && lacksNetworkCondition(node);
+    if (published && !conditionLost && subnet?.equals(own.lease.subnet) === true) {
       this.ownNodeMissing = false;
       return;
     }
@@ -245,9 +242,11 @@ export class KubeLeaseManager implements LeaseManager {
 
   /** Publishes our lease on our Node again (waiting for its pod CIDR); a new subnet goes to the watcher. */
   private async republish(own: { options: AcquireOptions; lease: Lease }, watcher: LeaseWatcher): Promise<void> {
-    this.log.warn(`own node ${this.opts.nodeName} lacks our lease annotations (re-created?); publishing them again`);
+    this.log.warn(`own node ${this.opts.nodeName} lacks our lease annotations or its NetworkUnavailable condition (re-created?); publishing them again`);
     try {
       const lease = await this.acquireLease({ ...own.options, previousSubnet: own.lease.subnet }, this.closed.signal);
+      // flannel sets the condition once at start; a Node registered again starts without it.
+      if (this.networkMarked) await this.markNetworkAvailable(this.closed.signal);
       this.ownNodeMissing = false;
       if (!lease.subnet.equals(own.lease.subnet)) {
         this.log.warn(`own node has a new pod CIDR ${lease.subnet.toString()} (was ${own.lease.subnet.toString()})`);
@@ -289,126 +288,4 @@ export class KubeLeaseManager implements LeaseManager {
       }
     }
   }
-}
-
-/**
- * The peers we know, by node name, and how node events change them. Each node's last warning is kept so
- * that a malformed peer is reported when it changes, not at every status heartbeat.
- */
-class PeerNodes {
-  private readonly leases = new Map<string, Lease>();
-  private readonly warned = new Map<string, string>();
-
-  constructor(
-    private readonly keys: AnnotationKeys,
-    private readonly ownName: string,
-    private readonly log: Logger,
-  ) {}
-
-  get size(): number {
-    return this.leases.size;
-  }
-
-  snapshot(nodes: KubeNode[]): LeaseBatch {
-    this.leases.clear();
-    for (const node of nodes) {
-      const lease = this.leaseOf(node);
-      if (lease) this.leases.set(nodeName(node), lease);
-    }
-    return { kind: 'snapshot', leases: [...this.leases.values()] };
-  }
-
-  apply(type: NodeWatchEventType, node: KubeNode): LeaseBatch[] {
-    if (type === 'BOOKMARK') return [];
-    const name = nodeName(node);
-    const previous = this.leases.get(name);
-    const lease = type === 'DELETED' ? undefined : this.leaseOf(node);
-    if (type === 'DELETED') this.warned.delete(name);
-    if (lease === undefined) {
-      if (!previous) return [];
-      this.leases.delete(name);
-      return [{ kind: 'removed', leases: [previous] }];
-    }
-    if (previous && sameDatapath(previous, lease)) return [];
-    this.leases.set(name, lease);
-    const batches: LeaseBatch[] = [];
-    if (previous && !previous.subnet.equals(lease.subnet)) batches.push({ kind: 'removed', leases: [previous] });
-    batches.push({ kind: 'added', leases: [lease] });
-    return batches;
-  }
-
-  /** The node's lease, or undefined for our own node, unmanaged nodes and malformed ones (warned). */
-  private leaseOf(node: KubeNode): Lease | undefined {
-    const name = nodeName(node);
-    if (name === this.ownName || !isManagedNode(this.keys, node)) return undefined;
-    try {
-      const lease = nodeToLease(this.keys, node);
-      this.warned.delete(name);
-      return lease;
-    } catch (err) {
-      if (!(err instanceof RemoteDataError)) throw err;
-      if (this.warned.get(name) !== err.message) {
-        this.warned.set(name, err.message);
-        this.log.warn(`skipping peer: ${err.message}`, { node: name });
-      }
-      return undefined;
-    }
-  }
-}
-
-/** A watcher's exception must not stop the watch. */
-function deliver(watcher: LeaseWatcher, batch: LeaseBatch, log: Logger): void {
-  try {
-    watcher.onBatch(batch);
-  } catch (err) {
-    log.error(`lease watcher failed on a ${batch.kind} batch: ${(err as Error).message}`);
-  }
-}
-
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) {
-      reject(signal.reason as Error);
-      return;
-    }
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal.reason as Error);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-export interface NodeNameSources {
-  nodeName?: string | undefined;
-  podName?: string | undefined;
-  podNamespace?: string | undefined;
-}
-
-/**
- * flannel's rule: NODE_NAME when set, else the spec.nodeName of the pod POD_NAMESPACE/POD_NAME.
- * The cmd layer passes the values; nothing here reads the environment.
- */
-export async function resolveNodeName(
-  env: NodeNameSources,
-  client: Pick<KubeNodeClient, 'getPod'>,
-  signal: AbortSignal,
-): Promise<string> {
-  if (env.nodeName) return env.nodeName;
-  if (!env.podName || !env.podNamespace) {
-    throw new ConfigError(
-      'NODE_NAME',
-      'is not set, and neither are POD_NAME and POD_NAMESPACE; set NODE_NAME from spec.nodeName with the downward API',
-    );
-  }
-  const pod = await client.getPod(env.podNamespace, env.podName, signal);
-  const name = pod.spec?.nodeName;
-  if (!name) {
-    throw new ConfigError('POD_NAME', `pod ${env.podNamespace}/${env.podName} has no spec.nodeName (not scheduled yet?)`);
-  }
-  return name;
 }

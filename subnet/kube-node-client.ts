@@ -24,6 +24,7 @@ export interface KubeNode {
     | { name?: string | undefined; annotations?: Record<string, string> | undefined; resourceVersion?: string | undefined }
     | undefined;
   spec?: { podCIDR?: string | undefined; podCIDRs?: string[] | undefined } | undefined;
+  status?: { conditions?: { type?: string | undefined; status?: string | undefined }[] | undefined } | undefined;
 }
 
 export interface KubePod {

@@ -15,6 +15,7 @@ import { measureHeapPerPeer } from './heap-profile.js';
 import { median } from './kernel-state.js';
 import { kubeAvailable, kubeRss } from './kube-memory.js';
 import { fmt, machineFacts, writeReport, type Row } from './report.js';
+import { runSoak, soakRows } from './soak-run.js';
 import { measureStartup } from './startup.js';
 import { HEAP_FLAGS } from './weftd-process.js';
 
@@ -167,6 +168,9 @@ await section('cni', async () => {
   rows.push({ measure: 'CNI ADD via weft through libcni (ms)', weft: fmt(cni.weftAddMs), baseline: `${fmt(cni.bridgeAddMs)} bridge alone`, ratio: cni.weftAddMs / cni.bridgeAddMs, target: cniTarget, met: cni.weftAddMs - cni.bridgeAddMs <= CNI_OVERHEAD_TARGET_MS });
   rows.push({ measure: 'CNI DEL via weft through libcni (ms)', weft: fmt(cni.weftDelMs), baseline: `${fmt(cni.bridgeDelMs)} bridge alone`, ratio: cni.weftDelMs / cni.bridgeDelMs, target: cniTarget, met: cni.weftDelMs - cni.bridgeDelMs <= CNI_OVERHEAD_TARGET_MS });
 });
+
+// Opt-in, not in ALL (it takes an hour): `--sections soak`; alone: `node dist/test/bench/soak.js --minutes N`.
+await section('soak', async () => { const s = await runSoak(60, say); raw['soak'] = s; const r = soakRows(s); rows.push(...r.rows); notes.push(...r.notes); });
 
 const pkg = JSON.parse(await readFile(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
 const machine = machineFacts(pkg.version, { smoke, long: values.long, runs, heapFlags: HEAP_FLAGS.join(' '), minutes: Number(((Date.now() - started) / 60000).toFixed(1)) });

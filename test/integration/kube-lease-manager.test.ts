@@ -2,7 +2,8 @@
 import { ConfigError } from '../../subnet/errors.js';
 import { Ipv4Net } from '../../subnet/ipv4.js';
 import { ClientNodeKubeClient, loadKubeConfig } from '../../subnet/kube-node-client.js';
-import { KubeLeaseManager, resolveNodeName } from '../../subnet/kube-lease-manager.js';
+import { KubeLeaseManager } from '../../subnet/kube-lease-manager.js';
+import { resolveNodeName } from '../../subnet/kube-node-name.js';
 import type { SubnetPool } from '../../subnet/lease.js';
 import { KubeApiServer } from '../lab/kube-apiserver.js';
 import { NetnsScope, waitFor } from '../lab/netns.js';
