@@ -172,12 +172,16 @@ export class RtNetlink {
   }
 
   private seq = Math.floor(Math.random() * 0x3fffffff);
-  private queue: Promise<unknown> = Promise.resolve();
+  private queue: Promise<void> = Promise.resolve();
 
-  /** One request at a time on the socket: the package cannot tell interleaved dumps apart. */
+  /**
+   * One request at a time on the socket: the package cannot tell interleaved dumps apart. The queue
+   * holds only the fact that the last request ended, never its result: a settled promise keeps its
+   * value alive, and the last dump (every neighbour, FDB entry and route) would stay in memory.
+   */
   private serialized<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.queue.then(fn, fn);
-    this.queue = run.catch(() => undefined);
+    this.queue = run.then(() => undefined, () => undefined);
     return run;
   }
   private localPort: number | undefined;

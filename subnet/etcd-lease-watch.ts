@@ -43,12 +43,7 @@ export async function watchEtcdLeases(
   let revision: string | undefined; // everything up to it was seen
   while (!stopped()) {
     try {
-      if (revision === undefined) {
-        const listing = await opts.store.list(subnetsDir(opts.prefix));
-        deliver(log, watcher, [tracker.snapshot(listing.records)]);
-        revision = listing.revision;
-        log.debug('listed leases', { revision, peers: tracker.size });
-      }
+      revision ??= await listInto(opts, tracker, watcher);
       const end = await watchFrom(opts, revision, tracker, watcher, backoff, signal);
       revision = end.revision;
       if (end.relist) {
@@ -68,6 +63,18 @@ export async function watchEtcdLeases(
       await sleep(delayMs, signal).catch(() => undefined);
     }
   }
+}
+
+/**
+ * Lists every lease and hands the watcher a snapshot; returns the listing's revision. A function of
+ * its own so that the listing (every record's key and value) is garbage once it returns: a local of
+ * the suspended watch loop would stay alive as long as the watch.
+ */
+async function listInto(opts: LeaseWatchOptions, tracker: EtcdPeerTracker, watcher: LeaseWatcher): Promise<string> {
+  const listing = await opts.store.list(subnetsDir(opts.prefix));
+  deliver(opts.log, watcher, [tracker.snapshot(listing.records)]);
+  opts.log.debug('listed leases', { revision: listing.revision, peers: tracker.size });
+  return listing.revision;
 }
 
 /** One watch stream from `revision` + 1 until it breaks. */
