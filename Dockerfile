@@ -8,12 +8,16 @@ FROM node:20-bookworm-slim AS build
 WORKDIR /src
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json tsconfig.json ./
+# npm install's postinstall applies patches/ (patch-package) and builds netlink's binding.
+COPY patches patches
 RUN npm install --no-audit --no-fund
+COPY build build
 COPY cmd cmd
 COPY overlay overlay
 COPY subnet subnet
 COPY backends backends
 COPY cni cni
+COPY policy policy
 COPY test test
 COPY manifests/image manifests/image
 RUN npm run build && sh manifests/image/stage-weft.sh /src /stage
@@ -24,4 +28,6 @@ RUN --mount=type=bind,source=manifests/image/install-weft.sh,target=/tmp/install
 RUN --mount=type=bind,from=build,source=/stage,target=/tmp/weft-stage \
     sh /tmp/weft-stage/install-weft.sh files /tmp/weft-stage
 WORKDIR /opt/weft
-ENTRYPOINT ["node", "/opt/weft/dist/cmd/weftd.js"]
+# The daemon's single-file bundle with the heap flags chosen by measurement (test/bench/heap-flags.ts;
+# the same as manifests/weft.yaml): a 1 MiB young generation and V8's size-over-speed heuristics.
+ENTRYPOINT ["node", "--max-semi-space-size=1", "--optimize-for-size", "/opt/weft/dist/bundle/weftd.mjs"]

@@ -30,7 +30,10 @@ export interface Backend {
   configureOwnLease(lease: Lease): Promise<void>;
   /** The MTU pods should use (written to subnet.env). */
   readonly podMtu: number;
-  /** Converges the kernel onto exactly these peers (keyed by subnet string). Idempotent. */
+  /**
+   * Converges the kernel onto exactly these peers (keyed by subnet string). Idempotent. The map is
+   * the loop's live peer map, not a copy: read it in one synchronous step, never across an await.
+   */
   applyPeers(peers: ReadonlyMap<string, Lease>): Promise<ApplyResult>;
   /**
    * Writes only what these lease changes need, without reading the kernel first (the fast path for

@@ -1,5 +1,8 @@
-// Bundles each entry point with its dependencies into one ESM file under dist/bundle/, so a start
-// reads one file instead of resolving ~1000 modules. Run after tsc by `npm run build`.
+// Every bundle of weft, built by `npm run build` after tsc:
+// - weftd and weftctl: each entry point with its dependencies in ESM under dist/bundle/, so a start
+//   reads one file instead of resolving ~1000 modules;
+// - the CNI plugin: one self-contained CommonJS file, dist/plugin/weft-cni.cjs (the runtime starts
+//   it for every pod: no module resolution and no ESM loader at all).
 // Native binaries load from node_modules: raw-socket stays external, netlink's JavaScript is bundled
 // with its binding path rewritten (build/netlink-plugin.ts).
 // etcd3 parses its .proto files at run time from `${__dirname}/../proto`: they are copied beside.
@@ -33,24 +36,24 @@ const CJS_GLOBALS = { __filename: '__weftFilename', __dirname: '__weftDirname' }
 
 await rm(outDir, { recursive: true, force: true }); // no stale chunks from an earlier build
 await mkdir(outDir, { recursive: true });
+/** What every bundle shares. */
+const COMMON = { bundle: true, platform: 'node', target: 'node20', legalComments: 'none', logLevel: 'warning' } as const;
+
 await build({
+  ...COMMON,
   entryPoints: Object.fromEntries(Object.entries(ENTRIES).map(([name, source]) => [name, join(repoRoot, source)])),
   outdir: outDir,
   outExtension: { '.js': '.mjs' },
-  bundle: true,
   splitting: true,
   chunkNames: '[name]-[hash]',
   format: 'esm',
-  platform: 'node',
-  target: 'node20',
   external: EXTERNAL,
   plugins: [netlinkBindingFromPackage],
   banner: { js: CJS_SHIM },
   define: CJS_GLOBALS,
   sourcemap: 'linked',
-  legalComments: 'none',
-  logLevel: 'warning',
 });
+await build({ ...COMMON, entryPoints: [join(repoRoot, 'cmd', 'weft-cni.ts')], outfile: join(repoRoot, 'dist', 'plugin', 'weft-cni.cjs'), format: 'cjs' });
 await cp(join(repoRoot, 'node_modules', 'etcd3', 'proto'), join(repoRoot, 'dist', 'proto'), { recursive: true });
 
 // FLANNELD_* variables must not leak into the rendered text.

@@ -2,46 +2,60 @@
 // its old lease expired, or two nodes configured alike. Both stay installed (the backends keep an
 // entry two leases share until neither wants it), but an operator must hear of it: each pair is
 // logged once, naming both leases (by subnet, which is also their etcd key and node annotation).
+// Kept compact, as it holds every peer: a claim's holder is one subnet string (a list only while
+// two leases share the claim), and each subnet keeps a reference to its lease, not copies.
 import type { Logger } from 'winston';
-import { formatIpv4 } from '../subnet/ipv4.js';
+import { formatIpv4, type Ipv4 } from '../subnet/ipv4.js';
 import type { Lease } from '../subnet/lease.js';
 
+/** The subnet holding a claim, or the subnets of leases that share it. */
+type Holders = string | string[];
+
 export class LeaseConflicts {
-  /** Claim ("public IP 192.0.2.11") -> subnets of the leases that make it. */
-  private readonly byClaim = new Map<string, Set<string>>();
-  private readonly claimsBySubnet = new Map<string, string[]>();
+  private readonly byPublicIp = new Map<Ipv4, Holders>();
+  private readonly byVtepMac = new Map<string, Holders>();
+  /** Each subnet's lease as last seen: what it claimed, to withdraw when it changes or goes. */
+  private readonly leases = new Map<string, Lease>();
   private readonly reported = new Set<string>();
 
   constructor(private readonly logger: Logger) {}
 
   /** Replaces everything known (a complete lease list). */
   reset(leases: Iterable<Lease>): void {
-    this.byClaim.clear();
-    this.claimsBySubnet.clear();
+    this.byPublicIp.clear();
+    this.byVtepMac.clear();
+    this.leases.clear();
     for (const lease of leases) this.upsert(lease);
   }
 
   upsert(lease: Lease): void {
     const subnet = lease.subnet.toString();
     this.remove(lease);
-    const claims = [`public IP ${formatIpv4(lease.publicIp)}`, ...(lease.backendData ? [`VTEP MAC ${lease.backendData.vtepMac}`] : [])];
-    for (const claim of claims) {
-      const holders = this.byClaim.get(claim) ?? new Set<string>();
-      for (const other of holders) this.report(claim, other, subnet);
-      holders.add(subnet);
-      this.byClaim.set(claim, holders);
-    }
-    this.claimsBySubnet.set(subnet, claims);
+    this.claim(this.byPublicIp, lease.publicIp, subnet, () => `public IP ${formatIpv4(lease.publicIp)}`);
+    const mac = lease.backendData?.vtepMac;
+    if (mac !== undefined) this.claim(this.byVtepMac, mac, subnet, () => `VTEP MAC ${mac}`);
+    this.leases.set(subnet, lease);
   }
 
   remove(lease: Lease): void {
     const subnet = lease.subnet.toString();
-    for (const claim of this.claimsBySubnet.get(subnet) ?? []) {
-      const holders = this.byClaim.get(claim);
-      holders?.delete(subnet);
-      if (holders?.size === 0) this.byClaim.delete(claim);
+    const known = this.leases.get(subnet);
+    if (!known) return;
+    release(this.byPublicIp, known.publicIp, subnet);
+    const mac = known.backendData?.vtepMac;
+    if (mac !== undefined) release(this.byVtepMac, mac, subnet);
+    this.leases.delete(subnet);
+  }
+
+  private claim<K>(holdersByClaim: Map<K, Holders>, key: K, subnet: string, describe: () => string): void {
+    const holders = holdersByClaim.get(key);
+    if (holders === undefined) {
+      holdersByClaim.set(key, subnet);
+      return;
     }
-    this.claimsBySubnet.delete(subnet);
+    const others = typeof holders === 'string' ? [holders] : holders;
+    for (const other of others) this.report(describe(), other, subnet);
+    holdersByClaim.set(key, [...others, subnet]);
   }
 
   private report(claim: string, ...subnets: [string, string]): void {
@@ -53,4 +67,16 @@ export class LeaseConflicts {
       claim, leases: [a, b],
     });
   }
+}
+
+function release<K>(holdersByClaim: Map<K, Holders>, key: K, subnet: string): void {
+  const holders = holdersByClaim.get(key);
+  if (holders === undefined || holders === subnet) {
+    holdersByClaim.delete(key);
+    return;
+  }
+  if (typeof holders === 'string') return;
+  const rest = holders.filter((h) => h !== subnet);
+  if (rest.length === 0) holdersByClaim.delete(key);
+  else holdersByClaim.set(key, rest.length === 1 ? (rest[0] as string) : rest);
 }

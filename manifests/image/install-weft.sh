@@ -35,8 +35,11 @@ install_files() {
   mkdir -p "$root/opt/weft/cni"
   cp -a "$stage/package.json" "$stage/dist" "$stage/node_modules" "$root/opt/weft/"
   cp "$stage/cni/10-weft.conflist" "$root/opt/weft/cni/"
-  # In a full root, fail the build when Node or a native module does not load.
-  if [ "$root" = / ]; then node /opt/weft/dist/cmd/weftd.js --version >/dev/null; fi
+  # In a full root, fail the build when Node, the daemon's bundle or a native module does not load.
+  if [ "$root" = / ]; then
+    node /opt/weft/dist/bundle/weftd.mjs --version >/dev/null
+    (cd /opt/weft && node -e "require('netlink'); require('raw-socket')")
+  fi
 }
 
 case ${1:-} in

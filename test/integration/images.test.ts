@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { HEAP_FLAGS } from '../bench/weftd-process.js';
 import { buildLabImages } from '../lab/image/lab-images.js';
 
 // A cold build (two mmdebstrap runs, Kubernetes binaries already built) takes minutes on a busy
@@ -26,6 +27,9 @@ const PAUSE = 'k8s.gcr.io/pause:3.2';
 const AGNHOST = 'k8s.gcr.io/e2e-test-images/agnhost:2.21';
 const BUSYBOX = 'docker.io/library/busybox:1.29';
 const BIG = { maxBuffer: 64 * 1024 * 1024 };
+/** What the image and the manifest run: the daemon's bundle, with the heap flags the benchmarks use. */
+const WEFTD_IN_IMAGE = '/opt/weft/dist/bundle/weftd.mjs';
+const WEFTD_COMMAND = ['node', ...HEAP_FLAGS, WEFTD_IN_IMAGE];
 
 interface ArchiveEntry { Config: string; RepoTags: string[]; Layers: string[] }
 interface ImageConfig {
@@ -122,14 +126,17 @@ describe('container images built without a registry or Docker', () => {
   test('the weft image is the one the manifest names, runs weftd on its own Node and has iptables and nft', async () => {
     const manifest = await readFile(join(REPO, 'manifests/weft.yaml'), 'utf8');
     expect(manifest).toContain(`image: ${WEFT}`);
+    expect(manifest).toContain(`command: [${WEFTD_COMMAND.map((word) => JSON.stringify(word)).join(', ')}]`);
     const { entry, config } = await readArchive(tarball(WEFT), WEFT);
-    expect(config.config.Entrypoint).toEqual(['node', '/opt/weft/dist/cmd/weftd.js']);
+    expect(config.config.Entrypoint).toEqual(WEFTD_COMMAND);
     expect(config.config.Env).toContain('PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
     const root = await unpack(tarball(WEFT), entry, dir);
-    await expect(access(join(root, 'opt/weft/dist/cmd/weftd.js'))).resolves.toBeUndefined();
+    await expect(access(join(root, WEFTD_IN_IMAGE))).resolves.toBeUndefined();
     await expect(access(join(root, 'opt/weft/cni/10-weft.conflist'))).resolves.toBeUndefined();
     const { version } = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { version: string };
-    expect((await inRoot(root, ['node', '/opt/weft/dist/cmd/weftd.js', '--version'])).trim()).toBe(version);
+    expect((await inRoot(root, [...WEFTD_COMMAND, '--version'])).trim()).toBe(version);
+    // The bundle loads the native modules from the image's node_modules.
+    expect(await inRoot(root, ['node', '-e', "require('/opt/weft/node_modules/netlink'); require('/opt/weft/node_modules/raw-socket'); console.log('loaded')"])).toContain('loaded');
     expect((await inRoot(root, ['node', '/opt/weft/dist/cmd/weft-cni-install.js', '--version'])).trim()).toBe(version);
     expect(await inRoot(root, ['iptables', '--version'])).toMatch(/^iptables v1\.8/);
     expect(await inRoot(root, ['nft', '--version'])).toMatch(/^nftables v1\./);

@@ -205,7 +205,7 @@ check_inputs() {
   local name=$1
   case $name in
     weft)
-      [[ -f $repo/dist/cmd/weftd.js ]] || fail "$repo/dist/cmd/weftd.js missing: run 'npm run build' first"
+      [[ -f $repo/dist/bundle/weftd.mjs ]] || fail "$repo/dist/bundle/weftd.mjs missing: run 'npm run build' first"
       [[ -d $repo/node_modules ]] || fail "$repo/node_modules missing: run test/setup.sh (npm install) first" ;;
     pause | agnhost)
       [[ -x $kube_bin/$name ]] || fail "$kube_bin/$name missing: build the Kubernetes binaries with test/lab/build-kube.sh first" ;;

@@ -1,0 +1,87 @@
+// The typed values backends/rtnetlink.ts speaks in: what the kernel holds (links, addresses,
+// neighbours, FDB entries, routes), the writes we ask of it, and the changes it announces.
+import type { Ipv4, Ipv4Net } from '../subnet/ipv4.js';
+
+export interface VxlanAttributes {
+  vni: number;
+  port: number;
+  local: Ipv4 | undefined;
+  parentIndex: number | undefined;
+  learning: boolean;
+}
+
+export interface LinkInfo {
+  index: number;
+  name: string;
+  kind: string | undefined;
+  mac: string;
+  mtu: number;
+  up: boolean;
+  vxlan: VxlanAttributes | undefined;
+}
+
+export interface VxlanLinkSpec extends VxlanAttributes {
+  name: string;
+  mac: string;
+  mtu: number;
+  gbp: boolean;
+}
+
+export interface AddressEntry {
+  index: number;
+  ip: Ipv4;
+  prefixLength: number;
+}
+
+export interface NeighborEntry {
+  ip: Ipv4;
+  mac: string;
+  permanent: boolean;
+}
+
+export interface FdbEntry {
+  mac: string;
+  dst: Ipv4;
+}
+
+export interface RouteEntry {
+  dst: Ipv4Net;
+  gateway: Ipv4 | undefined;
+  oif: number | undefined;
+  protocol: number;
+  onlink: boolean;
+}
+
+/** One kernel write; a list of them is applied with RtNetlink.writeAll(). */
+export type KernelWrite =
+  | { op: 'set-neighbor'; index: number; ip: Ipv4; mac: string }
+  | { op: 'del-neighbor'; index: number; ip: Ipv4 }
+  | { op: 'set-fdb'; index: number; mac: string; dst: Ipv4 }
+  | { op: 'del-fdb'; index: number; mac: string; dst: Ipv4 }
+  | { op: 'set-route'; route: RouteSpec }
+  | { op: 'del-route'; route: RouteSpec };
+
+export interface RouteSpec {
+  dst: Ipv4Net;
+  gateway: Ipv4;
+  oif: number;
+  onlink: boolean;
+  protocol: number;
+}
+
+/** A change the kernel announced, or a gap in what we saw. */
+export interface KernelEvent {
+  /** 'gap': notifications may have been missed; look at everything. FDB entries come as 'neighbor'. */
+  kind: 'link' | 'route' | 'neighbor' | 'gap';
+  deleted: boolean;
+  ifindex: number | undefined;
+  ifname?: string | undefined;
+  /** The route announced, when it is in the main table. */
+  route?: RouteEntry | undefined;
+  /** The IPv4 neighbour announced (one with an address and a link-layer address). */
+  neighbor?: NeighborEntry | undefined;
+  /** The FDB entry announced (one with a remote destination). */
+  fdb?: FdbEntry | undefined;
+  /** Why a gap: the monitor was paused during our own bulk write, or its queue overflowed. */
+  cause?: 'paused' | 'overflow' | undefined;
+}
