@@ -53,6 +53,9 @@ describe('WeftMetrics', () => {
     expect(sampleValue(families, 'weft_kernel_repairs_total', { kind: 'routes' })).toBe(2);
     expect(sampleValue(families, 'weft_kernel_repairs_total', { kind: 'stale-removed' })).toBe(1);
     expect(sampleValue(families, 'weft_kernel_repairs_total', { kind: 'fdb' })).toBeUndefined();
+    // Only the pass a kernel notification woke counts, once, under its reason.
+    expect(sampleValue(families, 'weft_reconcile_kernel_woken_passes_total', { reason: 'kernel-route-deleted' })).toBe(1);
+    expect(families.get('weft_reconcile_kernel_woken_passes_total')?.samples).toHaveLength(1);
     expect(sampleValue(families, 'weft_reconcile_duration_seconds_count')).toBe(3);
     expect(sampleValue(families, 'weft_reconcile_duration_seconds_sum')).toBeCloseTo(0.044);
     expect(sampleValue(families, 'weft_lease_store_errors_total')).toBe(1);

@@ -31,6 +31,7 @@ export class WeftMetrics {
   readonly registry = new Registry();
   private sources: MetricSources = {};
   private readonly repairs: Counter<'kind'>;
+  private readonly kernelWoken: Counter<'reason'>;
   private readonly passDuration: Histogram;
   private readonly storeErrors: Counter;
   private readonly probeRtt: Histogram;
@@ -64,6 +65,12 @@ export class WeftMetrics {
       name: 'weft_kernel_repairs_total',
       help: 'Kernel entries rewritten or removed on passes that no lease change triggered (resync, kernel events), by kind',
       labelNames: ['kind'],
+      registers,
+    });
+    this.kernelWoken = new Counter({
+      name: 'weft_reconcile_kernel_woken_passes_total',
+      help: 'Full passes woken by kernel notifications (entries weft owns changed by someone else, or missed notifications), by the first such reason',
+      labelNames: ['reason'],
       registers,
     });
     this.passDuration = new Histogram({
@@ -138,6 +145,8 @@ export class WeftMetrics {
   /** From loop.onPass. */
   recordPass(result: ApplyResult, durationMs: number, reasons: readonly string[]): void {
     this.passDuration.observe(durationMs / 1000);
+    const kernelReason = reasons.find((r) => r.startsWith('kernel-'));
+    if (kernelReason !== undefined) this.kernelWoken.inc({ reason: kernelReason });
     if (!isRepairPass(reasons)) return;
     for (const [kind, count] of Object.entries(result.repaired)) {
       if (count > 0) this.repairs.inc({ kind }, count);

@@ -11,6 +11,12 @@ import { IcmpPinger, type Pinger } from './icmp-pinger.js';
 import { WeftMetrics } from './metrics.js';
 import type { ProbeSummary } from './probe-book.js';
 
+/**
+ * The probe learns the applied peer set at most this often: under churn a pass runs per lease
+ * change (100/s), and rebuilding the probe's N targets on each cost as much CPU as the rest of weftd.
+ */
+const PROBE_PEERS_REFRESH_MS = 1000;
+
 export interface ObservabilityOptions {
   healthzIp: string;
   /** 0 = no HTTP server (metrics and probe still run for nothing, so they are off too). */
@@ -32,7 +38,10 @@ export class Observability {
   private readonly stop = new AbortController();
   private probeRun: Promise<void> | undefined;
   private backendType: string | undefined;
-  private lastPeers: readonly Lease[] = [];
+  /** The peer set the backend last converged onto (the wrapper's own map, read when the probe is told). */
+  private appliedPeers: ReadonlyMap<string, Lease> = new Map();
+  private probePeersTimer: NodeJS.Timeout | undefined;
+  private probePeersStale = false;
 
   constructor(
     private readonly options: ObservabilityOptions,
@@ -80,6 +89,7 @@ export class Observability {
   }
 
   async close(): Promise<void> {
+    clearTimeout(this.probePeersTimer);
     this.stop.abort();
     await this.probeRun;
     await this.server.close();
@@ -105,14 +115,30 @@ export class Observability {
     }
     const probe = new DatapathProbe(pinger, { ...DEFAULT_PROBE_OPTIONS, ...overrides });
     probe.onResult((_target, rttMs) => { this.metrics.recordProbe(rttMs); });
-    if (this.backendType !== undefined) probe.setPeers(this.lastPeers, this.backendType);
     this.probe = probe;
+    this.tellProbePeers();
     this.probeRun = probe.run(this.stop.signal).finally(() => { pinger.close(); });
   }
 
+  /** Tells the probe at once, then at most once per PROBE_PEERS_REFRESH_MS (the latest set). */
   private onPeersApplied(peers: ReadonlyMap<string, Lease>): void {
-    this.lastPeers = [...peers.values()];
-    if (this.backendType !== undefined) this.probe?.setPeers(this.lastPeers, this.backendType);
+    this.appliedPeers = peers;
+    if (this.probePeersTimer !== undefined) {
+      this.probePeersStale = true;
+      return;
+    }
+    this.tellProbePeers();
+    this.probePeersTimer = setTimeout(() => {
+      this.probePeersTimer = undefined;
+      if (!this.probePeersStale) return;
+      this.probePeersStale = false;
+      this.onPeersApplied(this.appliedPeers);
+    }, PROBE_PEERS_REFRESH_MS);
+    this.probePeersTimer.unref();
+  }
+
+  private tellProbePeers(): void {
+    if (this.backendType !== undefined) this.probe?.setPeers(this.appliedPeers.values(), this.backendType);
   }
 }
 

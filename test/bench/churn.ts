@@ -4,7 +4,8 @@
 // churn runs against weftd and against a minimal etcdctl-watch-to-`ip -batch` pipeline; CPU is read
 // from /proc over the churn window, and weftd's RSS is sampled for the leak check (a slope).
 import type { Etcd3 } from 'etcd3';
-import type { LabCluster } from '../lab/cluster.js';
+import { parsePrometheusText } from '../../overlay/observability/prometheus-text.js';
+import type { LabCluster, LabNode } from '../lab/cluster.js';
 import { startPipeline } from './churn-pipeline.js';
 import { sleep, withEtcdLab } from './convergence.js';
 import { fakePeer, leaseKey, leaseValue, openEtcd, putPeers, withRetries, writeBenchNetworkConfig } from './fake-leases.js';
@@ -26,6 +27,8 @@ export interface ChurnFigures {
   /** weftd only: RSS samples [s, MiB] over the churn and their slope in MiB per minute. */
   rss?: [number, number][];
   rssSlopeMibPerMinute?: number;
+  /** weftd only: full passes that kernel notifications woke during the churn (its own writes must wake none). */
+  kernelWokenPasses?: number;
 }
 
 const nowMs = (): number => performance.timeOrigin + performance.now();
@@ -101,22 +104,35 @@ async function withPeers<T>(peers: number, body: (lab: LabCluster, etcd: Etcd3) 
 }
 
 const RSS_SAMPLE_MS = 5000;
+/** weftd's health and metrics server inside the node's namespace. */
+const METRICS_PORT = 10267;
+
+/** weft_reconcile_kernel_woken_passes_total, all reasons, read from the node's own namespace. */
+async function kernelWokenPasses(lab: LabCluster, node: LabNode): Promise<number> {
+  const script = `fetch('http://127.0.0.1:${METRICS_PORT}/metrics').then(async (r) => process.stdout.write(await r.text()))`;
+  const family = parsePrometheusText(await lab.nodeExec(node, process.execPath, ['-e', script])).get('weft_reconcile_kernel_woken_passes_total');
+  if (!family) throw new Error('weftd\'s /metrics has no weft_reconcile_kernel_woken_passes_total');
+  return family.samples.reduce((sum, s) => sum + s.value, 0);
+}
 
 export async function measureWeftdChurn(peers: number, opsPerSecond: number, seconds: number, progress: (l: string) => void): Promise<ChurnFigures> {
   return withPeers(peers, async (lab, etcd) => {
     const node = await lab.addNode(1);
-    const daemon = startWeftd(lab, node, { store: { etcd: lab.etcdEndpoint } });
+    const extraArgs = ['--healthz-ip', '127.0.0.1', '--healthz-port', String(METRICS_PORT)];
+    const daemon = startWeftd(lab, node, { store: { etcd: lab.etcdEndpoint }, extraArgs });
     await waitForEntries(lab.scope, node.ns, peers, performance.now(), 120_000);
     await sleep(5000); // start-up garbage collected before the RSS samples begin
+    const wokenBefore = await kernelWokenPasses(lab, node);
     const sampling = sampleRss(daemon.pid, seconds * 1000, Math.min(RSS_SAMPLE_MS, seconds * 250));
     const f = await churnAgainst(lab, etcd, node.ns, () => cpuSeconds(daemon.pid), peers, opsPerSecond, seconds);
     const rss = await sampling;
     const figures: ChurnFigures = {
       ...f, who: 'weftd', cpuPerSecond: f.cpuSeconds / seconds, rss, rssSlopeMibPerMinute: slope(rss) * 60,
+      kernelWokenPasses: (await kernelWokenPasses(lab, node)) - wokenBefore,
     };
     progress(`  weftd churn: ${f.matched}/${f.operations} seen, p50 ${f.p50Ms.toFixed(1)} ms, p99 ${f.p99Ms.toFixed(1)} ms, ` +
       `CPU ${f.cpuSeconds.toFixed(1)} s in ${seconds} s, RSS ${rss[0]?.[1].toFixed(0)} -> ${(await rssMib(daemon.pid)).toFixed(0)} MiB ` +
-      `(slope ${figures.rssSlopeMibPerMinute?.toFixed(2)} MiB/min)`);
+      `(slope ${figures.rssSlopeMibPerMinute?.toFixed(2)} MiB/min), ${figures.kernelWokenPasses} full passes woken by the kernel`);
     return figures;
   });
 }

@@ -111,6 +111,7 @@ await section('churn', async () => {
   rows.push({ measure: `churn 100/s on ${churnPeers} peers: etcd write to kernel p50 / p99 (ms)`, weft: `${fmt(weft.p50Ms, 1)} / ${fmt(weft.p99Ms, 1)}${seenAll ? '' : ` (${weft.matched}/${weft.operations} seen)`}`, baseline: `${fmt(pipeline.p50Ms, 1)} / ${fmt(pipeline.p99Ms, 1)} pipeline`, ratio: undefined, target: '<= 5 / <= 25', met: seenAll && weft.p50Ms <= 5 && weft.p99Ms <= 25 });
   const cpuRatio = ratio(weft.cpuPerSecond, pipeline.cpuPerSecond);
   rows.push({ measure: 'CPU under that churn (CPU s per s)', weft: fmt(weft.cpuPerSecond, 3), baseline: `${fmt(pipeline.cpuPerSecond, 3)} pipeline`, ratio: cpuRatio, target: '<= 2x', met: cpuRatio <= 2 });
+  rows.push({ measure: 'full passes woken by kernel notifications during that churn', weft: fmt(weft.kernelWokenPasses ?? NaN), baseline: '-', ratio: undefined, target: '0 (own writes wake none)', met: weft.kernelWokenPasses === 0 });
   const slope = weft.rssSlopeMibPerMinute ?? NaN;
   rows.push({ measure: `RSS slope over ${fmt(leakSeconds / 60, 1)} min of churn at ${churnPeers} peers (MiB/min)`, weft: fmt(slope, 2), baseline: `${fmt(weft.rss?.[0]?.[1] ?? NaN)} -> ${fmt(weft.rss?.at(-1)?.[1] ?? NaN)} MiB`, ratio: undefined, target: '~0 (< 0.1)', met: Math.abs(slope) < 0.1 });
   if (!values.long) notes.push(`The leak check churned ${leakSeconds} s; \`--long\` runs the full 10 minutes.`);
