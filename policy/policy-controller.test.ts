@@ -102,6 +102,21 @@ describe('policy controller loop', () => {
     expect(scripts[0]).toContain('10.244.1.12 : jump ing_1');
   });
 
+  it('writes a change made after a burst at once, not at the next resync (a late wake-up of the burst must not swallow it)', async () => {
+    for (const name of ['b', 'c', 'd']) {
+      sources.change({ ...world, pods: [...world.pods, makePod('x', name, { ip: '10.244.1.20', node: 'n1' })] });
+      await wait(10);
+    }
+    await until('the burst to be written', () => scripts.length > 0);
+    await wait(100);
+    const written = scripts.length;
+    sources.change({ pods: [...world.pods, makePod('x', 'e', { ip: '10.244.1.21', node: 'n1' })] });
+    // resyncMs is 60 s: only the change itself can bring this write within the 2 s.
+    for (let i = 0; i < 40 && scripts.length === written; i++) await wait(50);
+    expect(scripts.length).toBe(written + 1);
+    expect(scripts.at(-1)).toContain('10.244.1.21');
+  });
+
   it('retries a failed write and logs a problem once', async () => {
     failNext = 2;
     const bad = makePolicy('x', 'bad', { ingress: [{ from: [{ ipBlock: { cidr: 'nonsense' } }] }] });
