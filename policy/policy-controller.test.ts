@@ -68,7 +68,7 @@ describe('policy controller loop', () => {
     };
     const dir = await mkdtemp(join(tmpdir(), 'weft-policy-test-'));
     const subnetFile = join(dir, 'subnet.env');
-    await writeFile(subnetFile, 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=1450\n');
+    await writeFile(subnetFile, 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n');
     sources = new FakeSources();
     lines = new Lines();
     // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- winston's own transport type
@@ -100,6 +100,8 @@ describe('policy controller loop', () => {
     await wait(200);
     expect(scripts).toHaveLength(1);
     expect(scripts[0]).toContain('10.244.1.12 : jump ing_1');
+    // The unknown-address guard covers the node's pod subnet but not its bridge (the node itself).
+    expect(scripts[0]).toContain('set local_v4 { type ipv4_addr; flags interval; elements = { 10.244.1.0, 10.244.1.2-10.244.1.255 } }');
   });
 
   it('writes a change made after a burst at once, not at the next resync (a late wake-up of the burst must not swallow it)', async () => {

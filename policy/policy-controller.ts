@@ -22,7 +22,7 @@ import { readFile } from 'node:fs/promises';
 import type { Logger } from 'winston';
 import { parseSubnetEnv } from '../cni/subnet-env-file.js';
 import { abortableSleep, Backoff } from '../subnet/backoff.js';
-import { parseRange, type AddressRange } from './address-ranges.js';
+import { addressRange, parseRange, subtract, type AddressRange } from './address-ranges.js';
 import type { PolicySources } from './kube-sources.js';
 import { compileNodePolicy } from './policy-compiler.js';
 import type { PolicyEnforcer } from './policy-enforcer.js';
@@ -117,7 +117,9 @@ export class PolicyController {
   private async readLocalSubnets(): Promise<AddressRange[]> {
     try {
       const env = parseSubnetEnv(await readFile(this.options.subnetFile, 'utf8'), this.options.subnetFile);
-      return env.subnets.map((s) => parseRange(s));
+      // The bridge's own address is the node, not a pod that is yet to be known: kube-proxy's
+      // hairpin masquerade forwards packets from it.
+      return subtract(env.subnets.map((s) => parseRange(s)), env.gateways.map((g) => addressRange(g)));
     } catch (err) {
       const key = `subnet:${(err as Error).message}`;
       if (!this.reported.has(key)) {
