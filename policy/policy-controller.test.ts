@@ -68,7 +68,7 @@ describe('policy controller loop', () => {
     };
     const dir = await mkdtemp(join(tmpdir(), 'weft-policy-test-'));
     const subnetFile = join(dir, 'subnet.env');
-    await writeFile(subnetFile, 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=1450\n');
+    await writeFile(subnetFile, 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n');
     sources = new FakeSources();
     lines = new Lines();
     // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- winston's own transport type
@@ -100,6 +100,23 @@ describe('policy controller loop', () => {
     await wait(200);
     expect(scripts).toHaveLength(1);
     expect(scripts[0]).toContain('10.244.1.12 : jump ing_1');
+    // The unknown-address guard covers the node's pod subnet but not its bridge (the node itself).
+    expect(scripts[0]).toContain('set local_v4 { type ipv4_addr; flags interval; elements = { 10.244.1.0, 10.244.1.2-10.244.1.255 } }');
+  });
+
+  it('writes a change made after a burst at once, not at the next resync (a late wake-up of the burst must not swallow it)', async () => {
+    for (const name of ['b', 'c', 'd']) {
+      sources.change({ ...world, pods: [...world.pods, makePod('x', name, { ip: '10.244.1.20', node: 'n1' })] });
+      await wait(10);
+    }
+    await until('the burst to be written', () => scripts.length > 0);
+    await wait(100);
+    const written = scripts.length;
+    sources.change({ pods: [...world.pods, makePod('x', 'e', { ip: '10.244.1.21', node: 'n1' })] });
+    // resyncMs is 60 s: only the change itself can bring this write within the 2 s.
+    for (let i = 0; i < 40 && scripts.length === written; i++) await wait(50);
+    expect(scripts.length).toBe(written + 1);
+    expect(scripts.at(-1)).toContain('10.244.1.21');
   });
 
   it('retries a failed write and logs a problem once', async () => {

@@ -22,7 +22,7 @@ import { readFile } from 'node:fs/promises';
 import type { Logger } from 'winston';
 import { parseSubnetEnv } from '../cni/subnet-env-file.js';
 import { abortableSleep, Backoff } from '../subnet/backoff.js';
-import { parseRange, type AddressRange } from './address-ranges.js';
+import { addressRange, parseRange, subtract, type AddressRange } from './address-ranges.js';
 import type { PolicySources } from './kube-sources.js';
 import { compileNodePolicy } from './policy-compiler.js';
 import type { PolicyEnforcer } from './policy-enforcer.js';
@@ -66,9 +66,8 @@ export class PolicyController {
     let lastWrite = Date.now();
     try {
       for (;;) {
-        await this.waitForWork(Math.max(0, lastWrite + this.options.resyncMs - Date.now()));
+        await this.waitForWork(lastWrite + this.options.resyncMs, signal);
         if (signal.aborted) break;
-        if (!this.sources.synced()) continue;
         const since = this.dirtySince;
         this.dirtySince = undefined;
         try {
@@ -118,7 +117,9 @@ export class PolicyController {
   private async readLocalSubnets(): Promise<AddressRange[]> {
     try {
       const env = parseSubnetEnv(await readFile(this.options.subnetFile, 'utf8'), this.options.subnetFile);
-      return env.subnets.map((s) => parseRange(s));
+      // The bridge's own address is the node, not a pod that is yet to be known: kube-proxy's
+      // hairpin masquerade forwards packets from it.
+      return subtract(env.subnets.map((s) => parseRange(s)), env.gateways.map((g) => addressRange(g)));
     } catch (err) {
       const key = `subnet:${(err as Error).message}`;
       if (!this.reported.has(key)) {
@@ -131,24 +132,34 @@ export class PolicyController {
 
   private markDirty(at: number): void {
     this.dirtySince ??= at;
-    const wake = this.wake;
-    if (wake) setTimeout(wake, this.options.debounceMs);
+    this.wake?.();
   }
 
   /**
-   * Resolves when there is work (after the debounce) or the resync is due. Before the sources are
-   * synced, only a change (the next list) wakes it: there is nothing to write yet.
+   * Resolves when a change is `debounceMs` old or the resync is due (only once the sources are
+   * synced: before that there is nothing to write), or on abort. A change only wakes the sleep so
+   * that the deadline is computed again.
    */
-  private waitForWork(resyncInMs: number): Promise<void> {
-    const ready = this.sources.synced() && this.dirtySince !== undefined;
-    if (ready && Date.now() - (this.dirtySince ?? 0) >= this.options.debounceMs) return Promise.resolve();
+  private async waitForWork(resyncAt: number, signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      const synced = this.sources.synced();
+      const dueAt = !synced ? Infinity : this.dirtySince !== undefined ? this.dirtySince + this.options.debounceMs : resyncAt;
+      const waitMs = dueAt - Date.now();
+      if (waitMs <= 0) return;
+      await this.sleepUnlessWoken(Math.min(waitMs, this.options.resyncMs));
+    }
+  }
+
+  /** Sleeps `ms`; markDirty or abort ends it early. Only the current sleep can be woken. */
+  private sleepUnlessWoken(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ready ? this.options.debounceMs : this.sources.synced() ? resyncInMs : this.options.resyncMs);
-      function done(): void {
+      const finish = (): void => {
         clearTimeout(timer);
+        if (this.wake === finish) this.wake = undefined;
         resolve();
-      }
-      this.wake = () => { this.wake = undefined; done(); };
+      };
+      const timer = setTimeout(finish, ms);
+      this.wake = finish;
     });
   }
 }

@@ -1,6 +1,7 @@
 // `bash test/e2e-upstream.sh [suite ...]`: brings up a two-node real cluster with weft applied from
 // its manifest, runs the named suites of Kubernetes' own e2e tests, prints each suite's verdict and
-// exits 1 if any test failed. Ctrl-C tears the cluster down.
+// exits 1 if any test failed or the run timed out. `--focus REGEX` narrows the suites to the tests
+// whose names also match it. Ctrl-C tears the cluster down.
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RealCluster } from './kube/real-cluster.js';
@@ -9,7 +10,10 @@ import { runUpstreamE2e, UPSTREAM_SUITES, type UpstreamSuite } from './upstream-
 
 const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
 const say = (line: string): void => { process.stdout.write(`${line}\n`); };
-const requested = process.argv.slice(2);
+const argv = process.argv.slice(2);
+const focusAt = argv.indexOf('--focus');
+const narrow = focusAt >= 0 ? argv.splice(focusAt, 2)[1] : undefined;
+const requested = argv;
 const suites = (requested.length > 0 ? requested : ['services', 'netpol']) as UpstreamSuite[];
 for (const s of suites) {
   if (!(s in UPSTREAM_SUITES)) {
@@ -28,11 +32,11 @@ try {
     say(`== ${suite}: ${UPSTREAM_SUITES[suite]}`);
     const result = await runUpstreamE2e(
       { scope: cluster.scope, netns: cluster.underlayNs, standInAddress: '192.0.2.1', kubeconfig: cluster.labAdminKubeconfig, nodeCount: cluster.nodes.length },
-      { focus: UPSTREAM_SUITES[suite], reportDir, timeoutMs: 40 * 60_000, log: say },
+      { focus: narrow === undefined ? UPSTREAM_SUITES[suite] : `(${UPSTREAM_SUITES[suite]}).*(${narrow})`, reportDir, timeoutMs: 75 * 60_000, log: say },
     );
     for (const name of result.failed) say(`FAILED: ${name}`);
-    say(`${suite}: ${result.passed.length} passed, ${result.failed.length} failed (report: ${reportDir})`);
-    failures += result.failed.length;
+    say(`${suite}: ${result.passed.length} passed, ${result.failed.length} failed${result.timedOut ? ', stopped by the timeout before the rest ran' : ''} (report: ${reportDir})`);
+    failures += result.failed.length + (result.timedOut ? 1 : 0);
   }
 } finally {
   await cluster.dispose();
