@@ -142,11 +142,15 @@ export class Etcd3Store implements EtcdStore {
     this.etcd()
       .watchClient.watch()
       .then((stream) => {
+        // End our side first: etcd3 marks the host failed (closing every client of it and counting
+        // towards its circuit breaker) on a stream error while the stream is still writable, and
+        // our own cancel surfaces as a CANCELLED error.
         cancel = () => {
+          stream.end();
           stream.cancel();
         };
         if (done) {
-          stream.cancel();
+          cancel();
           return;
         }
         stream

@@ -100,9 +100,12 @@ describe('EtcdLeaseManager across etcd outages', () => {
       expect(recorder.subnets()).toEqual(['10.244.71.0/24']);
       expect(lines.some((l) => l.includes('was compacted') && l.includes('listing again'))).toBe(true);
 
-      // And it watches on from the new listing.
+      // And it watches on from the new listing. 15 s: this manager's reconnect delay is 4 s, and a
+      // loaded machine right after an etcd restart can see one more stream break.
       await put(`${prefix}/subnets/10.244.72.0-24`, flannelValue('192.0.2.72', '02:00:00:00:00:72'));
-      await waitFor('a peer after the re-list', () => (recorder.peers.has('10.244.72.0/24') ? true : undefined), 5000);
+      await waitFor('a peer after the re-list', () => (recorder.peers.has('10.244.72.0/24') ? true : undefined), 15_000).catch((err: unknown) => {
+        throw new Error(`${String(err)}; the manager's last lines:\n${lines.slice(-15).join('\n')}`);
+      });
     } finally {
       stop.abort();
       await watching;
