@@ -6,15 +6,17 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import * as https from 'node:https';
-import { createServer, type AddressInfo } from 'node:net';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { KubeConfig } from '@kubernetes/client-node';
+import { freePort } from './etcd-server.js';
+import { apiServerArgs, writeApiServerCredentials, type KubeUser } from './kube-apiserver-files.js';
 import { run, stopProcess, waitFor, type NetnsScope } from './netns.js';
+import { httpsJsonRequest, type ApiResponse } from './kube-request.js';
 import { bridgePort, type PortBridge } from './port-bridge.js';
+
 
 /** Where test/lab/build-kube.sh caches the v1.20.2 binaries. */
 export const KUBE_BIN_DIR = process.env.WEFT_KUBE_BIN_DIR ?? `${process.env.WEFT_KUBE_CACHE ?? '/var/cache/weft'}/kube-v1.20.2`;
@@ -22,22 +24,11 @@ export const KUBE_APISERVER_BINARY = process.env.WEFT_KUBE_APISERVER ?? `${KUBE_
 /** The tree's own kubectl (v1.20), not whatever newer one the machine has. */
 export const KUBECTL_BINARY = `${KUBE_BIN_DIR}/kubectl`;
 
-export interface ApiResponse {
-  status: number;
-  body: unknown;
-}
-
 /** What tests read from a Node. */
 export interface NodeObject {
   metadata: { name: string; annotations?: Record<string, string>; resourceVersion: string };
   spec: { podCIDR?: string; podCIDRs?: string[] };
   status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[] };
-}
-
-export interface KubeUser {
-  token: string;
-  name: string;
-  groups?: string[];
 }
 
 export interface KubeApiServerOptions {
@@ -90,7 +81,8 @@ export class KubeApiServer {
     const securePort = opts.securePort ?? (opts.ns ? 6443 : await freePort());
     const server = new KubeApiServer(opts, workDir, bindAddress, securePort);
     try {
-      await server.writeCredentials();
+      const users: KubeUser[] = [{ token: server.adminToken, name: 'weft-admin', groups: ['system:masters'] }, ...(opts.extraUsers ?? [])];
+      await writeApiServerCredentials(workDir, { addresses: ['127.0.0.1', bindAddress], extraSans: opts.extraSans ?? [], users });
       await server.startEtcd();
       await server.startApiServer();
       return server;
@@ -152,39 +144,13 @@ export class KubeApiServer {
    * parsed body whatever the status, so tests can assert refusals.
    */
   async request(method: string, path: string, body?: unknown, options: { token?: string; contentType?: string } = {}): Promise<ApiResponse> {
-    const ca = await readFile(this.caFile);
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    return new Promise((resolve, reject) => {
-      const req = https.request(
-        `${this.hostUrl}${path}`,
-        {
-          method,
-          ca,
-          timeout: 10_000,
-          headers: {
-            Authorization: `Bearer ${options.token ?? this.adminToken}`,
-            Accept: 'application/json',
-            ...(payload === undefined ? {} : { 'Content-Type': options.contentType ?? 'application/json' }),
-          },
-        },
-        (res) => {
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', (chunk: string) => (text += chunk));
-          res.on('end', () => {
-            let parsed: unknown = text;
-            try {
-              parsed = JSON.parse(text);
-            } catch {
-              // plain-text answers (e.g. /readyz) stay text
-            }
-            resolve({ status: res.statusCode ?? 0, body: parsed });
-          });
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error(`${method} ${path}: timeout`)));
-      req.on('error', reject);
-      req.end(payload);
+    return httpsJsonRequest({
+      url: `${this.hostUrl}${path}`,
+      ca: await readFile(this.caFile),
+      token: options.token ?? this.adminToken,
+      method,
+      body,
+      contentType: options.contentType,
     });
   }
 
@@ -302,27 +268,6 @@ export class KubeApiServer {
     return text.split('\n').slice(-lines).join('\n');
   }
 
-  private async writeCredentials(): Promise<void> {
-    const d = this.workDir;
-    await mkdir(join(d, 'certs'), { recursive: true });
-    const openssl = (args: string[]): Promise<unknown> => run('openssl', args);
-    // A CA and a serving certificate valid for every name a client may use.
-    await openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=weft-lab-ca',
-      '-keyout', join(d, 'ca.key'), '-out', join(d, 'ca.crt')]);
-    const sans = [...new Set(['127.0.0.1', this.bindAddress])].map((ip) => `IP:${ip}`).concat('DNS:localhost', ...(this.opts.extraSans ?? []));
-    await writeFile(join(d, 'san.ext'), `subjectAltName=${sans.join(',')}\n`);
-    await openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=kube-apiserver',
-      '-keyout', join(d, 'server.key'), '-out', join(d, 'server.csr')]);
-    await openssl(['x509', '-req', '-in', join(d, 'server.csr'), '-CA', join(d, 'ca.crt'), '-CAkey', join(d, 'ca.key'),
-      '-CAcreateserial', '-days', '2', '-extfile', join(d, 'san.ext'), '-out', join(d, 'server.crt')]);
-    // The service-account key pair (signing and verification).
-    await openssl(['genrsa', '-out', join(d, 'sa.key'), '2048']);
-    await openssl(['rsa', '-in', join(d, 'sa.key'), '-pubout', '-out', join(d, 'sa.pub')]);
-    const users: KubeUser[] = [{ token: this.adminToken, name: 'weft-admin', groups: ['system:masters'] }, ...(this.opts.extraUsers ?? [])];
-    const lines = users.map((u, i) => `${u.token},${u.name},uid-${i},"${(u.groups ?? []).join(',')}"`);
-    await writeFile(join(d, 'tokens.csv'), lines.join('\n') + '\n', { mode: 0o600 });
-  }
-
   private async startEtcd(): Promise<void> {
     if (this.opts.etcdServers) {
       this.etcdUrl = this.opts.etcdServers;
@@ -352,28 +297,15 @@ export class KubeApiServer {
 
   private async startApiServer(): Promise<void> {
     const d = this.workDir;
-    const args = [
-      `--etcd-servers=${this.etcdUrl}`,
-      `--bind-address=${this.bindAddress}`,
-      `--advertise-address=${this.bindAddress}`,
-      `--secure-port=${this.securePort}`,
-      '--insecure-port=0',
-      `--cert-dir=${join(d, 'certs')}`,
-      `--tls-cert-file=${join(d, 'server.crt')}`,
-      `--tls-private-key-file=${join(d, 'server.key')}`,
-      `--client-ca-file=${join(d, 'ca.crt')}`,
-      '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
-      `--service-account-key-file=${join(d, 'sa.pub')}`,
-      `--service-account-signing-key-file=${join(d, 'sa.key')}`,
-      `--service-cluster-ip-range=${this.opts.serviceClusterIpRange ?? '10.96.0.0/24'}`,
-      `--authorization-mode=${this.opts.authorizationMode ?? 'AlwaysAllow'}`,
-      `--token-auth-file=${join(d, 'tokens.csv')}`,
-      `--endpoint-reconciler-type=${this.opts.endpointReconciler ?? 'none'}`,
-      '--enable-priority-and-fairness=false',
-      '--logtostderr=true',
-      '--v=1',
-      ...(this.opts.extraArgs ?? []),
-    ];
+    const args = apiServerArgs(d, {
+      etcdServers: this.etcdUrl,
+      bindAddress: this.bindAddress,
+      securePort: this.securePort,
+      serviceClusterIpRange: this.opts.serviceClusterIpRange ?? '10.96.0.0/24',
+      authorizationMode: this.opts.authorizationMode ?? 'AlwaysAllow',
+      endpointReconciler: this.opts.endpointReconciler ?? 'none',
+      extraArgs: this.opts.extraArgs ?? [],
+    });
     const child = this.spawnHere(this.opts.binary ?? KUBE_APISERVER_BINARY, args);
     this.logTo(child, 'kube-apiserver');
     this.apiserver = child;
@@ -389,16 +321,4 @@ export class KubeApiServer {
       return res.status === 200 ? true : undefined;
     }, 60_000, 250);
   }
-}
-
-/** A TCP port that was free on 127.0.0.1 a moment ago. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => { resolve(port); });
-    });
-  });
 }

@@ -6,7 +6,8 @@
 // --token-auth-file once), so every node that may ever join gets its token here.
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { KUBE_BIN_DIR, KubeApiServer, type KubeUser } from '../kube-apiserver.js';
+import { type KubeUser } from '../kube-apiserver-files.js';
+import { KUBE_BIN_DIR, KubeApiServer } from '../kube-apiserver.js';
 import { waitFor, type NetnsScope } from '../netns.js';
 import { DEFAULT_NETWORK, UNDERLAY_GATEWAY } from '../topology.js';
 import type { ChildProcess } from 'node:child_process';
