@@ -58,6 +58,7 @@ class Builder {
   readonly size: RulesetSize = { chains: 0, rules: 0, setElements: 0 };
   /** Peer sets by content: every pod a policy selects shares one copy of the rule's peers. */
   private readonly peerSets = new Map<string, string>();
+  private readonly sharedSets = new Map<string, string>();
 
   /** Allows of pods selected by one rule share its peers array: format it once. */
   private readonly formatted = new WeakMap<readonly AddressRange[], Record<Family, string>>();
@@ -77,6 +78,23 @@ class Builder {
       name = `peers_${String(this.peerSets.size)}_v${String(family)}`;
       this.peerSets.set(key, name);
       this.set(name, family, text.split(', '), true);
+    }
+    return name;
+  }
+
+  /**
+   * A named set of `type` holding `elements`, made once per distinct content. Named, not an anonymous
+   * `{ ... }` in each rule: the kernel's cost of a transaction grows with the square of its anonymous
+   * sets (5500 rules: 3.1 s against 0.5 s with shared named sets).
+   */
+  sharedSet(prefix: string, type: string, elements: readonly string[]): string {
+    const key = `${type} ${elements.join(', ')}`;
+    let name = this.sharedSets.get(key);
+    if (name === undefined) {
+      name = `${prefix}_${String(this.sharedSets.size)}`;
+      this.sharedSets.set(key, name);
+      this.lines.push(`  set ${name} { type ${type}; elements = { ${elements.join(', ')} } }`);
+      this.size.setElements += elements.length;
     }
     return name;
   }
@@ -171,17 +189,18 @@ function allowRules(b: Builder, direction: Direction, allow: Allow): string[] {
       addressParts.push(`${ipKeyword(family)} ${PEER_FIELD[direction]} @${set} `);
     }
   }
-  const portParts = allow.ports === 'any' ? [''] : portMatches(allow.ports);
+  const portParts = allow.ports === 'any' ? [''] : portMatches(b, allow.ports);
   return addressParts.flatMap((address) => portParts.map((ports) => `${address}${ports}${verdict}`));
 }
 
-function portMatches(ports: readonly PortMatch[]): string[] {
-  const unique = (list: string[]): string[] => [...new Set(list)];
+function portMatches(b: Builder, ports: readonly PortMatch[]): string[] {
+  // Sorted, so that the same ports in another order share one set.
+  const unique = (list: string[]): string[] => [...new Set(list)].sort();
   const numbered = unique(ports.filter((p) => p.port !== undefined).map((p) => `${p.protocol.toLowerCase()} . ${String(p.port)}`));
   const whole = unique(ports.filter((p) => p.port === undefined).map((p) => p.protocol.toLowerCase()));
   const parts: string[] = [];
-  if (numbered.length > 0) parts.push(`meta l4proto . th dport { ${numbered.join(', ')} } `);
-  if (whole.length > 0) parts.push(`meta l4proto { ${whole.join(', ')} } `);
+  if (numbered.length > 0) parts.push(`meta l4proto . th dport @${b.sharedSet('ports', 'inet_proto . inet_service', numbered)} `);
+  if (whole.length > 0) parts.push(`meta l4proto @${b.sharedSet('protocols', 'inet_proto', whole)} `);
   return parts;
 }
 

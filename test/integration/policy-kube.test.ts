@@ -104,7 +104,9 @@ describe('weft-policy against a real kube-apiserver', () => {
     const text = await waitForTable('x/a isolated', (t) => t.includes('x/a ingress'));
     expect(text).toContain('10.244.1.11 : jump ing_0');
     expect(text).toContain('elements = { 10.244.2.12 }'); // y/b, the only peer
-    expect(text).toContain('meta l4proto . th dport { tcp . 80 } accept'); // the named port, resolved
+    // The named port, resolved, in a named set of ports.
+    expect(text).toMatch(/set ports_0 \{\s+type inet_proto \. inet_service\s+elements = \{ tcp \. 80 \}/);
+    expect(text).toContain('meta l4proto . th dport @ports_0 accept');
     expect(text).not.toContain('x/b ingress');
     // The unknown-address guard covers this node's subnet but its bridge address (.1), from which
     // kube-proxy's hairpin masquerade forwards.
