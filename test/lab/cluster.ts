@@ -12,7 +12,10 @@ import { chainAdd, chainDel, installLabPlugin, readConflist, resultAddress, BUND
 import { KubeApiServer } from './kube-apiserver.js';
 import { NetnsScope, stopProcess, waitFor } from './netns.js';
 import { bridgePort, type PortBridge } from './port-bridge.js';
-import { DEFAULT_NETWORK, ETCD_PORT, UNDERLAY_GATEWAY, UNDERLAY_PREFIX, UNDERLAY_PREFIX_LENGTH, nodeUnderlayIp } from './topology.js';
+import {
+  DEFAULT_NETWORK, ETCD_PORT, UNDERLAY_GATEWAY, UNDERLAY_PREFIX, UNDERLAY_PREFIX_LENGTH, UNDERLAY6_GATEWAY, UNDERLAY6_PREFIX_LENGTH,
+  nodeUnderlayIp, nodeUnderlayIpv6,
+} from './topology.js';
 
 const distRoot = fileURLToPath(new URL('../..', import.meta.url));
 export const WEFTD = join(distRoot, 'cmd', 'weftd.js');
@@ -22,6 +25,8 @@ export interface LabNode {
   name: string;
   ns: string;
   underlayIp: string;
+  /** Its IPv6 underlay address when the lab was created with ipv6. */
+  underlayIpv6: string | undefined;
   subnetFile: string;
   logFile: string;
   daemon: ChildProcess | undefined;
@@ -61,22 +66,29 @@ export class LabCluster {
     readonly scope: NetnsScope,
     readonly underlayNs: string,
     readonly workDir: string,
+    /** Whether the underlay also has IPv6 (2001:db8::/64). */
+    readonly ipv6: boolean,
   ) {}
 
-  /** Creates the underlay namespace and bridge; nodes and etcd are added separately. */
-  static async create(tag = 'w'): Promise<LabCluster> {
+  /**
+   * Creates the underlay namespace and bridge; nodes and etcd are added separately. With `ipv6`,
+   * the underlay is dual-stack: 2001:db8::1/64 on the bridge, 2001:db8::(10+i) on node i.
+   */
+  static async create(tag = 'w', options: { ipv6?: boolean } = {}): Promise<LabCluster> {
     const scope = new NetnsScope(undefined);
     const workDir = await mkdtemp(join(tmpdir(), `weft-lab-${scope.prefix}`));
     scope.trackDirectory(workDir);
     let lab: LabCluster | undefined;
     try {
       const ul = await scope.createNamespace(`${tag}ul`);
-      lab = new LabCluster(scope, ul, workDir);
+      lab = new LabCluster(scope, ul, workDir, options.ipv6 ?? false);
       lab.cniPath = await installLabPlugin(join(workDir, 'cni', 'bin'), join(workDir, 'cni', 'net.d'));
       lab.conflist = await readConflist(BUNDLED_CONFLIST);
       await scope.ipBatch(ul, [
         'link add br0 type bridge',
         `addr add ${UNDERLAY_GATEWAY}/${UNDERLAY_PREFIX_LENGTH} dev br0`,
+        // nodad: usable at once, not after duplicate address detection's second or two.
+        ...(lab.ipv6 ? [`addr add ${UNDERLAY6_GATEWAY}/${UNDERLAY6_PREFIX_LENGTH} dev br0 nodad`] : []),
         'link set br0 up',
       ]);
       return lab;
@@ -172,16 +184,19 @@ export class LabCluster {
       `link add ${hostSide} type veth peer name eth0 netns ${ns}`,
       `link set ${hostSide} master br0 up`,
     ]);
+    const underlayIpv6 = this.ipv6 ? nodeUnderlayIpv6(index) : undefined;
     await this.scope.ipBatch(ns, [
       `addr add ${underlayIp}/${UNDERLAY_PREFIX_LENGTH} dev eth0`,
+      ...(underlayIpv6 ? [`addr add ${underlayIpv6}/${UNDERLAY6_PREFIX_LENGTH} dev eth0 nodad`] : []),
       'link set eth0 up',
       `route add default via ${UNDERLAY_GATEWAY}`,
+      ...(underlayIpv6 ? [`route add ::/0 via ${UNDERLAY6_GATEWAY}`] : []),
     ]);
-    await this.scope.exec(ns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+    await this.scope.exec(ns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1', ...(underlayIpv6 ? ['net.ipv6.conf.all.forwarding=1'] : [])]);
     const dir = join(this.workDir, name);
     await mkdir(dir, { recursive: true });
     const node: LabNode = {
-      index, name, ns, underlayIp, subnetFile: join(dir, 'subnet.env'), logFile: join(dir, 'weftd.log'), daemon: undefined,
+      index, name, ns, underlayIp, underlayIpv6, subnetFile: join(dir, 'subnet.env'), logFile: join(dir, 'weftd.log'), daemon: undefined,
     };
     this.nodes.push(node);
     return node;

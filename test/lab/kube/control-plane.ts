@@ -9,11 +9,13 @@ import { join } from 'node:path';
 import { type KubeUser } from '../kube-apiserver-files.js';
 import { KUBE_BIN_DIR, KubeApiServer } from '../kube-apiserver.js';
 import { waitFor, type NetnsScope } from '../netns.js';
-import { DEFAULT_NETWORK, UNDERLAY_GATEWAY } from '../topology.js';
+import { DEFAULT_IPV6_NETWORK, DEFAULT_NETWORK, UNDERLAY_GATEWAY } from '../topology.js';
 import type { ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 
 export const SERVICE_CIDR = '10.96.0.0/16';
+/** The IPv6 service range of a dual-stack cluster. */
+export const SERVICE_CIDR6 = 'fd00:96::/108';
 /** The `kubernetes` Service's VIP (first address of SERVICE_CIDR): pods reach the API there. */
 export const KUBERNETES_SERVICE_IP = '10.96.0.1';
 export const APISERVER_PORT = 6443;
@@ -30,17 +32,25 @@ export interface ControlPlane {
 
 const nodeUser = (name: string): KubeUser => ({ token: randomBytes(16).toString('hex'), name: `system:node:${name}`, groups: ['system:nodes'] });
 
-/** Starts etcd, kube-apiserver, kube-controller-manager and kube-scheduler in `underlayNs`. */
-export async function startControlPlane(scope: NetnsScope, underlayNs: string, workDir: string, nodeNames: string[]): Promise<ControlPlane> {
+/** Kubernetes 1.20's alpha gate for dual stack, on every component of a dual-stack cluster. */
+export const DUAL_STACK_GATE = '--feature-gates=IPv6DualStack=true';
+
+/**
+ * Starts etcd, kube-apiserver, kube-controller-manager and kube-scheduler in `underlayNs`; with
+ * `dualStack`, services and node pod CIDRs come in both families (IPv4 first).
+ */
+export async function startControlPlane(scope: NetnsScope, underlayNs: string, workDir: string, nodeNames: string[], dualStack = false): Promise<ControlPlane> {
+  const gate = dualStack ? [DUAL_STACK_GATE] : [];
+  const serviceRange = dualStack ? `${SERVICE_CIDR},${SERVICE_CIDR6}` : SERVICE_CIDR;
   const nodes = new Map(nodeNames.map((name) => [name, nodeUser(name)]));
   const proxy: KubeUser = { token: randomBytes(16).toString('hex'), name: 'system:kube-proxy' };
   const server = await KubeApiServer.start({
     scope, ns: underlayNs, bindAddress: UNDERLAY_GATEWAY, securePort: APISERVER_PORT,
-    authorizationMode: 'Node,RBAC', serviceClusterIpRange: SERVICE_CIDR, endpointReconciler: 'lease',
+    authorizationMode: 'Node,RBAC', serviceClusterIpRange: serviceRange, endpointReconciler: 'lease',
     extraSans: [`IP:${KUBERNETES_SERVICE_IP}`, 'DNS:kubernetes', 'DNS:kubernetes.default', 'DNS:kubernetes.default.svc'],
     extraUsers: [...nodes.values(), proxy],
     // Nodes are known by their InternalIP (their names resolve nowhere): logs, exec, port-forward.
-    extraArgs: ['--kubelet-preferred-address-types=InternalIP', '--allow-privileged=true'],
+    extraArgs: ['--kubelet-preferred-address-types=InternalIP', '--allow-privileged=true', ...gate],
   });
   // Runs after the nodes' cleanups (registered later): the API server, etcd, their port bridge and files.
   scope.addCleanup(() => server.dispose());
@@ -59,12 +69,15 @@ export async function startControlPlane(scope: NetnsScope, underlayNs: string, w
   };
   spawnLogged('kube-controller-manager', [
     `--kubeconfig=${labAdminKubeconfig}`, '--leader-elect=false', '--port=0', '--secure-port=0',
-    '--allocate-node-cidrs', `--cluster-cidr=${DEFAULT_NETWORK}`, '--node-cidr-mask-size=24',
-    `--service-cluster-ip-range=${SERVICE_CIDR}`,
+    '--allocate-node-cidrs',
+    ...(dualStack
+      ? [`--cluster-cidr=${DEFAULT_NETWORK},${DEFAULT_IPV6_NETWORK}`, '--node-cidr-mask-size-ipv4=24', '--node-cidr-mask-size-ipv6=64', ...gate]
+      : [`--cluster-cidr=${DEFAULT_NETWORK}`, '--node-cidr-mask-size=24']),
+    `--service-cluster-ip-range=${serviceRange}`,
     `--service-account-private-key-file=${server.serviceAccountKeyFile}`, `--root-ca-file=${server.caFile}`,
     '--use-service-account-credentials=false', '--logtostderr=true', '--v=1',
   ]);
-  spawnLogged('kube-scheduler', [`--kubeconfig=${labAdminKubeconfig}`, '--leader-elect=false', '--port=0', '--secure-port=0', '--logtostderr=true', '--v=1']);
+  spawnLogged('kube-scheduler', [`--kubeconfig=${labAdminKubeconfig}`, '--leader-elect=false', '--port=0', '--secure-port=0', '--logtostderr=true', '--v=1', ...gate]);
   // The token controller is up once the default namespace's service account has its secret.
   await waitFor('the default service account token (controller-manager running)', async () => {
     const res = await server.request('GET', '/api/v1/namespaces/default/serviceaccounts/default');

@@ -40,6 +40,11 @@ export class NodeHost {
     return this.lab.underlayIp;
   }
 
+  /** The node's IPv6 underlay address on a dual-stack lab. */
+  get ipv6(): string | undefined {
+    return this.lab.underlayIpv6;
+  }
+
   /** PID of the node init process: `nsenter --target <pid> --mount --uts --net` enters the node. */
   get initPid(): number | undefined {
     return this.init?.pid;

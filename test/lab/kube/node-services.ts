@@ -6,7 +6,8 @@ import type { ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KUBE_BIN_DIR } from '../kube-apiserver.js';
-import { DEFAULT_NETWORK } from '../topology.js';
+import { DEFAULT_IPV6_NETWORK, DEFAULT_NETWORK } from '../topology.js';
+import { DUAL_STACK_GATE } from './control-plane.js';
 import type { NodeHost } from './node-host.js';
 
 export const CONTAINERD_SOCKET = '/run/containerd/containerd.sock';
@@ -77,6 +78,7 @@ function kubeletConfig(host: NodeHost): object {
     evictionHard: { 'memory.available': '10Mi', 'nodefs.available': '1%', 'imagefs.available': '1%' },
     serializeImagePulls: false,
     staticPodPath: '',
+    ...(host.ipv6 ? { featureGates: { IPv6DualStack: true } } : {}),
   };
 }
 
@@ -87,16 +89,18 @@ export async function startKubelet(host: NodeHost, kubeconfig: string): Promise<
   return host.spawn('kubelet', join(KUBE_BIN_DIR, 'kubelet'), [
     `--config=${config}`, `--kubeconfig=${kubeconfig}`,
     '--container-runtime=remote', `--container-runtime-endpoint=unix://${CONTAINERD_SOCKET}`,
-    `--hostname-override=${host.name}`, `--node-ip=${host.ip}`, `--pod-infra-container-image=${PAUSE_IMAGE}`,
+    `--hostname-override=${host.name}`, `--node-ip=${[host.ip, host.ipv6].filter(Boolean).join(',')}`, `--pod-infra-container-image=${PAUSE_IMAGE}`,
     '--logtostderr=true', '--v=1',
   ]);
 }
 
-/** kube-proxy in iptables mode; conntrack settings 0 so it writes no global sysctl. */
+/** kube-proxy in iptables mode (both families on a dual-stack node); conntrack settings 0 so it writes no global sysctl. */
 export function startKubeProxy(host: NodeHost, kubeconfig: string): ChildProcess {
+  const clusterCidr = host.ipv6 ? `${DEFAULT_NETWORK},${DEFAULT_IPV6_NETWORK}` : DEFAULT_NETWORK;
   return host.spawn('kube-proxy', join(KUBE_BIN_DIR, 'kube-proxy'), [
     `--kubeconfig=${kubeconfig}`, `--hostname-override=${host.name}`, '--proxy-mode=iptables',
-    `--cluster-cidr=${DEFAULT_NETWORK}`, `--bind-address=${host.ip}`, '--metrics-bind-address=127.0.0.1:10249',
+    `--cluster-cidr=${clusterCidr}`, `--bind-address=${host.ip}`, '--metrics-bind-address=127.0.0.1:10249',
+    ...(host.ipv6 ? [DUAL_STACK_GATE] : []),
     '--conntrack-max-per-core=0', '--conntrack-min=0',
     '--conntrack-tcp-timeout-established=0', '--conntrack-tcp-timeout-close-wait=0',
     '--oom-score-adj=0', '--logtostderr=true', '--v=1',

@@ -38,6 +38,8 @@ export interface RealClusterOptions {
   tag?: string;
   /** Progress lines (the demo prints them). */
   log?: (line: string) => void;
+  /** Dual stack (Kubernetes 1.20's IPv6DualStack gate): an IPv6 underlay too, podCIDRs and services in both families. */
+  dualStack?: boolean;
 }
 
 export interface RealNode {
@@ -47,8 +49,10 @@ export interface RealNode {
   containerd: ChildProcess;
   kubelet: ChildProcess;
   kubeProxy: ChildProcess;
-  /** The pod CIDR the controller-manager assigned. */
+  /** The pod CIDR the controller-manager assigned (the IPv4 one on a dual-stack cluster). */
   podCidr: string;
+  /** Every pod CIDR assigned (spec.podCIDRs: both families on a dual-stack cluster). */
+  podCidrs: string[];
 }
 
 export class RealCluster {
@@ -74,11 +78,11 @@ export class RealCluster {
     const log = opts.log ?? ((): void => undefined);
     log('building or finding the container images (test/lab/image/build-images.sh)');
     const images = await buildImages();
-    const lab = await LabCluster.create(opts.tag ?? 'k');
+    const lab = await LabCluster.create(opts.tag ?? 'k', { ipv6: opts.dualStack ?? false });
     try {
       log(`control plane in namespace ${lab.underlayNs} on 192.0.2.1: etcd, kube-apiserver, controller-manager, scheduler`);
       const names = Array.from({ length: maxNodes }, (_, i) => `n${i + 1}`);
-      const control = await startControlPlane(lab.scope, lab.underlayNs, lab.workDir, names);
+      const control = await startControlPlane(lab.scope, lab.underlayNs, lab.workDir, names, opts.dualStack ?? false);
       const adminKubeconfig = await control.server.writeKubeconfig(control.server.adminToken, join(lab.workDir, 'admin.kubeconfig'));
       const cluster = new RealCluster(lab, control, images, adminKubeconfig, maxNodes, log);
       // The first node fills the image cache when it is cold; the others then clone it in parallel.
@@ -159,13 +163,17 @@ export class RealCluster {
     if (!kubeconfig) throw new Error(`no kubeconfig for ${lab.name}`);
     const kubelet = await startKubelet(host, kubeconfig);
     const kubeProxy = startKubeProxy(host, this.control.proxyKubeconfig);
-    const podCidr = await waitFor(`node ${lab.name} to register and get a podCIDR`, async () => {
+    const families = this.lab.ipv6 ? 2 : 1;
+    const spec = await waitFor(`node ${lab.name} to register and get its podCIDRs`, async () => {
       await NodeHost.assertRunning(host, kubelet, 'kubelet');
       const res = await this.control.server.request('GET', `/api/v1/nodes/${lab.name}`);
-      return res.status === 200 ? (res.body as NodeObject).spec.podCIDR : undefined;
+      const nodeSpec = res.status === 200 ? (res.body as NodeObject).spec : undefined;
+      return nodeSpec?.podCIDR !== undefined && (nodeSpec.podCIDRs ?? [nodeSpec.podCIDR]).length >= families ? nodeSpec : undefined;
     }, 90_000, 500);
-    this.log(`  ${lab.name} registered, podCIDR ${podCidr}`);
-    return { name: lab.name, ip: lab.underlayIp, host, containerd, kubelet, kubeProxy, podCidr };
+    const podCidr = spec.podCIDR ?? '';
+    const podCidrs = spec.podCIDRs ?? [podCidr];
+    this.log(`  ${lab.name} registered, podCIDRs ${podCidrs.join(', ')}`);
+    return { name: lab.name, ip: lab.underlayIp, host, containerd, kubelet, kubeProxy, podCidr, podCidrs };
   }
 
   /** The v1.20 kubectl as admin; rejects with kubectl's stderr on failure. */
