@@ -2,20 +2,19 @@
 // dual-stack underlay (192.0.2.0/24, 2001:db8::/64). A process inside one of them opens the raw
 // ICMP and ICMPv6 sockets, pings by family, then probes a dual-stack host-gw peer (its public IPv4
 // and IPv6 addresses). Removing the peer's IPv6 address breaks only the IPv6 target.
-import { fileURLToPath } from 'node:url';
 import type { ProbeSummary } from '../../overlay/observability/probe-book.js';
 import { NetnsScope, run, waitFor } from '../lab/netns.js';
+import { distModule, startProbeProcess } from '../lab/probe-process.js';
 
 const T = 60_000;
-const dist = (path: string): string => fileURLToPath(new URL(path, import.meta.url));
 
-// Prints one {"direct": ...} line (single pings by family), then a probe summary every 100 ms.
-const SCRIPT = `
-import { IcmpPinger } from ${JSON.stringify(dist('../../overlay/observability/icmp-pinger.js'))};
-import { DatapathProbe } from ${JSON.stringify(dist('../../overlay/observability/datapath-probe.js'))};
-import { IpAddress } from ${JSON.stringify(dist('../../subnet/ip-address.js'))};
-import { IpPrefix } from ${JSON.stringify(dist('../../subnet/ip-prefix.js'))};
-import { Ipv4Net, parseIpv4 } from ${JSON.stringify(dist('../../subnet/ipv4.js'))};
+// Prints one {"direct": ...} line (single pings by family) before the probe starts.
+const SETUP = `
+import { IcmpPinger } from ${distModule('overlay/observability/icmp-pinger.js')};
+import { DatapathProbe } from ${distModule('overlay/observability/datapath-probe.js')};
+import { IpAddress } from ${distModule('subnet/ip-address.js')};
+import { IpPrefix } from ${distModule('subnet/ip-prefix.js')};
+import { Ipv4Net, parseIpv4 } from ${distModule('subnet/ipv4.js')};
 const onError = (err) => console.error(err.message);
 const ipv4Only = IcmpPinger.open(onError);
 const refused = await ipv4Only.ping(IpAddress.parse('2001:db8::2'), 500).then(() => 'no error', (err) => err.message);
@@ -30,13 +29,6 @@ probe.setPeers([{
   subnet: Ipv4Net.parse('10.244.2.0/24'), publicIp: parseIpv4('192.0.2.2'), backendType: 'host-gw',
   ipv6Subnet: IpPrefix.parse('fd00:10:244:2::/64'), publicIpv6: IpAddress.parse('2001:db8::2'),
 }], 'host-gw');
-const stop = new AbortController();
-const timer = setInterval(() => console.log(JSON.stringify(probe.summary())), 100);
-setTimeout(() => stop.abort(), 30000);
-process.on('SIGTERM', () => stop.abort());
-await probe.run(stop.signal);
-clearInterval(timer);
-pinger.close();
 `;
 
 interface Direct { ipv6: number | null; ipv4: number | null; ipv6Absent: number | null; refused: string }
@@ -56,27 +48,11 @@ describe('datapath probe over raw ICMPv6 in namespaces', () => {
       await waitFor('the IPv6 underlay to answer', async () =>
         ((await scope.exec(a, 'ping', ['-6', '-c', '1', '-W', '1', '2001:db8::2']).catch(() => undefined)) ? true : undefined), 10_000, 100);
 
-      const child = scope.spawn(a, process.execPath, ['--input-type=module', '-e', SCRIPT]);
-      let direct: Direct | undefined;
-      let latest: ProbeSummary | undefined;
-      let stderr = '';
-      let buffered = '';
-      child.stdout?.on('data', (d: Buffer) => {
-        buffered += d.toString();
-        const lines = buffered.split('\n');
-        buffered = lines.pop() ?? '';
-        for (const line of lines.filter((l) => l !== '')) {
-          const parsed = JSON.parse(line) as { direct: Direct } | ProbeSummary;
-          if ('direct' in parsed) direct = parsed.direct;
-          else latest = parsed;
-        }
-      });
-      child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-      const alive = (): void => {
-        if (child.exitCode !== null) throw new Error(`probe exited: ${stderr}`);
-      };
+      const prober = startProbeProcess(scope, a, SETUP, 30_000);
+      const alive = (): void => { prober.assertAlive(); };
+      const latest = (): ProbeSummary | undefined => prober.latest();
 
-      const pings = await waitFor('the single pings', () => (alive(), direct), 10_000, 50);
+      const pings = await waitFor('the single pings', () => (alive(), (prober.others[0] as { direct: Direct } | undefined)?.direct), 10_000, 50);
       expect(pings.ipv6).toBeGreaterThan(0);
       expect(pings.ipv6).toBeLessThan(100);
       expect(pings.ipv4).toBeGreaterThan(0);
@@ -87,8 +63,8 @@ describe('datapath probe over raw ICMPv6 in namespaces', () => {
         summary?.worst.find((r) => r.peer === peer);
       const healthy = await waitFor('replies over both families', () => {
         alive();
-        const both = ['10.244.2.0/24', 'fd00:10:244:2::/64'].map((peer) => byPeer(latest, peer));
-        return both.every((r) => r && r.sent >= 5) ? latest : undefined;
+        const both = ['10.244.2.0/24', 'fd00:10:244:2::/64'].map((peer) => byPeer(latest(), peer));
+        return both.every((r) => r && r.sent >= 5) ? latest() : undefined;
       }, 10_000, 100);
       expect(healthy.peers).toBe(2);
       expect(healthy.broken).toEqual([]);
@@ -97,12 +73,12 @@ describe('datapath probe over raw ICMPv6 in namespaces', () => {
       expect(byPeer(healthy, 'fd00:10:244:2::/64')?.lastRttMs).toBeGreaterThan(0);
 
       await scope.exec(b, 'ip', ['addr', 'del', '2001:db8::2/64', 'dev', 'eth0']);
-      const broken = await waitFor('the IPv6 target to be broken', () => (alive(), latest && latest.broken.length > 0 ? latest : undefined), 10_000, 100);
+      const broken = await waitFor('the IPv6 target to be broken', () => { alive(); const now = latest(); return now && now.broken.length > 0 ? now : undefined; }, 10_000, 100);
       expect(broken.broken.map((r) => [r.peer, r.address])).toEqual([['fd00:10:244:2::/64', '2001:db8::2']]);
       expect(byPeer(broken, '10.244.2.0/24')?.consecutiveTimeouts).toBe(0);
 
       await scope.exec(b, 'ip', ['addr', 'add', '2001:db8::2/64', 'dev', 'eth0', 'nodad']);
-      await waitFor('the IPv6 target to recover after one reply', () => (alive(), latest && latest.broken.length === 0 ? true : undefined), 10_000, 100);
+      await waitFor('the IPv6 target to recover after one reply', () => (alive(), latest()?.broken.length === 0 ? true : undefined), 10_000, 100);
     } finally {
       await scope.dispose();
     }
