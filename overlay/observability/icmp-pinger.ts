@@ -40,11 +40,18 @@ export interface EchoFamily {
   kernelChecksum: boolean;
   /** A raw IPv4 socket hands over the IP header too; a raw IPv6 socket only the ICMPv6 message. */
   receivesIpHeader: boolean;
+  /**
+   * IPv6 answers an echo to an anycast address from a unicast one (RFC 4443 4.2). A vxlan peer's
+   * subnet address (fd00:..:3::, on flannel-v6.<VNI>) is also the subnet-router anycast address of
+   * its cni0 prefix once forwarding is on, so its replies come from the peer's underlay address:
+   * such a reply is matched by identifier and sequence alone.
+   */
+  repliesFromAnotherAddress: boolean;
 }
 
 export const ECHO_FAMILIES: Readonly<Record<IpFamily, EchoFamily>> = {
-  ipv4: { addressFamily: 'IPv4', protocol: 'ICMP', requestType: 8, replyType: 0, kernelChecksum: false, receivesIpHeader: true },
-  ipv6: { addressFamily: 'IPv6', protocol: 'ICMPv6', requestType: 128, replyType: 129, kernelChecksum: true, receivesIpHeader: false },
+  ipv4: { addressFamily: 'IPv4', protocol: 'ICMP', requestType: 8, replyType: 0, kernelChecksum: false, receivesIpHeader: true, repliesFromAnotherAddress: false },
+  ipv6: { addressFamily: 'IPv6', protocol: 'ICMPv6', requestType: 128, replyType: 129, kernelChecksum: true, receivesIpHeader: false, repliesFromAnotherAddress: true },
 };
 
 interface Pending {
@@ -130,12 +137,14 @@ export class IcmpPinger implements Pinger {
   }
 
   private onMessage(family: IpFamily, buffer: Buffer, source: string): void {
-    const reply = parseEchoReply(buffer, ECHO_FAMILIES[family]);
+    const echo = ECHO_FAMILIES[family];
+    const reply = parseEchoReply(buffer, echo);
     if (reply?.identifier !== this.identifier) return;
+    // Sequence numbers are shared by the families' sockets: the reply must come in on the target's.
     const entry = this.pending.get(reply.sequence);
-    const from = IpAddress.parse(source, family);
-    if (entry === undefined || from === undefined || !from.equals(entry.address)) return;
-    entry.resolve(performance.now() - entry.sentAt);
+    if (entry?.address.family !== family) return;
+    const fromTarget = IpAddress.parse(source, family)?.equals(entry.address) ?? false;
+    if (fromTarget || echo.repliesFromAnotherAddress) entry.resolve(performance.now() - entry.sentAt);
   }
 }
 
