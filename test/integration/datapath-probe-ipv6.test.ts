@@ -66,7 +66,6 @@ describe('datapath probe over raw ICMPv6 in namespaces', () => {
 
       const pings = await waitFor('the single pings', () => (alive(), (prober.others[0] as { direct: Direct } | undefined)?.direct), 10_000, 50);
       expect(pings.ipv6).toBeGreaterThan(0);
-      expect(pings.ipv6).toBeLessThan(100);
       expect(pings.ipv4).toBeGreaterThan(0);
       expect(pings.ipv6Absent).toBeNull();
       expect(pings.refused).toBe('cannot ping 2001:db8::2: no IPv6 socket was opened');
