@@ -2,7 +2,7 @@
 // checked and repaired together. The IPv4 text is pinned in firewall.test.ts.
 import { IpPrefix } from '../../subnet/ip-prefix.js';
 import type { CommandRunner } from './command-runner.js';
-import { createFirewall, FirewallSet, IptablesFirewall, type Firewall, type FirewallOptions } from './firewall.js';
+import { firewallForFamilies, FirewallSet, IptablesFirewall, type Firewall, type FirewallOptions } from './firewall.js';
 import { forwardChain, masqueradeChain, nftablesScript } from './flannel-rules.js';
 
 function net(text: string): IpPrefix {
@@ -87,7 +87,7 @@ describe('flannel IPv6 rule text', () => {
 describe('dual-stack firewall', () => {
   it('installs IPv4 with iptables-restore and IPv6 with ip6tables-restore, then finds nothing to do', async () => {
     const fake = fakeXtables();
-    const firewall = createFirewall([v6, v4], false, fake.run);
+    const firewall = firewallForFamilies([v6, v4], false, fake.run);
     const problems = await firewall.ensure();
     expect(problems).toEqual([
       'IPv4: jump into FLANNEL-POSTRTG missing', 'IPv4: FLANNEL-POSTRTG rules differ', 'IPv4: jump into FLANNEL-FWD missing', 'IPv4: FLANNEL-FWD rules differ',
@@ -103,7 +103,7 @@ describe('dual-stack firewall', () => {
 
   it('repairs only the family that lost a rule', async () => {
     const fake = fakeXtables();
-    const firewall = createFirewall([v4, v6], false, fake.run);
+    const firewall = firewallForFamilies([v4, v6], false, fake.run);
     await firewall.ensure();
     fake.tables['ip6tables nat'] = (fake.tables['ip6tables nat'] ?? '').replace(masqueradeChain(v6).jump, '');
     expect(await firewall.ensure()).toEqual(['IPv6: jump into FLANNEL-POSTRTG missing']);
@@ -112,7 +112,7 @@ describe('dual-stack firewall', () => {
   });
 
   it('names problems without a family when there is only one, as the IPv4-only daemon logs them', async () => {
-    const single = createFirewall([v4], false, fakeXtables().run);
+    const single = firewallForFamilies([v4], false, fakeXtables().run);
     expect(await single.ensure()).toEqual([
       'jump into FLANNEL-POSTRTG missing', 'FLANNEL-POSTRTG rules differ', 'jump into FLANNEL-FWD missing', 'FLANNEL-FWD rules differ',
     ]);
@@ -125,7 +125,7 @@ describe('dual-stack firewall', () => {
       if (args[0] === 'list') listed.push(args.slice(2).join(' '));
       return args[0] === 'list' ? Promise.reject(new Error('no such table')) : Promise.resolve('');
     };
-    expect(await createFirewall([v4, v6], true, run).ensure()).toEqual([
+    expect(await firewallForFamilies([v4, v6], true, run).ensure()).toEqual([
       'IPv4: table ip flannel-ipv4 missing', 'IPv6: table ip6 flannel-ipv6 missing',
     ]);
     expect(listed).toEqual(['ip flannel-ipv4', 'ip flannel-ipv4', 'ip6 flannel-ipv6', 'ip6 flannel-ipv6']);

@@ -117,7 +117,7 @@ export class FirewallSet implements Firewall {
 }
 
 /** One firewall per family given (IPv4 first, as flannel installs them), of the kind asked for. */
-export function createFirewall(perFamily: readonly FirewallOptions[], nftables: boolean, run: CommandRunner): FirewallSet {
+export function firewallForFamilies(perFamily: readonly FirewallOptions[], nftables: boolean, run: CommandRunner): FirewallSet {
   const ordered = [...perFamily].sort((a, b) => a.network.address.compare(b.network.address));
   return new FirewallSet(ordered.map((options) => (nftables ? new NftablesFirewall(options, run) : new IptablesFirewall(options, run))));
 }

@@ -6,7 +6,7 @@
 import { jest } from '@jest/globals';
 import winston from 'winston';
 import type { CommandRunner } from '../../overlay/firewall/command-runner.js';
-import { createFirewall, type FirewallOptions, type FirewallSet } from '../../overlay/firewall/firewall.js';
+import { firewallForFamilies, type FirewallOptions, type FirewallSet } from '../../overlay/firewall/firewall.js';
 import { FirewallKeeper } from '../../overlay/firewall/firewall-keeper.js';
 import { IpPrefix } from '../../subnet/ip-prefix.js';
 import { NetnsScope, run, waitFor } from '../lab/netns.js';
@@ -14,7 +14,9 @@ import { sourceAddressSeen } from '../lab/udp-source.js';
 
 jest.setTimeout(60_000);
 
-const REPAIR_DEADLINE_MS = 2000;
+// The keeper checks every 100 ms; a check is four *-save runs through `ip netns exec` and the
+// snapshot two more. 2 s (the daemon's bound in e2e-masquerade) was missed at load 11 on 2 cores.
+const REPAIR_DEADLINE_MS = 5000;
 const logger = winston.createLogger({ silent: true });
 const POD = { ipv4: '10.244.7.2', ipv6: 'fd00:10:244:7::2' };
 const NODE = { ipv4: '192.0.2.1', ipv6: '2001:db8::1' };
@@ -77,7 +79,7 @@ describe.each([
   beforeAll(async () => {
     lab = await buildLab(nftables ? 'f6' : 'i6');
     nodeRun = async (cmd, args, input) => (await lab.scope.exec(lab.node, cmd, args, input)).stdout;
-    firewall = createFirewall(perFamily, nftables, nodeRun);
+    firewall = firewallForFamilies(perFamily, nftables, nodeRun);
   });
   afterAll(async () => {
     await lab.scope.dispose();
@@ -148,7 +150,7 @@ describe.each([
       ['a foreign rule in IPv6 FLANNEL-FWD', 'ip6tables', ['-t', 'filter', '-I', 'FLANNEL-FWD', '1', '-s', 'fd00:99::/64', '-j', 'RETURN']],
     ];
 
-  it.each(breakages)('restores the IPv6 rules after %s within 2 s, leaving IPv4 alone', async (_what, tool, args) => {
+  it.each(breakages)('restores the IPv6 rules after %s within 5 s, leaving IPv4 alone', async (_what, tool, args) => {
     const snapshot = async (): Promise<string> => nftables
       ? await exec(lab.node, 'nft', ['list', 'ruleset'])
       : `${await exec(lab.node, 'ip6tables-save', [])}${await exec(lab.node, 'iptables-save', [])}`.replace(/^#.*$|\[\d+:\d+\]/gm, '');
@@ -161,7 +163,8 @@ describe.each([
     try {
       await exec(lab.node, tool, args);
       const started = performance.now();
-      await waitFor('the rules to be back', async () => ((await snapshot()) === before ? true : undefined), REPAIR_DEADLINE_MS, 50);
+      await waitFor('the rules to be back', async () => ((await snapshot()) === before ? true : undefined), REPAIR_DEADLINE_MS, 100)
+        .catch((err: unknown) => { throw new Error(`${(err as Error).message}; keeper status ${JSON.stringify(keeper.status)}`); });
       expect(performance.now() - started).toBeLessThan(REPAIR_DEADLINE_MS);
     } finally {
       stop.abort();
