@@ -109,7 +109,7 @@ async function serve(options: DaemonOptions, parts: DaemonParts, logger: Logger,
   const firewallFor = (subnet: Ipv4Net): Firewall | undefined =>
     options.ipMasq || options.iptablesForwardRules
       ? parts.createFirewall?.({
-        network: pool.network, podSubnet: subnet, randomFully: options.ipMasqRandomFully,
+        network: pool.network.toPrefix(), podSubnet: subnet.toPrefix(), randomFully: options.ipMasqRandomFully,
         masquerade: options.ipMasq, forwardRules: options.iptablesForwardRules,
       }, config.enableNFTables)
       : undefined;

@@ -1,13 +1,22 @@
-import { Ipv4Net, formatIpv4, parseIpv4, type Ipv4 } from '../../subnet/ipv4.js';
+import { IpAddress } from '../../subnet/ip-address.js';
+import { IpPrefix } from '../../subnet/ip-prefix.js';
+import { Ipv4Net, parseIpv4 } from '../../subnet/ipv4.js';
 import type { Lease } from '../../subnet/lease.js';
-import { DatapathProbe, probeTargetOf, type ProbeClock } from './datapath-probe.js';
+import { DatapathProbe, probeTargetsOf, type ProbeClock } from './datapath-probe.js';
 import type { Pinger } from './icmp-pinger.js';
 
-const ip = (text: string): Ipv4 => parseIpv4(text) ?? 0;
-function lease(subnet: string, publicIp: string, backendType = 'vxlan'): Lease {
+function ip(text: string): IpAddress {
+  const address = IpAddress.parse(text);
+  if (!address) throw new Error(text);
+  return address;
+}
+function lease(subnet: string, publicIp: string, backendType = 'vxlan', ipv6?: { subnet: string; publicIp: string }): Lease {
   const net = Ipv4Net.parse(subnet);
   if (!net) throw new Error(subnet);
-  return { subnet: net, publicIp: ip(publicIp), backendType, backendData: backendType === 'vxlan' ? { vni: 1, vtepMac: '02:00:00:00:00:01' } : undefined };
+  return {
+    subnet: net, publicIp: parseIpv4(publicIp) ?? 0, backendType, backendData: backendType === 'vxlan' ? { vni: 1, vtepMac: '02:00:00:00:00:01' } : undefined,
+    ...(ipv6 && { ipv6Subnet: IpPrefix.parse(ipv6.subnet), publicIpv6: ip(ipv6.publicIp) }),
+  };
 }
 
 /** A clock whose sleeps only advance fake time (and yield, so that pings settle). */
@@ -28,18 +37,28 @@ class FakeClock implements ProbeClock {
 class FakePinger implements Pinger {
   readonly up = new Set<string>();
   readonly pinged: string[] = [];
-  ping(address: Ipv4): Promise<number | undefined> {
-    this.pinged.push(formatIpv4(address));
-    return Promise.resolve(this.up.has(formatIpv4(address)) ? 1 : undefined);
+  ping(address: IpAddress): Promise<number | undefined> {
+    this.pinged.push(address.toString());
+    return Promise.resolve(this.up.has(address.toString()) ? 1 : undefined);
   }
   close(): void {}
 }
 
-describe('probeTargetOf', () => {
+describe('probeTargetsOf', () => {
   it('probes the subnet address (the peer VTEP) for vxlan and the public IP for host-gw', () => {
-    expect(probeTargetOf(lease('10.244.3.0/24', '192.0.2.3'))).toEqual({ peer: '10.244.3.0/24', address: ip('10.244.3.0') });
-    expect(probeTargetOf(lease('10.244.4.0/24', '192.0.2.4', 'host-gw'))).toEqual({ peer: '10.244.4.0/24', address: ip('192.0.2.4') });
-    expect(probeTargetOf(lease('10.244.5.0/24', '192.0.2.5', 'udp'))).toBeUndefined();
+    expect(probeTargetsOf(lease('10.244.3.0/24', '192.0.2.3'))).toEqual([{ peer: '10.244.3.0/24', address: ip('10.244.3.0') }]);
+    expect(probeTargetsOf(lease('10.244.4.0/24', '192.0.2.4', 'host-gw'))).toEqual([{ peer: '10.244.4.0/24', address: ip('192.0.2.4') }]);
+    expect(probeTargetsOf(lease('10.244.5.0/24', '192.0.2.5', 'udp'))).toEqual([]);
+  });
+
+  it('probes the IPv6 half of a dual-stack lease the same way', () => {
+    const v6 = { subnet: 'fd00:10:244:3::/64', publicIp: '2001:db8::3' };
+    expect(probeTargetsOf(lease('10.244.3.0/24', '192.0.2.3', 'vxlan', v6))).toEqual([
+      { peer: '10.244.3.0/24', address: ip('10.244.3.0') }, { peer: 'fd00:10:244:3::/64', address: ip('fd00:10:244:3::') },
+    ]);
+    expect(probeTargetsOf(lease('10.244.3.0/24', '192.0.2.3', 'host-gw', v6))).toEqual([
+      { peer: '10.244.3.0/24', address: ip('192.0.2.3') }, { peer: 'fd00:10:244:3::/64', address: ip('2001:db8::3') },
+    ]);
   });
 });
 
@@ -76,6 +95,23 @@ describe('DatapathProbe', () => {
     await run;
     expect(pinger.pinged).toEqual([]);
     expect(clock.sleeps.slice(0, 5)).toEqual([100, 100, 100, 100, 100]);
+  });
+
+  it('probes IPv6 peers only when asked to, alongside IPv4', async () => {
+    const pinger = new FakePinger();
+    const peers = [lease('10.244.1.0/24', '192.0.2.1', 'vxlan', { subnet: 'fd00:10:244:1::/64', publicIp: '2001:db8::1' })];
+    const ipv4Only = new DatapathProbe(pinger, { ratePerSecond: 5, timeoutMs: 100, brokenAfter: 3, windowSize: 10 }, new FakeClock());
+    ipv4Only.setPeers(peers, 'vxlan');
+    await ipv4Only.run(new AbortController().signal, 2);
+    expect(pinger.pinged).toEqual(['10.244.1.0', '10.244.1.0']);
+
+    pinger.pinged.length = 0;
+    pinger.up.add('10.244.1.0');
+    const dual = new DatapathProbe(pinger, { ratePerSecond: 5, timeoutMs: 100, brokenAfter: 1, windowSize: 10, families: ['ipv4', 'ipv6'] }, new FakeClock());
+    dual.setPeers(peers, 'vxlan');
+    await dual.run(new AbortController().signal, 2);
+    expect(pinger.pinged).toEqual(['10.244.1.0', 'fd00:10:244:1::']);
+    expect(dual.summary().broken.map((b) => [b.peer, b.address])).toEqual([['fd00:10:244:1::/64', 'fd00:10:244:1::']]);
   });
 
   it('rejects a rate of zero', () => {

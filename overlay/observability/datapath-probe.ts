@@ -3,14 +3,16 @@
 // means each peer about every 1000 s). A peer is broken after `brokenAfter` timeouts in a row and
 // healthy again after one reply.
 //
-// Which address is probed, per backend:
+// Which address is probed, per backend and per family (IPv6 as IPv4, with the lease's IPv6 half):
 // - vxlan: the peer's subnet network address (10.244.3.0), which the peer's flannel.<VNI> holds as a
-//   /32. The echo goes through our neighbour + FDB + onlink route and the peer's VXLAN device, so it
+//   /32 (flannel-v6.<VNI> holds fd00:..:3:: as a /128). The echo goes through our neighbour + FDB + onlink route and the peer's VXLAN device, so it
 //   tests exactly the entries we program, without needing any pod on the peer.
 // - host-gw: the peer's public IP. Our route for its subnet goes "via <public IP>", so that next hop
 //   answering is what the route depends on. The peer's cni0 gateway (.1) exists only once a pod ran
 //   there, and nothing answers for .0, so probing inside the subnet would report healthy nodes broken.
 // - any other type: not probed.
+import { IpAddress, type IpFamily } from '../../subnet/ip-address.js';
+import type { IpPrefix } from '../../subnet/ip-prefix.js';
 import type { Lease } from '../../subnet/lease.js';
 import type { Pinger } from './icmp-pinger.js';
 import { ProbeBook, type ProbeSummary, type ProbeTarget } from './probe-book.js';
@@ -22,6 +24,8 @@ export interface DatapathProbeOptions {
   brokenAfter: number;
   /** Recent results per peer that its loss ratio covers. */
   windowSize: number;
+  /** The families probed (IPv4 only unless told); the pinger must have a socket for each. */
+  families?: readonly IpFamily[];
 }
 
 export const DEFAULT_PROBE_OPTIONS: DatapathProbeOptions = { ratePerSecond: 5, timeoutMs: 2000, brokenAfter: 3, windowSize: 10 };
@@ -72,11 +76,11 @@ export class DatapathProbe {
    * are skipped: our backend programs no route to them.
    */
   setPeers(peers: Iterable<Lease>, ownBackendType: string): void {
+    const families = this.options.families ?? ['ipv4'];
     const targets: ProbeTarget[] = [];
     for (const lease of peers) {
       if (lease.backendType !== ownBackendType) continue;
-      const target = probeTargetOf(lease);
-      if (target) targets.push(target);
+      targets.push(...probeTargetsOf(lease).filter((t) => families.includes(t.address.family)));
     }
     this.book.setTargets(targets);
   }
@@ -120,10 +124,17 @@ export class DatapathProbe {
   }
 }
 
-/** Where an echo for this peer goes (see the note at the top), or undefined when it is not probed. */
-export function probeTargetOf(lease: Lease): ProbeTarget | undefined {
-  const peer = lease.subnet.toString();
-  if (lease.backendType === 'vxlan') return { peer, address: lease.subnet.ip };
-  if (lease.backendType === 'host-gw') return { peer, address: lease.publicIp };
+/** Where an echo for one family of a peer goes (see the note at the top), or undefined when it is not probed. */
+export function probeTarget(backendType: string, subnet: IpPrefix, publicIp: IpAddress | undefined): ProbeTarget | undefined {
+  const peer = subnet.toString();
+  if (backendType === 'vxlan') return { peer, address: subnet.address };
+  if (backendType === 'host-gw' && publicIp !== undefined) return { peer, address: publicIp };
   return undefined;
+}
+
+/** The IPv4 target of a lease, then the IPv6 target of its IPv6 half if it has one. */
+export function probeTargetsOf(lease: Lease): ProbeTarget[] {
+  const ipv4 = probeTarget(lease.backendType, lease.subnet.toPrefix(), IpAddress.fromIpv4Number(lease.publicIp));
+  const ipv6 = lease.ipv6Subnet && probeTarget(lease.backendType, lease.ipv6Subnet, lease.publicIpv6);
+  return [ipv4, ipv6].filter((t): t is ProbeTarget => t !== undefined);
 }

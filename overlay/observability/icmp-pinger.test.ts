@@ -1,4 +1,4 @@
-import { echoRequest, parseEchoReply } from './icmp-pinger.js';
+import { ECHO_FAMILIES, echoRequest, parseEchoReply } from './icmp-pinger.js';
 
 /** An IPv4 header (no options unless told) in front of an ICMP message. */
 function withIpHeader(icmp: Buffer, optionWords = 0): Buffer {
@@ -32,5 +32,30 @@ describe('ICMP echo encoding', () => {
     const badIhl = withIpHeader(echoRequest(7, 9));
     badIhl[0] = 0x42;
     expect(parseEchoReply(badIhl)).toBeUndefined();
+  });
+});
+
+describe('ICMPv6 echo encoding', () => {
+  const v6 = ECHO_FAMILIES.ipv6;
+
+  it('writes type 128 and leaves the checksum to the kernel', () => {
+    const packet = echoRequest(0x1234, 0xbeef, v6.requestType);
+    expect(packet[0]).toBe(128);
+    expect(packet.readUInt16BE(2)).toBe(0);
+    expect(packet.readUInt16BE(4)).toBe(0x1234);
+    expect(v6.kernelChecksum).toBe(true);
+  });
+
+  it('reads a type 129 reply with no IP header in front (a raw IPv6 socket strips it)', () => {
+    const reply = echoRequest(7, 9, v6.replyType);
+    expect(parseEchoReply(reply, v6)).toEqual({ identifier: 7, sequence: 9 });
+    expect(parseEchoReply(withIpHeader(reply), v6)).toBeUndefined();
+  });
+
+  it('ignores its own request, neighbour discovery, an IPv4 echo reply and truncated packets', () => {
+    expect(parseEchoReply(echoRequest(7, 9, v6.requestType), v6)).toBeUndefined();
+    expect(parseEchoReply(echoRequest(7, 9, 135), v6)).toBeUndefined();
+    expect(parseEchoReply(echoRequest(7, 9, 0), v6)).toBeUndefined();
+    expect(parseEchoReply(Buffer.from([129, 0, 0, 0, 0, 7]), v6)).toBeUndefined();
   });
 });

@@ -1,8 +1,12 @@
-import { parseIpv4 } from '../../subnet/ipv4.js';
+import { IpAddress } from '../../subnet/ip-address.js';
 import { compareSubnets, ProbeBook, type ProbeTarget } from './probe-book.js';
 
 const at = new Date('2026-11-22T10:00:00Z');
-const target = (peer: string, address = peer.replace(/\/\d+$/, '')): ProbeTarget => ({ peer, address: parseIpv4(address) ?? 0 });
+function target(peer: string, text = peer.replace(/\/\d+$/, '')): ProbeTarget {
+  const address = IpAddress.parse(text);
+  if (!address) throw new Error(text);
+  return { peer, address };
+}
 const book = (): ProbeBook => new ProbeBook({ brokenAfter: 3, windowSize: 4 });
 
 describe('ProbeBook round robin', () => {

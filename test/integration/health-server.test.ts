@@ -16,6 +16,7 @@ import { ReconcileLoop } from '../../overlay/reconcile-loop.js';
 import { Ipv4Net, parseIpv4 } from '../../subnet/ipv4.js';
 import type { Lease, LeaseAttrs } from '../../subnet/lease.js';
 import { NetnsScope, run, waitFor } from '../lab/netns.js';
+import { distModule, startProbeProcess } from '../lab/probe-process.js';
 
 const T = 60_000;
 const execFileAsync = promisify(execFile);
@@ -125,39 +126,21 @@ describe('datapath probe over raw ICMP in namespaces', () => {
       await scope.ipBatch(a, [`link set ${scope.prefix}va name eth0`, 'addr add 192.0.2.1/24 dev eth0', 'link set eth0 up']);
       await scope.ipBatch(b, [`link set ${scope.prefix}vb name eth0`, 'addr add 192.0.2.2/24 dev eth0', 'link set eth0 up']);
 
-      const dist = (path: string): string => fileURLToPath(new URL(path, import.meta.url));
       // A host-gw peer is probed at its public IP (192.0.2.2); 20 echoes/s, broken after 3 timeouts of 300 ms.
-      const script = `
-        import { IcmpPinger } from ${JSON.stringify(dist('../../overlay/observability/icmp-pinger.js'))};
-        import { DatapathProbe } from ${JSON.stringify(dist('../../overlay/observability/datapath-probe.js'))};
-        import { Ipv4Net, parseIpv4 } from ${JSON.stringify(dist('../../subnet/ipv4.js'))};
+      const prober = startProbeProcess(scope, a, `
+        import { IcmpPinger } from ${distModule('overlay/observability/icmp-pinger.js')};
+        import { DatapathProbe } from ${distModule('overlay/observability/datapath-probe.js')};
+        import { Ipv4Net, parseIpv4 } from ${distModule('subnet/ipv4.js')};
         const pinger = IcmpPinger.open((err) => console.error(err.message));
         const probe = new DatapathProbe(pinger, { ratePerSecond: 20, timeoutMs: 300, brokenAfter: 3, windowSize: 10 });
         probe.setPeers([{ subnet: Ipv4Net.parse('10.244.2.0/24'), publicIp: parseIpv4('192.0.2.2'), backendType: 'host-gw' }], 'host-gw');
-        const stop = new AbortController();
-        const timer = setInterval(() => console.log(JSON.stringify(probe.summary())), 100);
-        setTimeout(() => stop.abort(), 20000);
-        process.on('SIGTERM', () => stop.abort());
-        await probe.run(stop.signal);
-        clearInterval(timer);
-        pinger.close();
-      `;
-      const child = scope.spawn(a, process.execPath, ['--input-type=module', '-e', script]);
-      let latest: ProbeSummary | undefined;
-      let stderr = '';
-      let buffered = '';
-      child.stdout?.on('data', (d: Buffer) => {
-        buffered += d.toString();
-        const lines = buffered.split('\n');
-        buffered = lines.pop() ?? '';
-        for (const line of lines) if (line !== '') latest = JSON.parse(line) as ProbeSummary;
-      });
-      child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+      `, 20_000);
+      const latest = (): ProbeSummary | undefined => prober.latest();
 
       const healthy = await waitFor('replies from 192.0.2.2', () => {
-        if (child.exitCode !== null) throw new Error(`probe exited: ${stderr}`);
-        const peer = latest?.worst[0];
-        return peer && peer.sent >= 5 ? latest : undefined;
+        prober.assertAlive();
+        const peer = latest()?.worst[0];
+        return peer && peer.sent >= 5 ? latest() : undefined;
       }, 10_000, 100);
       expect(healthy.broken).toEqual([]);
       expect(healthy.lossRatio).toBe(0);
@@ -165,12 +148,12 @@ describe('datapath probe over raw ICMP in namespaces', () => {
       expect(healthy.worst[0]?.lastRttMs).toBeLessThan(1000); // milliseconds, not seconds or microseconds
 
       await scope.exec(b, 'ip', ['addr', 'del', '192.0.2.2/24', 'dev', 'eth0']);
-      const broken = await waitFor('the peer to be broken', () => (latest && latest.broken.length === 1 ? latest : undefined), 10_000, 100);
+      const broken = await waitFor('the peer to be broken', () => { const now = latest(); return now && now.broken.length === 1 ? now : undefined; }, 10_000, 100);
       expect(broken.broken[0]).toMatchObject({ peer: '10.244.2.0/24', address: '192.0.2.2', broken: true });
       expect(broken.lossRatio).toBeGreaterThan(0);
 
       await scope.exec(b, 'ip', ['addr', 'add', '192.0.2.2/24', 'dev', 'eth0']);
-      await waitFor('the peer to recover after one reply', () => (latest && latest.broken.length === 0 ? true : undefined), 10_000, 100);
+      await waitFor('the peer to recover after one reply', () => (latest()?.broken.length === 0 ? true : undefined), 10_000, 100);
     } finally {
       await scope.dispose();
     }

@@ -1,16 +1,17 @@
 // Which source address does a receiver see? A one-shot UDP listener in one namespace reports the
 // source of the first datagram a sender in another namespace sends it. Used to prove masquerade
-// (outside hosts see the node) and its absence between pods (pods see pod addresses).
+// (outside hosts see the node) and its absence between pods (pods see pod addresses). Either family:
+// the socket type follows the receiver's address.
 import type { NetnsScope } from './netns.js';
 import { stopProcess, waitFor } from './netns.js';
 
 const LISTENER = `
-const s = require('dgram').createSocket('udp4');
+const s = require('dgram').createSocket(process.argv[1].includes(':') ? 'udp6' : 'udp4');
 s.on('message', (m, r) => { console.log('from ' + r.address); process.exit(0); });
 s.bind(Number(process.argv[2]), process.argv[1], () => console.log('ready'));
 `;
 const SENDER = `
-const s = require('dgram').createSocket('udp4');
+const s = require('dgram').createSocket(process.argv[1].includes(':') ? 'udp6' : 'udp4');
 let n = 0;
 const t = setInterval(() => { s.send('x', Number(process.argv[2]), process.argv[1]); if (++n === 10) { clearInterval(t); s.close(); } }, 100);
 `;
