@@ -13,14 +13,17 @@ export const WEB_PORT = 8080;
 export interface TestPod {
   name: string;
   node: string;
+  /** status.podIP: the IPv4 address on a dual-stack cluster. */
   ip: string;
+  /** status.podIPs: one per family on a dual-stack cluster. */
+  ips: string[];
   uid: string;
 }
 
 interface PodJson {
   metadata: { name: string; uid: string; labels?: Record<string, string> };
   spec: { nodeName?: string };
-  status: { phase?: string; podIP?: string; conditions?: { type: string; status: string }[] };
+  status: { phase?: string; podIP?: string; podIPs?: { ip: string }[]; conditions?: { type: string; status: string }[] };
 }
 
 export function testPodManifest(name: string, node: string, labels: Record<string, string> = {}): object {
@@ -51,7 +54,8 @@ export async function waitForPod(cluster: RealCluster, name: string, timeoutMs =
     const pod = await cluster.kubectlJson<PodJson>(['-n', TEST_NAMESPACE, 'get', 'pod', name]);
     const ready = pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
     if (!ready || !pod.status.podIP || !pod.spec.nodeName) return undefined;
-    return { name, node: pod.spec.nodeName, ip: pod.status.podIP, uid: pod.metadata.uid };
+    const ips = (pod.status.podIPs ?? []).map((entry) => entry.ip);
+    return { name, node: pod.spec.nodeName, ip: pod.status.podIP, ips: ips.length > 0 ? ips : [pod.status.podIP], uid: pod.metadata.uid };
   }, timeoutMs, 500);
 }
 

@@ -58,9 +58,20 @@ export async function currentBackend(cluster: RealCluster): Promise<string> {
 
 /** Edits net-conf.json's Backend.Type in the ConfigMap, restarts the DaemonSet and waits for the rollout. */
 export async function switchBackend(cluster: RealCluster, type: 'vxlan' | 'host-gw', timeoutMs = 180_000): Promise<void> {
+  await editNetConf(cluster, (netConf) => ({ ...netConf, Backend: { ...(netConf['Backend'] as object | undefined), Type: type } }), timeoutMs);
+}
+
+/**
+ * Edits net-conf.json in the ConfigMap (e.g. EnableIPv6 and IPv6Network for dual stack), then
+ * `rollout restart` of the DaemonSet, as the README tells users; waits for the rollout.
+ */
+export async function editNetConf(
+  cluster: RealCluster,
+  edit: (netConf: Record<string, unknown>) => Record<string, unknown>,
+  timeoutMs = 180_000,
+): Promise<void> {
   const cm = await cluster.kubectlJson<ConfigMap & Record<string, unknown>>(['-n', WEFT_NAMESPACE, 'get', 'configmap', 'kube-weft-cfg']);
-  const netConf = JSON.parse(cm.data['net-conf.json'] ?? '{}') as { Backend?: Record<string, unknown> };
-  netConf.Backend = { ...netConf.Backend, Type: type };
+  const netConf = edit(JSON.parse(cm.data['net-conf.json'] ?? '{}') as Record<string, unknown>);
   cm.data['net-conf.json'] = `${JSON.stringify(netConf, null, 2)}\n`;
   await cluster.kubectl(['replace', '-f', '-'], JSON.stringify(cm));
   await cluster.kubectl(['-n', WEFT_NAMESPACE, 'rollout', 'restart', 'ds/weft']);
