@@ -24,6 +24,8 @@ export const UPSTREAM_SUITES = {
   services: '\\[sig-network\\] Networking Granular Checks: Services',
   /** Kubernetes 1.20's 29 NetworkPolicy tests and the API test (~45 min when policy is enforced: each test waits out its denied connections). */
   netpol: '\\[sig-network\\] NetworkPolicy',
+  /** Kubernetes 1.20's dual-stack tests (21, ~6 min); the cluster is then dual-stack and weft runs with EnableIPv6. */
+  dualstack: '\\[Feature:IPv6DualStackAlphaFeature\\]',
 } as const;
 export type UpstreamSuite = keyof typeof UPSTREAM_SUITES;
 
