@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
-import { chainAdd, chainDel, installLabPlugin, readConflist, resultAddress, BUNDLED_CONFLIST, type Attachment, type Conflist } from './cni-runtime.js';
+import { chainAdd, chainDel, installLabPlugin, readConflist, resultAddresses, BUNDLED_CONFLIST, type Attachment, type Conflist } from './cni-runtime.js';
 import { KubeApiServer } from './kube-apiserver.js';
 import { NetnsScope, stopProcess, waitFor } from './netns.js';
 import { bridgePort, type PortBridge } from './port-bridge.js';
@@ -35,7 +35,10 @@ export interface LabNode {
 export interface LabPod {
   node: LabNode;
   ns: string;
+  /** The first address of the CNI result (IPv4 on a dual-stack node). */
   ip: string;
+  /** Every address of the CNI result: one per family on a dual-stack node. */
+  ips: string[];
   /** How the CNI plugin attached it (DEL replays this). */
   attachment: Attachment;
   /** The chain's ADD result. */
@@ -274,7 +277,8 @@ export class LabCluster {
       weftOverrides: { subnetFile: node.subnetFile, dataDir: join(nodeDir, 'cni-data'), ipamDataDir: join(nodeDir, 'ipam') },
     };
     const result = await chainAdd(attachment);
-    const pod: LabPod = { node, ns, ip: resultAddress(result), attachment, result };
+    const ips = resultAddresses(result);
+    const pod: LabPod = { node, ns, ip: ips[0] ?? '', ips, attachment, result };
     this.pods.push(pod);
     return pod;
   }
@@ -307,12 +311,12 @@ export class LabCluster {
     return Number(/(\d+) received/.exec(result.stdout)?.[1] ?? 0);
   }
 
-  /** Every pod pings every other pod once; returns rows of [from, to, ok]. */
-  async connectivityMatrix(): Promise<{ from: LabPod; to: LabPod; ok: boolean }[]> {
-    const rows: { from: LabPod; to: LabPod; ok: boolean }[] = [];
+  /** Every pod pings every address (one per family) of every other pod; returns rows of [from, to, ip, ok]. */
+  async connectivityMatrix(): Promise<{ from: LabPod; to: LabPod; ip: string; ok: boolean }[]> {
+    const rows: { from: LabPod; to: LabPod; ip: string; ok: boolean }[] = [];
     for (const from of this.pods) {
-      const targets = this.pods.filter((p) => p !== from);
-      const results = await Promise.all(targets.map(async (to) => ({ from, to, ok: (await this.ping(from, to.ip, 2, 0.2, 1)) > 0 })));
+      const targets = this.pods.filter((p) => p !== from).flatMap((to) => to.ips.map((ip) => ({ to, ip })));
+      const results = await Promise.all(targets.map(async ({ to, ip }) => ({ from, to, ip, ok: (await this.ping(from, ip, 2, 0.2, 1)) > 0 })));
       rows.push(...results);
     }
     return rows;

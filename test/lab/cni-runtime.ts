@@ -98,11 +98,12 @@ export async function chainDel(a: Attachment): Promise<void> {
 }
 
 /** The pod's first IPv4 address from an ADD result. */
-export function resultAddress(result: Record<string, unknown>): string {
-  const ips = result['ips'] as { address: string }[] | undefined;
-  const address = ips?.[0]?.address;
-  if (!address) throw new Error(`no address in CNI result ${JSON.stringify(result)}`);
-  return address.split('/')[0] ?? '';
+/** The addresses (without prefix length) of a CNI result, in its order; throws when there is none. */
+export function resultAddresses(result: Record<string, unknown>): string[] {
+  const ips = (result['ips'] as { address: string }[] | undefined) ?? [];
+  const addresses = ips.map((ip) => ip.address.split('/')[0] ?? '').filter((a) => a !== '');
+  if (addresses.length === 0) throw new Error(`no address in CNI result ${JSON.stringify(result)}`);
+  return addresses;
 }
 
 export interface Pod {
