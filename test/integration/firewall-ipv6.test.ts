@@ -16,7 +16,9 @@ jest.setTimeout(60_000);
 
 // The keeper checks every 100 ms; a check is four *-save runs through `ip netns exec` and the
 // snapshot two more. 2 s (the daemon's bound in e2e-masquerade) was missed at load 11 on 2 cores.
-const REPAIR_DEADLINE_MS = 5000;
+// The keeper checks every 100 ms; one check of both families took up to ~0.7 s at load 15, and 5 s
+// was missed at load 32 (two busy real-node clusters beside it). A bound, not a benchmark.
+const REPAIR_DEADLINE_MS = 15_000;
 const logger = winston.createLogger({ silent: true });
 const POD = { ipv4: '10.244.7.2', ipv6: 'fd00:10:244:7::2' };
 const NODE = { ipv4: '192.0.2.1', ipv6: '2001:db8::1' };
@@ -150,7 +152,7 @@ describe.each([
       ['a foreign rule in IPv6 FLANNEL-FWD', 'ip6tables', ['-t', 'filter', '-I', 'FLANNEL-FWD', '1', '-s', 'fd00:99::/64', '-j', 'RETURN']],
     ];
 
-  it.each(breakages)('restores the IPv6 rules after %s within 5 s, leaving IPv4 alone', async (_what, tool, args) => {
+  it.each(breakages)('restores the IPv6 rules after %s within 15 s, leaving IPv4 alone', async (_what, tool, args) => {
     const snapshot = async (): Promise<string> => nftables
       ? await exec(lab.node, 'nft', ['list', 'ruleset'])
       : `${await exec(lab.node, 'ip6tables-save', [])}${await exec(lab.node, 'iptables-save', [])}`.replace(/^#.*$|\[\d+:\d+\]/gm, '');
