@@ -19,14 +19,15 @@ export interface NamedPort {
   port: number;
 }
 
+/** Shared between compiles (cachedPeerPod): never changed after it is made. */
 export interface PeerPod {
-  namespace: string;
-  name: string;
-  nodeName: string | undefined;
-  labels: Labels;
-  ips: string[];
-  ranges: AddressRange[];
-  namedPorts: NamedPort[];
+  readonly namespace: string;
+  readonly name: string;
+  readonly nodeName: string | undefined;
+  readonly labels: Readonly<Labels>;
+  readonly ips: readonly string[];
+  readonly ranges: readonly Readonly<AddressRange>[];
+  readonly namedPorts: readonly Readonly<NamedPort>[];
 }
 
 export interface ClusterView {
@@ -43,15 +44,35 @@ export function buildClusterView(world: Pick<PolicyWorld, 'pods' | 'namespaces'>
     if (name) namespaceLabels.set(name, ns.metadata?.labels ?? {});
   }
   const pods = world.pods.flatMap((pod) => {
-    const peer = toPeerPod(pod);
+    const peer = cachedPeerPod(pod);
     return peer ? [peer] : [];
   });
   pods.sort((a, b) => compareKeys(a, b));
   return { pods, namespaceLabels };
 }
 
+/** Code-point order: names are DNS labels, and localeCompare cost a tenth of a 1000-pod compile. */
 export function compareKeys(a: { namespace: string; name: string }, b: { namespace: string; name: string }): number {
-  return a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name);
+  return compareText(a.namespace, b.namespace) || compareText(a.name, b.name);
+}
+
+export function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * The informers' caches replace an object when it changes and keep it when it does not, so a pod
+ * object seen before gives the same peer: most compiles then parse only the pods that changed.
+ */
+const peerPods = new WeakMap<KubePod, PeerPod | null>();
+
+function cachedPeerPod(pod: KubePod): PeerPod | undefined {
+  let peer = peerPods.get(pod);
+  if (peer === undefined) {
+    peer = toPeerPod(pod) ?? null;
+    peerPods.set(pod, peer);
+  }
+  return peer ?? undefined;
 }
 
 /**

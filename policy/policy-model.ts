@@ -32,7 +32,7 @@ export interface DirectionRules {
 export interface PodRules {
   namespace: string;
   name: string;
-  ips: string[];
+  ips: readonly string[];
   /** Undefined: no policy isolates the pod for ingress, so all ingress is allowed. */
   ingress: DirectionRules | undefined;
   egress: DirectionRules | undefined;

@@ -139,12 +139,11 @@ function resolvePeer(
     const podMatch = compileSelector(peer.podSelector ?? {}, `${field}.podSelector`);
     const nsSelector = peer.namespaceSelector;
     const nsMatch = nsSelector === undefined ? undefined : compileSelector(nsSelector, `${field}.namespaceSelector`);
-    const inNamespace = (pod: PeerPod): boolean => {
-      if (nsMatch === undefined) return pod.namespace === namespace;
-      const labels = view.namespaceLabels.get(pod.namespace);
-      return labels !== undefined && nsMatch(labels);
-    };
-    const pods = view.pods.filter((pod) => inNamespace(pod) && podMatch(pod.labels));
+    // The namespaces this peer can pick from, decided once (not once per pod).
+    const namespaces = new Set<string>();
+    if (nsMatch === undefined) namespaces.add(namespace);
+    else for (const [name, labels] of view.namespaceLabels) if (nsMatch(labels)) namespaces.add(name);
+    const pods = view.pods.filter((pod) => namespaces.has(pod.namespace) && podMatch(pod.labels));
     return { ranges: pods.flatMap((pod) => pod.ranges), pods };
   } catch (err) {
     if (!(err instanceof SelectorError)) throw err;
