@@ -12,6 +12,12 @@ import { AGNHOST_IMAGE } from './test-pods.js';
 
 /** Seconds a probe waits: a dropped SYN or datagram is "denied" after this. */
 const PROBE_TIMEOUT_S = 2;
+/**
+ * Tries before a connection counts as denied. One lost UDP answer at load 20-30 once failed a
+ * pod reaching itself with no policy at all; a denied connection stays denied on every try, and
+ * any answer is still a leak.
+ */
+const PROBE_ATTEMPTS = 3;
 /** kubectl execs in flight at once (each runs 36 probes). */
 const EXEC_PARALLEL = 3;
 
@@ -63,7 +69,8 @@ function probeScript(targets: readonly string[]): string {
         ? `nc -z -w ${String(PROBE_TIMEOUT_S)} ${ip} ${p}`
         // netexec answers "hostname" with the pod name: an answer proves the datagram got there and back.
         : `[ -n "$(echo hostname | nc -u -w ${String(PROBE_TIMEOUT_S)} ${ip} ${p})" ]`;
-      lines.push(`( if ${check} >/dev/null 2>&1; then echo "${ip} ${protocol} ${p} ok"; else echo "${ip} ${protocol} ${p} no"; fi ) &`);
+      const attempts = Array.from({ length: PROBE_ATTEMPTS }, () => `${check} >/dev/null 2>&1`).join(' || ');
+      lines.push(`( if ${attempts}; then echo "${ip} ${protocol} ${p} ok"; else echo "${ip} ${protocol} ${p} no"; fi ) &`);
     }
   }
   return [...lines, 'wait'].join('\n');
