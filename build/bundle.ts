@@ -13,6 +13,8 @@ import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { netlinkBindingFromPackage } from './netlink-plugin.js';
+import { openTelemetryStub } from './otel-stub-plugin.js';
+import { lazyProtoDescriptors } from './proto-loader-plugin.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const outDir = join(repoRoot, 'dist', 'bundle');
@@ -48,10 +50,12 @@ await build({
   chunkNames: '[name]-[hash]',
   format: 'esm',
   external: EXTERNAL,
-  plugins: [netlinkBindingFromPackage],
+  plugins: [netlinkBindingFromPackage, openTelemetryStub, lazyProtoDescriptors],
   banner: { js: CJS_SHIM },
   define: CJS_GLOBALS,
   sourcemap: 'linked',
+  minifyWhitespace: true,
+  minifySyntax: true,
 });
 await build({ ...COMMON, entryPoints: [join(repoRoot, 'cmd', 'weft-cni.ts')], outfile: join(repoRoot, 'dist', 'plugin', 'weft-cni.cjs'), format: 'cjs' });
 await cp(join(repoRoot, 'node_modules', 'etcd3', 'proto'), join(repoRoot, 'dist', 'proto'), { recursive: true });

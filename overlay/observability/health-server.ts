@@ -35,7 +35,7 @@ export interface HealthServerOptions {
   /** 0 picks a free port (tests); the daemon does not start the server when --healthz-port is 0. */
   port: number;
   resyncMs: number;
-  metrics: WeftMetrics;
+  metrics: Pick<WeftMetrics, 'contentType' | 'text'>;
   probe?: ProbeView | undefined;
   logger: Logger;
   version?: string | undefined;
@@ -172,9 +172,11 @@ export class HealthServer {
         send(res, readiness.ok ? 200 : 503, 'text/plain; charset=utf-8', describeChecks(readiness.ok, readiness.checks), head);
         return;
       }
-      case '/metrics':
-        send(res, 200, this.options.metrics.contentType, await this.options.metrics.text(), head);
+      case '/metrics': {
+        const text = await this.options.metrics.text(); // first: loads deferred metrics, then the type is known
+        send(res, 200, this.options.metrics.contentType, text, head);
         return;
+      }
       case '/status':
         send(res, 200, 'application/json', `${JSON.stringify(this.status(), null, 2)}\n`, head);
         return;

@@ -8,7 +8,7 @@ import type { DaemonEvents, DaemonParts, RunningState } from '../daemon.js';
 import { DatapathProbe, DEFAULT_PROBE_OPTIONS, type DatapathProbeOptions } from './datapath-probe.js';
 import { HealthServer } from './health-server.js';
 import { IcmpPinger, type Pinger } from './icmp-pinger.js';
-import { WeftMetrics } from './metrics.js';
+import { DeferredMetrics } from './deferred-metrics.js';
 import type { ProbeSummary } from './probe-book.js';
 
 /**
@@ -31,7 +31,7 @@ export interface ObservabilityOptions {
 }
 
 export class Observability {
-  readonly metrics: WeftMetrics;
+  readonly metrics: DeferredMetrics;
   readonly server: HealthServer;
   private probe: DatapathProbe | undefined;
   private probeError: string | undefined;
@@ -47,7 +47,7 @@ export class Observability {
     private readonly options: ObservabilityOptions,
     private readonly logger: Logger,
   ) {
-    this.metrics = new WeftMetrics({ processMetrics: options.processMetrics ?? true });
+    this.metrics = new DeferredMetrics({ processMetrics: options.processMetrics ?? true });
     this.server = new HealthServer({
       host: options.healthzIp,
       port: options.healthzPort,
@@ -101,6 +101,14 @@ export class Observability {
     state.loop.onPass((result, durationMs, reasons) => { this.metrics.recordPass(result, durationMs, reasons); });
     this.backendType = state.backend.type;
     if (this.enabled && this.options.probe !== false) this.startProbe(this.options.probe);
+    this.loadMetricsSoon();
+  }
+
+  /** After ready, off the start-up path: the recorded passes and probe results wait in memory till then. */
+  private loadMetricsSoon(): void {
+    setImmediate(() => {
+      this.metrics.load().catch((err: unknown) => { this.logger.warn('metrics could not be loaded', { error: String(err) }); });
+    });
   }
 
   private startProbe(overrides: Partial<DatapathProbeOptions>): void {
