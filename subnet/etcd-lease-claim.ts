@@ -5,9 +5,9 @@ import type { Logger } from 'winston';
 import { encodeLeaseValue, parseLeaseRecord, parseSubnetKey, subnetKey, subnetsDir } from './etcd-lease-codec.js';
 import type { EtcdRecord, EtcdStore } from './etcd-store.js';
 import { OutOfSubnetsError, RemoteDataError, TransientError } from './errors.js';
-import { formatIpv4, type Ipv4Net } from './ipv4.js';
 import type { AcquireOptions, Lease, LeaseAttrs, SubnetPool } from './lease.js';
 import { fitsPool, isTaken, pickFreeSubnet } from './subnet-picker.js';
+import { IpPrefix } from './ip-prefix.js';
 
 /** Our lease as last written. */
 export interface OwnLease {
@@ -42,10 +42,10 @@ export class EtcdLeaseClaim {
     const { store, prefix, log, maxRaceAttempts } = this.opts;
     for (let race = 0; race < maxRaceAttempts; race++) {
       const listing = await store.list(subnetsDir(prefix));
-      const taken: Ipv4Net[] = [];
-      let mine: { record: EtcdRecord; subnet: Ipv4Net } | undefined;
+      const taken: IpPrefix[] = [];
+      let mine: { record: EtcdRecord; subnet: IpPrefix } | undefined;
       for (const record of listing.records) {
-        let subnet: Ipv4Net;
+        let subnet: IpPrefix;
         try {
           subnet = parseSubnetKey(prefix, record.key);
         } catch (err) {
@@ -65,7 +65,7 @@ export class EtcdLeaseClaim {
     throw new TransientError(`lost the race for a free subnet ${maxRaceAttempts} times in a row`);
   }
 
-  private chooseSubnet(options: AcquireOptions, taken: readonly Ipv4Net[]): Ipv4Net {
+  private chooseSubnet(options: AcquireOptions, taken: readonly IpPrefix[]): IpPrefix {
     const { pool, previousSubnet } = options;
     if (previousSubnet !== undefined) {
       if (fitsPool(pool, previousSubnet) && !isTaken(previousSubnet, taken)) return previousSubnet;
@@ -74,7 +74,7 @@ export class EtcdLeaseClaim {
     const subnet = pickFreeSubnet(pool, taken, this.opts.random);
     if (subnet === undefined) {
       throw new OutOfSubnetsError(
-        `out of subnets: every /${pool.subnetLen} from ${formatIpv4(pool.subnetMin)} to ${formatIpv4(pool.subnetMax)} ` +
+        `out of subnets: every /${pool.subnetLen} from ${pool.subnetMin.toString()} to ${pool.subnetMax.toString()} ` +
           `in ${pool.network.toString()} is leased or reserved (${taken.length} keys); widen Network or remove stale leases`,
       );
     }
@@ -82,7 +82,7 @@ export class EtcdLeaseClaim {
   }
 
   /** Creates a new lease; undefined when another node created the key first. */
-  private async create(subnet: Ipv4Net, options: AcquireOptions): Promise<OwnLease | undefined> {
+  private async create(subnet: IpPrefix, options: AcquireOptions): Promise<OwnLease | undefined> {
     const { store, prefix, log, ttlSeconds } = this.opts;
     const key = subnetKey(prefix, subnet);
     const value = encodeLeaseValue(options.attrs);
@@ -92,12 +92,12 @@ export class EtcdLeaseClaim {
       await store.revoke(grant.id).catch(() => undefined);
       return undefined;
     }
-    log.info('leased subnet', { subnet: subnet.toString(), publicIp: formatIpv4(options.attrs.publicIp) });
+    log.info('leased subnet', { subnet: subnet.toString(), publicIp: options.attrs.publicIp.toString() });
     return this.ownLease({ key, value }, subnet, grant, result.revision, options);
   }
 
   /** Writes our current attributes into our existing key (a lease keeps a TTL, a reservation stays one). */
-  private async rewrite(record: EtcdRecord, subnet: Ipv4Net, options: AcquireOptions): Promise<OwnLease | undefined> {
+  private async rewrite(record: EtcdRecord, subnet: IpPrefix, options: AcquireOptions): Promise<OwnLease | undefined> {
     const { store, log, ttlSeconds } = this.opts;
     const value = encodeLeaseValue(options.attrs, record.value);
     const reservation = record.leaseId === '0';
@@ -109,14 +109,14 @@ export class EtcdLeaseClaim {
     }
     log.info(reservation ? 'using the subnet reserved for our public IP' : 'reusing our earlier subnet', {
       subnet: subnet.toString(),
-      publicIp: formatIpv4(options.attrs.publicIp),
+      publicIp: options.attrs.publicIp.toString(),
     });
     return this.ownLease({ key: record.key, value }, subnet, grant, result.revision, options);
   }
 
   private ownLease(
     { key, value }: { key: string; value: string },
-    subnet: Ipv4Net,
+    subnet: IpPrefix,
     grant: { id: string; ttlSeconds: number } | undefined,
     modRevision: string,
     options: AcquireOptions,
@@ -135,7 +135,7 @@ export class EtcdLeaseClaim {
 
   private carriesIp(record: EtcdRecord, attrs: LeaseAttrs): boolean {
     try {
-      return parseLeaseRecord(this.opts.prefix, record).publicIp === attrs.publicIp;
+      return parseLeaseRecord(this.opts.prefix, record).publicIp.equals(attrs.publicIp);
     } catch {
       return false;
     }

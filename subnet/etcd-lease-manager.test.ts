@@ -6,12 +6,10 @@ import { EtcdLeaseManager } from './etcd-lease-manager.js';
 import { EtcdPeerTracker } from './etcd-peer-tracker.js';
 import type { EtcdListing, EtcdRecord, EtcdStore, EtcdWatch, EtcdWatchHandlers, EtcdWatchEvent, TxnResult } from './etcd-store.js';
 import { OutOfSubnetsError } from './errors.js';
-import { Ipv4Net, parseIpv4 } from './ipv4.js';
 import type { Lease, LeaseAttrs, LeaseBatch, SubnetPool } from './lease.js';
+import { ip, net } from '../test/addresses.js';
 
 const P = '/coreos.com/network';
-const ip = (text: string): number => parseIpv4(text) ?? 0;
-const net = (text: string): Ipv4Net => Ipv4Net.parse(text) ?? Ipv4Net.of(0, 0);
 const pool = (min = '10.244.1.0', max = '10.244.255.0'): SubnetPool => ({ network: net('10.244.0.0/16'), subnetLen: 24, subnetMin: ip(min), subnetMax: ip(max) });
 const vxlan = (publicIp: string, mac = '02:00:00:00:00:01'): LeaseAttrs => ({ publicIp: ip(publicIp), backendType: 'vxlan', backendData: { vni: 1, vtepMac: mac } });
 const HOUR = 3_600_000;
@@ -368,8 +366,8 @@ describe('EtcdPeerTracker', () => {
       { type: 'put', record: rec('10.244.3.0-24', '192.0.2.3') },
       { type: 'put', record: rec('10.244.4.0-24', '192.0.2.4') },
       { type: 'put', record: rec('10.244.2.0-24', '192.0.2.2') }, // a renewal: no news
-      { type: 'delete', record: { ...rec('10.244.2.0-24', ''), value: '' } },
-      { type: 'delete', record: { ...rec('10.244.9.0-24', ''), value: '' } }, // unknown: nothing
+      { type: 'delete', record: { ...rec('10.244.2.0-24', '0.0.0.0'), value: '' } },
+      { type: 'delete', record: { ...rec('10.244.9.0-24', '0.0.0.0'), value: '' } }, // unknown: nothing
       { type: 'put', record: rec('10.244.5.0-24', '192.0.2.5') },
       { type: 'put', record: rec('10.244.3.0-24', '192.0.2.3', '02:00:00:00:00:33') }, // changed MAC
     ]);

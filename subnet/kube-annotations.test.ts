@@ -1,5 +1,4 @@
 import { ConfigError, RemoteDataError } from './errors.js';
-import { formatIpv4, parseIpv4 } from './ipv4.js';
 import {
   annotationKeys,
   formatBackendData,
@@ -12,6 +11,7 @@ import {
   previousVtepMac,
   type NodeLike,
 } from './kube-annotations.js';
+import { ip } from '../test/addresses.js';
 
 const P = 'flannel.alpha.coreos.com';
 const keys = annotationKeys();
@@ -59,8 +59,8 @@ describe('formats we write', () => {
   });
 
   it('writes the four lease annotations', () => {
-    const ip = parseIpv4('192.0.2.10') ?? 0;
-    expect(leaseAnnotations(keys, { publicIp: ip, backendType: 'host-gw' }, ip)).toEqual({
+    const publicIp = ip('192.0.2.10');
+    expect(leaseAnnotations(keys, { publicIp, backendType: 'host-gw' }, publicIp)).toEqual({
       [`${P}/backend-type`]: 'host-gw',
       [`${P}/backend-data`]: 'null',
       [`${P}/public-ip`]: '192.0.2.10',
@@ -73,7 +73,7 @@ describe('nodeToLease', () => {
   it('reads a vxlan peer (MAC lower-cased)', () => {
     const lease = nodeToLease(keys, node(vxlanPeer, '10.244.3.0/24'));
     expect(lease.subnet.toString()).toBe('10.244.3.0/24');
-    expect(formatIpv4(lease.publicIp)).toBe('192.0.2.11');
+    expect(lease.publicIp.toString()).toBe('192.0.2.11');
     expect(lease.backendType).toBe('vxlan');
     expect(lease.backendData).toEqual({ vni: 1, vtepMac: '12:c6:0a:0b:0c:0d' });
   });
@@ -129,7 +129,7 @@ describe('read-only annotations of our own node', () => {
   });
 
   it('reads IP overrides, treating empty as unset', () => {
-    expect(overrideIp(node({ [keys.nodePublicIp]: '198.51.100.7' }), keys.nodePublicIp)).toBe(parseIpv4('198.51.100.7'));
+    expect(overrideIp(node({ [keys.nodePublicIp]: '198.51.100.7' }), keys.nodePublicIp)).toEqual(ip('198.51.100.7'));
     expect(overrideIp(node({ [keys.nodePublicIp]: '' }), keys.nodePublicIp)).toBeUndefined();
     expect(overrideIp(node({}), keys.publicIpOverwrite)).toBeUndefined();
     expect(() => overrideIp(node({ [keys.publicIpOverwrite]: 'host.example' }), keys.publicIpOverwrite)).toThrow(/not an IPv4/);

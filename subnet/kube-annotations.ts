@@ -2,8 +2,9 @@
 // A node is a peer when `<P>/kube-subnet-manager` is "true"; its subnet comes from spec.podCIDR(s)
 // and the rest of its lease from `<P>/backend-type`, `<P>/backend-data` and `<P>/public-ip`.
 import { ConfigError, RemoteDataError } from './errors.js';
-import { Ipv4Net, formatIpv4, parseIpv4, type Ipv4 } from './ipv4.js';
 import type { Lease, LeaseAttrs, VxlanBackendData } from './lease.js';
+import { IpAddress } from './ip-address.js';
+import { IpPrefix } from './ip-prefix.js';
 
 export const DEFAULT_ANNOTATION_PREFIX = 'flannel.alpha.coreos.com';
 
@@ -64,11 +65,11 @@ export function nodeName(node: NodeLike): string {
  * The node's IPv4 pod CIDR: the first IPv4 entry of spec.podCIDRs, else spec.podCIDR; undefined when
  * none is assigned yet. A value that is not a CIDR is the API server's data gone wrong: RemoteDataError.
  */
-export function nodePodCidr(node: NodeLike): Ipv4Net | undefined {
+export function nodePodCidr(node: NodeLike): IpPrefix | undefined {
   const candidates = [...(node.spec?.podCIDRs ?? []), ...(node.spec?.podCIDR ? [node.spec.podCIDR] : [])];
   for (const text of candidates) {
     if (text.includes(':')) continue; // IPv6 half of a dual-stack node
-    const net = Ipv4Net.parse(text, false);
+    const net = IpPrefix.parse(text, { family: 'ipv4', strict: false });
     if (net === undefined) throw new RemoteDataError(`node ${nodeName(node)}`, `podCIDR "${text}" is not an IPv4 CIDR`);
     return net;
   }
@@ -104,11 +105,11 @@ export function parseVxlanBackendData(text: string, source: string): VxlanBacken
 }
 
 /** The annotations we publish on our own node (flannel also rewrites them all when any differs). */
-export function leaseAnnotations(keys: AnnotationKeys, attrs: LeaseAttrs, publishedIp: Ipv4): Record<string, string> {
+export function leaseAnnotations(keys: AnnotationKeys, attrs: LeaseAttrs, publishedIp: IpAddress): Record<string, string> {
   return {
     [keys.backendType]: attrs.backendType,
     [keys.backendData]: formatBackendData(attrs.backendData),
-    [keys.publicIp]: formatIpv4(publishedIp),
+    [keys.publicIp]: publishedIp.toString(),
     [keys.subnetKubeManaged]: 'true',
   };
 }
@@ -133,7 +134,7 @@ export function nodeToLease(keys: AnnotationKeys, node: NodeLike): Lease {
 
   const ipText = annotations[keys.publicIp];
   if (ipText === undefined) throw new RemoteDataError(source, `annotation ${keys.publicIp} is missing`);
-  const publicIp = parseIpv4(ipText);
+  const publicIp = IpAddress.parse(ipText, 'ipv4');
   if (publicIp === undefined) {
     throw new RemoteDataError(source, `annotation ${keys.publicIp} ${JSON.stringify(ipText)} is not an IPv4 address`);
   }
@@ -163,10 +164,10 @@ export function previousVtepMac(keys: AnnotationKeys, node: NodeLike): string | 
  * A read-only IPv4 override annotation (node-public-ip or public-ip-overwrite); undefined when absent
  * or empty, RemoteDataError when set to something that is not an IPv4 address.
  */
-export function overrideIp(node: NodeLike, key: string): Ipv4 | undefined {
+export function overrideIp(node: NodeLike, key: string): IpAddress | undefined {
   const text = node.metadata?.annotations?.[key];
   if (text === undefined || text === '') return undefined;
-  const ip = parseIpv4(text);
+  const ip = IpAddress.parse(text, 'ipv4');
   if (ip === undefined) {
     throw new RemoteDataError(`node ${nodeName(node)}`, `annotation ${key} ${JSON.stringify(text)} is not an IPv4 address`);
   }

@@ -7,7 +7,6 @@ import { readFile as fsReadFile } from 'node:fs/promises';
 import type { Logger } from 'winston';
 import { abortableSleep } from './backoff.js';
 import { ConfigError, RemoteDataError } from './errors.js';
-import { formatIpv4, type Ipv4 } from './ipv4.js';
 import {
   annotationKeys,
   leaseAnnotations,
@@ -22,6 +21,7 @@ import { ResourceExpiredError } from './kube-node-client.js';
 import { lacksNetworkCondition, networkAvailablePatch } from './kube-node-condition.js';
 import { deliver, PeerNodes } from './kube-peer-nodes.js';
 import type { AcquireOptions, Lease, LeaseManager, LeaseWatcher } from './lease.js';
+import { IpAddress } from './ip-address.js';
 
 export interface KubeLeaseManagerOptions {
   client: KubeNodeClient;
@@ -42,7 +42,7 @@ export interface KubeLeaseManagerOptions {
 /** What our own Node object says about an earlier run and about overrides, read before start-up. */
 export interface OwnNodeHints {
   /** `<P>/node-public-ip`: use instead of --public-ip when set. */
-  nodePublicIp?: Ipv4 | undefined;
+  nodePublicIp?: IpAddress | undefined;
   /** From our `<P>/backend-data`: give a newly created VXLAN device this MAC, so peers stay valid. */
   previousVtepMac?: string | undefined;
 }
@@ -114,7 +114,7 @@ export class KubeLeaseManager implements LeaseManager {
         delayMs = Math.min(delayMs * 2, this.maxMs);
         continue;
       }
-      if (!pool.network.containsNet(subnet)) {
+      if (!pool.network.containsPrefix(subnet)) {
         throw new ConfigError(
           'Network',
           `node ${this.opts.nodeName} has pod CIDR ${subnet.toString()}, outside Network ${pool.network.toString()}; ` +
@@ -131,7 +131,7 @@ export class KubeLeaseManager implements LeaseManager {
           (s) => this.opts.client.patchNodeStatus(this.opts.nodeName, { metadata: { annotations: wanted } }, s),
           signal,
         );
-        this.log.info('published lease annotations', { subnet: subnet.toString(), publicIp: formatIpv4(publishedIp) });
+        this.log.info('published lease annotations', { subnet: subnet.toString(), publicIp: publishedIp.toString() });
       }
       // Like flannel, the lease carries our own attributes: the override only changes what peers see.
       const lease = { ...attrs, subnet, expiresAt: undefined };
@@ -258,11 +258,11 @@ export class KubeLeaseManager implements LeaseManager {
   }
 
   /** `quiet` for the check at every event of our Node (heartbeats): the log line is for acquiring. */
-  private publishedIp(node: KubeNode, own: Ipv4, { quiet = false } = {}): Ipv4 {
+  private publishedIp(node: KubeNode, own: IpAddress, { quiet = false } = {}): IpAddress {
     try {
       const overwrite = overrideIp(node, this.keys.publicIpOverwrite);
       if (overwrite !== undefined && overwrite !== own) {
-        if (!quiet) this.log.info(`publishing public IP ${formatIpv4(overwrite)} from annotation ${this.keys.publicIpOverwrite}`);
+        if (!quiet) this.log.info(`publishing public IP ${overwrite.toString()} from annotation ${this.keys.publicIpOverwrite}`);
         return overwrite;
       }
     } catch (err) {

@@ -1,13 +1,13 @@
 import winston from 'winston';
-import { Ipv4Net } from '../../subnet/ipv4.js';
+import { IpPrefix } from '../../subnet/ip-prefix.js';
 import type { CommandRunner } from './command-runner.js';
 import { IptablesFirewall, NftablesFirewall, type Firewall, type FirewallOptions } from './firewall.js';
 import { FirewallKeeper } from './firewall-keeper.js';
 import { iptablesProblems, iptablesRestoreScript, masqueradeChain, nftablesScript } from './flannel-rules.js';
 
 const logger = winston.createLogger({ silent: true });
-function net(text: string): Ipv4Net {
-  const parsed = Ipv4Net.parse(text);
+function net(text: string): IpPrefix {
+  const parsed = IpPrefix.parse(text);
   if (!parsed) throw new Error(text);
   return parsed;
 }

@@ -1,15 +1,15 @@
 // flannel's masquerade and forward rules, as text. iptables rules are written exactly as
 // `iptables -S` prints them, so the same strings serve to install (iptables-restore) and to check
 // (iptables-save); the nftables rules are the same matches in nft syntax.
-import type { Ipv4Net } from '../../subnet/ipv4.js';
+import type { IpPrefix } from '../../subnet/ip-prefix.js';
 
 export const MASQ_CHAIN = 'FLANNEL-POSTRTG';
 export const FORWARD_CHAIN = 'FLANNEL-FWD';
 export const NFT_TABLE = 'flannel-ipv4';
 
 export interface RuleInputs {
-  network: Ipv4Net;
-  podSubnet: Ipv4Net;
+  network: IpPrefix;
+  podSubnet: IpPrefix;
   /** MASQUERADE --random-fully (off with --ip-masq-fully-random-disable). */
   randomFully: boolean;
 }

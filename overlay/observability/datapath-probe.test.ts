@@ -1,11 +1,16 @@
-import { Ipv4Net, formatIpv4, parseIpv4, type Ipv4 } from '../../subnet/ipv4.js';
+import { IpAddress } from '../../subnet/ip-address.js';
+import { IpPrefix } from '../../subnet/ip-prefix.js';
 import type { Lease } from '../../subnet/lease.js';
 import { DatapathProbe, probeTargetOf, type ProbeClock } from './datapath-probe.js';
 import type { Pinger } from './icmp-pinger.js';
 
-const ip = (text: string): Ipv4 => parseIpv4(text) ?? 0;
+function ip(text: string): IpAddress {
+  const address = IpAddress.parse(text);
+  if (!address) throw new Error(text);
+  return address;
+}
 function lease(subnet: string, publicIp: string, backendType = 'vxlan'): Lease {
-  const net = Ipv4Net.parse(subnet);
+  const net = IpPrefix.parse(subnet);
   if (!net) throw new Error(subnet);
   return { subnet: net, publicIp: ip(publicIp), backendType, backendData: backendType === 'vxlan' ? { vni: 1, vtepMac: '02:00:00:00:00:01' } : undefined };
 }
@@ -28,9 +33,9 @@ class FakeClock implements ProbeClock {
 class FakePinger implements Pinger {
   readonly up = new Set<string>();
   readonly pinged: string[] = [];
-  ping(address: Ipv4): Promise<number | undefined> {
-    this.pinged.push(formatIpv4(address));
-    return Promise.resolve(this.up.has(formatIpv4(address)) ? 1 : undefined);
+  ping(address: IpAddress): Promise<number | undefined> {
+    this.pinged.push(address.toString());
+    return Promise.resolve(this.up.has(address.toString()) ? 1 : undefined);
   }
   close(): void {}
 }

@@ -123,7 +123,7 @@ export class DatapathProbe {
 /** Where an echo for this peer goes (see the note at the top), or undefined when it is not probed. */
 export function probeTargetOf(lease: Lease): ProbeTarget | undefined {
   const peer = lease.subnet.toString();
-  if (lease.backendType === 'vxlan') return { peer, address: lease.subnet.ip };
+  if (lease.backendType === 'vxlan') return { peer, address: lease.subnet.address };
   if (lease.backendType === 'host-gw') return { peer, address: lease.publicIp };
   return undefined;
 }

@@ -3,11 +3,11 @@
 // the sequence number and the source address. The module is loaded on open(), so nothing that merely
 // imports this file needs the native build.
 import { createRequire } from 'node:module';
-import { formatIpv4, parseIpv4, type Ipv4 } from '../../subnet/ipv4.js';
+import { IpAddress } from '../../subnet/ip-address.js';
 
 /** Sends one echo and resolves with the RTT in ms, or undefined when no reply came in time. */
 export interface Pinger {
-  ping(address: Ipv4, timeoutMs: number): Promise<number | undefined>;
+  ping(address: IpAddress, timeoutMs: number): Promise<number | undefined>;
   close(): void;
 }
 
@@ -29,7 +29,7 @@ const ECHO_REPLY = 0;
 const ECHO_REQUEST = 8;
 
 interface Pending {
-  address: Ipv4;
+  address: IpAddress;
   sentAt: number;
   resolve: (rttMs: number | undefined) => void;
   timer: NodeJS.Timeout;
@@ -62,7 +62,7 @@ export class IcmpPinger implements Pinger {
     return new IcmpPinger(raw, socket, Math.floor(Math.random() * 0x10000), onError);
   }
 
-  ping(address: Ipv4, timeoutMs: number): Promise<number | undefined> {
+  ping(address: IpAddress, timeoutMs: number): Promise<number | undefined> {
     if (this.closed) return Promise.resolve(undefined);
     this.sequence = (this.sequence + 1) & 0xffff;
     const sequence = this.sequence;
@@ -79,7 +79,7 @@ export class IcmpPinger implements Pinger {
       };
       const timer = setTimeout(() => { finish(undefined); }, timeoutMs);
       this.pending.set(sequence, { address, sentAt: performance.now(), resolve: finish, timer });
-      this.socket.send(packet, 0, packet.length, formatIpv4(address), (err) => {
+      this.socket.send(packet, 0, packet.length, address.toString(), (err) => {
         // e.g. ENETUNREACH when no route leads there: a lost probe, reported as such.
         if (err) finish(undefined);
       });
@@ -97,7 +97,7 @@ export class IcmpPinger implements Pinger {
     const reply = parseEchoReply(buffer);
     if (reply?.identifier !== this.identifier) return;
     const entry = this.pending.get(reply.sequence);
-    if (entry === undefined || parseIpv4(source) !== entry.address) return;
+    if (entry === undefined || IpAddress.parse(source)?.equals(entry.address) !== true) return;
     entry.resolve(performance.now() - entry.sentAt);
   }
 }

@@ -1,8 +1,8 @@
-import { parseIpv4 } from '../../subnet/ipv4.js';
 import { compareSubnets, ProbeBook, type ProbeTarget } from './probe-book.js';
+import { ip } from '../../test/addresses.js';
 
 const at = new Date('2026-11-22T10:00:00Z');
-const target = (peer: string, address = peer.replace(/\/\d+$/, '')): ProbeTarget => ({ peer, address: parseIpv4(address) ?? 0 });
+const target = (peer: string, address = peer.replace(/\/\d+$/, '')): ProbeTarget => ({ peer, address: ip(address) });
 const book = (): ProbeBook => new ProbeBook({ brokenAfter: 3, windowSize: 4 });
 
 describe('ProbeBook round robin', () => {

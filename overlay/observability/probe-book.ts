@@ -1,14 +1,14 @@
+import { IpAddress } from '../../subnet/ip-address.js';
 // What the datapath probe knows about each peer, and whom to probe next. Pure bookkeeping (no clock,
 // no sockets): the probe loop feeds it targets and results, the health server and metrics read it.
 // Round robin runs in subnet order and resumes after the last peer probed, so a changing peer set
 // neither restarts the round nor starves anyone.
-import { formatIpv4, type Ipv4 } from '../../subnet/ipv4.js';
 
 export interface ProbeTarget {
   /** The peer's subnet, e.g. "10.244.3.0/24" (also its key). */
   peer: string;
   /** The address the echo goes to (see datapath-probe.ts for which one). */
-  address: Ipv4;
+  address: IpAddress;
 }
 
 export interface PeerProbeResult {
@@ -67,7 +67,7 @@ export class ProbeBook {
     const next = new Map<string, PeerState>();
     for (const target of targets) {
       const known = this.peers.get(target.peer);
-      next.set(target.peer, known && known.target.address === target.address ? known : fresh(target));
+      next.set(target.peer, known?.target.address.equals(target.address) === true ? known : fresh(target));
     }
     this.peers.clear();
     for (const [peer, state] of next) this.peers.set(peer, state);
@@ -92,7 +92,7 @@ export class ProbeBook {
   /** Records one probe's outcome; results for a peer that left or moved are ignored. */
   record(target: ProbeTarget, rttMs: number | undefined, at: Date): void {
     const state = this.peers.get(target.peer);
-    if (state?.target.address !== target.address) return;
+    if (state?.target.address.equals(target.address) !== true) return;
     state.window.push(rttMs !== undefined);
     if (state.window.length > this.options.windowSize) state.window.shift();
     state.lastProbeAt = at;
@@ -127,7 +127,7 @@ export class ProbeBook {
     const lost = state.window.filter((ok) => !ok).length;
     return {
       peer: state.target.peer,
-      address: formatIpv4(state.target.address),
+      address: state.target.address.toString(),
       sent,
       lost,
       lossRatio: sent === 0 ? 0 : lost / sent,

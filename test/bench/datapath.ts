@@ -3,8 +3,8 @@
 import { writeFile } from 'node:fs/promises';
 import { LabCluster, type LabNode, type LabPod } from '../lab/cluster.js';
 import { forwardChain, iptablesRestoreScript } from '../../overlay/firewall/flannel-rules.js';
-import { Ipv4Net } from '../../subnet/ipv4.js';
 import { median } from './kernel-state.js';
+import { IpPrefix } from '../../subnet/ip-prefix.js';
 
 export interface DatapathFigures {
   name: string;
@@ -88,7 +88,7 @@ export async function measureByHand(backend: 'vxlan' | 'host-gw', runs: number, 
       }
     }
     // flanneld installs its FORWARD accept rules by default, and so does weftd: so does the baseline.
-    const network = Ipv4Net.parse('10.244.0.0/16');
+    const network = IpPrefix.parse('10.244.0.0/16', { family: 'ipv4' });
     if (!network) throw new Error('bad network');
     const forward = forwardChain({ network });
     for (const node of nodes) await lab.scope.exec(node.ns, 'iptables-restore', ['--noflush', '-w', '5'], iptablesRestoreScript([forward], new Set([forward.jump])));

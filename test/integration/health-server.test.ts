@@ -13,15 +13,13 @@ import { Observability } from '../../overlay/observability/observability.js';
 import type { ProbeSummary } from '../../overlay/observability/probe-book.js';
 import { parsePrometheusText, sampleValue } from '../../overlay/observability/prometheus-text.js';
 import { ReconcileLoop } from '../../overlay/reconcile-loop.js';
-import { Ipv4Net, parseIpv4 } from '../../subnet/ipv4.js';
 import type { Lease, LeaseAttrs } from '../../subnet/lease.js';
 import { NetnsScope, run, waitFor } from '../lab/netns.js';
+import { ip, net } from '../addresses.js';
 
 const T = 60_000;
 const execFileAsync = promisify(execFile);
 const logger = winston.createLogger({ silent: true });
-const ip = (text: string): number => parseIpv4(text) ?? 0;
-const net = (text: string): Ipv4Net => Ipv4Net.parse(text) ?? Ipv4Net.of(0, 0);
 const lease = (subnet: string, publicIp: string): Lease => ({
   subnet: net(subnet), publicIp: ip(publicIp), backendType: 'vxlan', backendData: { vni: 1, vtepMac: '02:00:00:00:00:01' },
 });
@@ -130,10 +128,11 @@ describe('datapath probe over raw ICMP in namespaces', () => {
       const script = `
         import { IcmpPinger } from ${JSON.stringify(dist('../../overlay/observability/icmp-pinger.js'))};
         import { DatapathProbe } from ${JSON.stringify(dist('../../overlay/observability/datapath-probe.js'))};
-        import { Ipv4Net, parseIpv4 } from ${JSON.stringify(dist('../../subnet/ipv4.js'))};
+        import { IpAddress } from ${JSON.stringify(dist('../../subnet/ip-address.js'))};
+        import { IpPrefix } from ${JSON.stringify(dist('../../subnet/ip-prefix.js'))};
         const pinger = IcmpPinger.open((err) => console.error(err.message));
         const probe = new DatapathProbe(pinger, { ratePerSecond: 20, timeoutMs: 300, brokenAfter: 3, windowSize: 10 });
-        probe.setPeers([{ subnet: Ipv4Net.parse('10.244.2.0/24'), publicIp: parseIpv4('192.0.2.2'), backendType: 'host-gw' }], 'host-gw');
+        probe.setPeers([{ subnet: IpPrefix.parse('10.244.2.0/24', { family: 'ipv4' }), publicIp: IpAddress.parse('192.0.2.2', 'ipv4'), backendType: 'host-gw' }], 'host-gw');
         const stop = new AbortController();
         const timer = setInterval(() => console.log(JSON.stringify(probe.summary())), 100);
         setTimeout(() => stop.abort(), 20000);

@@ -1,11 +1,8 @@
 // Shared by the lease manager integration tests (etcd and kube): a log collector, a recording watcher, etcd managers.
 import winston from 'winston';
 import { EtcdLeaseManager, type EtcdLeaseManagerOptions } from '../../subnet/etcd-lease-manager.js';
-import { Ipv4Net, parseIpv4 } from '../../subnet/ipv4.js';
 import type { Lease, LeaseAttrs, LeaseBatch, SubnetPool } from '../../subnet/lease.js';
-
-export const ip = (text: string): number => parseIpv4(text) ?? 0;
-export const net = (text: string): Ipv4Net => Ipv4Net.parse(text) ?? Ipv4Net.of(0, 0);
+import { ip, net } from '../addresses.js';
 
 export function pool(network = '10.244.0.0/16', min = '10.244.1.0', max = '10.244.255.0', subnetLen = 24): SubnetPool {
   return { network: net(network), subnetLen, subnetMin: ip(min), subnetMax: ip(max) };
