@@ -2,7 +2,7 @@
 import type { Logger } from 'winston';
 import type { Lease, LeaseAttrs } from '../subnet/lease.js';
 import type { KernelEvent } from './rtnetlink.js';
-import { IpAddress } from '../subnet/ip-address.js';
+import type { IpAddress } from '../subnet/ip-address.js';
 
 /** The underlay interface the overlay runs on, chosen by --iface / --iface-regex / default route. */
 export interface ExternalInterface {

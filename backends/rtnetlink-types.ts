@@ -1,5 +1,5 @@
-import { IpAddress } from '../subnet/ip-address.js';
-import { IpPrefix } from '../subnet/ip-prefix.js';
+import type { IpAddress } from '../subnet/ip-address.js';
+import type { IpPrefix } from '../subnet/ip-prefix.js';
 // The typed values backends/rtnetlink.ts speaks in: what the kernel holds (links, addresses,
 // neighbours, FDB entries, routes), the writes we ask of it, and the changes it announces.
 

@@ -7,7 +7,7 @@ import type { EtcdStore } from '../subnet/etcd-store.js';
 import { ConfigError, RemoteDataError } from '../subnet/errors.js';
 import { findOrphanedLeases } from './weftctl-orphans.js';
 import type { Output } from './weftctl-leases.js';
-import { IpPrefix } from '../subnet/ip-prefix.js';
+import type { IpPrefix } from '../subnet/ip-prefix.js';
 
 export const CONFIG_OK = 0;
 export const CONFIG_REFUSED = 1;

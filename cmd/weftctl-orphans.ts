@@ -2,7 +2,7 @@
 // Network, or whose prefix length differs from the new SubnetLen, no longer fits any node's pool, so
 // its node would take another subnet at its next start and its pods would be renumbered.
 import type { SubnetPool } from '../subnet/lease.js';
-import { IpPrefix } from '../subnet/ip-prefix.js';
+import type { IpPrefix } from '../subnet/ip-prefix.js';
 
 export interface OrphanedLease {
   subnet: IpPrefix;

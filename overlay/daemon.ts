@@ -13,8 +13,8 @@ import type { Firewall, FirewallOptions } from './firewall/firewall.js';
 import { FirewallKeeper } from './firewall/firewall-keeper.js';
 import { ReconcileLoop } from './reconcile-loop.js';
 import { readPreviousSubnets, writeSubnetEnv } from './subnet-env.js';
-import { IpAddress } from '../subnet/ip-address.js';
-import { IpPrefix } from '../subnet/ip-prefix.js';
+import type { IpAddress } from '../subnet/ip-address.js';
+import type { IpPrefix } from '../subnet/ip-prefix.js';
 
 /** The parts the daemon drives; cmd/ wires the real ones, tests may pass fakes. */
 export interface DaemonParts {

@@ -1,6 +1,6 @@
 // Folding lease batches into the desired set of peers: pure functions, keyed by subnet text.
 import { sameDatapath, type Lease, type LeaseBatch } from '../subnet/lease.js';
-import { IpPrefix } from '../subnet/ip-prefix.js';
+import type { IpPrefix } from '../subnet/ip-prefix.js';
 
 export type PeerMap = Map<string, Lease>;
 

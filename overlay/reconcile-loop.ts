@@ -14,7 +14,7 @@ import type { ApplyResult, Backend } from '../backends/backend.js';
 import type { Lease, LeaseBatch } from '../subnet/lease.js';
 import { LeaseConflicts } from './lease-conflicts.js';
 import { dropOwnSubnet, foldBatch, type PeerMap } from './peer-set.js';
-import { IpPrefix } from '../subnet/ip-prefix.js';
+import type { IpPrefix } from '../subnet/ip-prefix.js';
 
 export interface ReconcileOptions {
   /** Full resync period: repairs whatever changed behind our back. */

@@ -7,7 +7,7 @@ import type { EtcdRecord, EtcdStore } from './etcd-store.js';
 import { OutOfSubnetsError, RemoteDataError, TransientError } from './errors.js';
 import type { AcquireOptions, Lease, LeaseAttrs, SubnetPool } from './lease.js';
 import { fitsPool, isTaken, pickFreeSubnet } from './subnet-picker.js';
-import { IpPrefix } from './ip-prefix.js';
+import type { IpPrefix } from './ip-prefix.js';
 
 /** Our lease as last written. */
 export interface OwnLease {

@@ -7,7 +7,7 @@ import { parseLeaseRecord } from './etcd-lease-codec.js';
 import type { EtcdRecord, EtcdWatchEvent } from './etcd-store.js';
 import { RemoteDataError } from './errors.js';
 import { sameDatapath, type Lease, type LeaseBatch } from './lease.js';
-import { IpPrefix } from './ip-prefix.js';
+import type { IpPrefix } from './ip-prefix.js';
 
 export interface PeerTrackerOptions {
   prefix: string;

@@ -21,7 +21,7 @@ import { ResourceExpiredError } from './kube-node-client.js';
 import { lacksNetworkCondition, networkAvailablePatch } from './kube-node-condition.js';
 import { deliver, PeerNodes } from './kube-peer-nodes.js';
 import type { AcquireOptions, Lease, LeaseManager, LeaseWatcher } from './lease.js';
-import { IpAddress } from './ip-address.js';
+import type { IpAddress } from './ip-address.js';
 
 export interface KubeLeaseManagerOptions {
   client: KubeNodeClient;

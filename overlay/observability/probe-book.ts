@@ -1,4 +1,4 @@
-import { IpAddress } from '../../subnet/ip-address.js';
+import type { IpAddress } from '../../subnet/ip-address.js';
 // What the datapath probe knows about each peer, and whom to probe next. Pure bookkeeping (no clock,
 // no sockets): the probe loop feeds it targets and results, the health server and metrics read it.
 // Round robin runs in subnet order and resumes after the last peer probed, so a changing peer set
