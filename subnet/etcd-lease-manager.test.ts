@@ -233,6 +233,22 @@ describe('EtcdLeaseManager (fake store and clock)', () => {
     await manager.close();
   });
 
+  it('never reports a key that carries our public IP as a peer (an old lease of ours)', async () => {
+    const { store, manager } = setup();
+    // Inside the network but not of SubnetLen: not reused, and still not a peer.
+    store.put(`${P}/subnets/10.244.200.0-25`, encodeLeaseValue(vxlan('192.0.2.1')), '55');
+    store.put(`${P}/subnets/10.244.8.0-24`, encodeLeaseValue(vxlan('192.0.2.8')), '3');
+    await manager.acquireLease({ pool: pool(), attrs: vxlan('192.0.2.1') }, signal());
+    const batches: LeaseBatch[] = [];
+    const ac = new AbortController();
+    const watching = manager.watchLeases({ onBatch: (b) => batches.push(b), onOwnLeaseChanged: () => undefined }, ac.signal);
+    await flush();
+    expect(batches.map((b) => [b.kind, b.leases.map((l) => l.subnet.toString())])).toEqual([['snapshot', ['10.244.8.0/24']]]);
+    ac.abort();
+    await manager.close();
+    await watching;
+  });
+
   it('chooses again when another node wins the race for a subnet, and revokes the unused grant', async () => {
     const { store, manager, lines } = setup();
     let raced = 0;

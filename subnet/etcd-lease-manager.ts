@@ -186,7 +186,7 @@ export class EtcdLeaseManager implements LeaseManager {
 
   private isOwn(key: string, lease: Lease): boolean {
     const own = this.own;
-    return own !== undefined && (key === own.key || lease.publicIp === own.attrs.publicIp);
+    return own !== undefined && (key === own.key || lease.publicIp.equals(own.attrs.publicIp));
   }
 
   /** Records our lease and (re)starts its renewal; a reservation is never renewed. */

@@ -261,7 +261,7 @@ export class KubeLeaseManager implements LeaseManager {
   private publishedIp(node: KubeNode, own: IpAddress, { quiet = false } = {}): IpAddress {
     try {
       const overwrite = overrideIp(node, this.keys.publicIpOverwrite);
-      if (overwrite !== undefined && overwrite !== own) {
+      if (overwrite !== undefined && !overwrite.equals(own)) {
         if (!quiet) this.log.info(`publishing public IP ${overwrite.toString()} from annotation ${this.keys.publicIpOverwrite}`);
         return overwrite;
       }
