@@ -9,7 +9,6 @@ import {
   parseLeaseRecord,
   parseLeaseValue,
   parseSubnetKey,
-  subnetKey,
   subnetsDir,
 } from './etcd-lease-codec.js';
 import { ip, net } from '../test/addresses.js';
@@ -32,7 +31,7 @@ describe('keys', () => {
   it("builds flannel's key names", () => {
     expect(configKey(P)).toBe('/coreos.com/network/config');
     expect(subnetsDir(P)).toBe('/coreos.com/network/subnets/');
-    expect(subnetKey(P, net('10.1.15.0/24'))).toBe('/coreos.com/network/subnets/10.1.15.0-24');
+    expect(leaseKey(P, { ipv4: net('10.1.15.0/24'), ipv6: undefined })).toBe('/coreos.com/network/subnets/10.1.15.0-24');
   });
 
   it('parses subnet keys, including the IPv4 half of a dual-stack key', () => {

@@ -71,10 +71,6 @@ function parseKeyHalf(text: string, pattern: RegExp, family: 'ipv4' | 'ipv6'): I
   return match ? IpPrefix.parse(`${match[1] ?? ''}/${match[2] ?? ''}`, { family }) : undefined;
 }
 
-export function subnetKey(prefix: string, subnet: IpPrefix): string {
-  return leaseKey(prefix, { ipv4: subnet, ipv6: undefined });
-}
-
 /** The IPv4 subnet a lease key names (a dual-stack key's IPv4 half). An IPv6-only key has none. */
 export function parseSubnetKey(prefix: string, key: string): IpPrefix {
   return ipv4Half(key, parseLeaseKey(prefix, key));

@@ -233,6 +233,26 @@ describe('EtcdLeaseManager (fake store and clock)', () => {
     await manager.close();
   });
 
+  it('reuses a key of ours only when it has an IPv6 half exactly when we want one, fitting its pool (flannel)', async () => {
+    const ipv6Pool = { network: net('fd00:12::/32'), subnetLen: 56, subnetMin: ip('fd00:12:13::'), subnetMax: ip('fd00:12:13:ff00::') };
+    const dualAttrs: LeaseAttrs = { ...vxlan('192.0.2.1'), publicIpv6: ip('2001:db8::1'), backendV6Data: { vni: 1, vtepMac: '02:00:00:00:06:01' } };
+    const { store, manager } = setup();
+    await expect(manager.acquireLease({ pool: pool(), ipv6Pool, attrs: vxlan('192.0.2.1') }, signal())).rejects.toThrow(/no IPv6 address/);
+    store.put(`${P}/subnets/10.244.1.0-24`, encodeLeaseValue(vxlan('192.0.2.1')), '55'); // ours, IPv4 only
+    const dual = await manager.acquireLease({ pool: pool(), ipv6Pool, attrs: dualAttrs }, signal());
+    expect([dual.subnet.toString(), dual.ipv6Subnet?.toString()]).toEqual(['10.244.2.0/24', 'fd00:12:13::/56']);
+    expect(store.kvs.has(`${P}/subnets/10.244.2.0-24&fd00:12:13::-56`)).toBe(true);
+    await manager.close();
+
+    const again = setup();
+    again.store.put(`${P}/subnets/10.244.2.0-24&fd00:12:13::-56`, encodeLeaseValue(dualAttrs), '56');
+    const reused = await again.manager.acquireLease({ pool: pool(), ipv6Pool, attrs: dualAttrs }, signal());
+    expect([reused.subnet.toString(), reused.ipv6Subnet?.toString()]).toEqual(['10.244.2.0/24', 'fd00:12:13::/56']);
+    const ipv4Only = await again.manager.acquireLease({ pool: pool(), attrs: vxlan('192.0.2.1') }, signal());
+    expect([ipv4Only.subnet.toString(), ipv4Only.ipv6Subnet]).toEqual(['10.244.1.0/24', undefined]);
+    await again.manager.close();
+  });
+
   it('never reports a key that carries our public IP as a peer (an old lease of ours)', async () => {
     const { store, manager } = setup();
     // Inside the network but not of SubnetLen: not reused, and still not a peer.

@@ -55,9 +55,12 @@ export interface LeaseWatcher {
 
 export interface AcquireOptions {
   pool: SubnetPool;
+  /** With EnableIPv6 (dual stack): the lease gets a subnet from each pool, under one key. */
+  ipv6Pool?: SubnetPool | undefined;
   attrs: LeaseAttrs;
-  /** The subnet from an earlier subnet.env, tried before a random one. */
+  /** The subnets from an earlier subnet.env, tried before random ones. */
   previousSubnet?: IpPrefix | undefined;
+  previousIpv6Subnet?: IpPrefix | undefined;
 }
 
 export interface LeaseManager {

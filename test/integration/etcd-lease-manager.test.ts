@@ -5,7 +5,7 @@ import type { EtcdLeaseManager } from '../../subnet/etcd-lease-manager.js';
 import { EtcdServer } from '../lab/etcd-server.js';
 import { waitFor } from '../lab/netns.js';
 import { ip, net } from '../addresses.js';
-import { flannelValue, makeManager, PeerRecorder, pool, vxlan } from './lease-test-helpers.js';
+import { etcdLeaseId, etcdValue, flannelValue, makeManager, PeerRecorder, pool, vxlan } from './lease-test-helpers.js';
 
 const T = 60_000;
 
@@ -20,21 +20,14 @@ function manager(prefix: string, extra: Parameters<typeof makeManager>[2] = {}):
   return made;
 }
 
-async function get(key: string): Promise<string> {
-  return (await etcd.etcdctl(['get', key, '--print-value-only'])).replace(/\n$/, '');
-}
+const get = (key: string): Promise<string> => etcdValue(etcd, key);
 
 async function keys(prefix: string): Promise<string[]> {
   const out = await etcd.etcdctl(['get', `${prefix}/subnets/`, '--prefix', '--keys-only']);
   return out.split('\n').filter((line) => line !== '').sort();
 }
 
-/** The etcd lease ID (decimal) attached to a key; "0" when none. */
-async function leaseIdOf(key: string): Promise<string> {
-  const out = await etcd.etcdctl(['get', key, '-w', 'json']);
-  const match = /"lease":(\d+)/.exec(out);
-  return match?.[1] ?? '0';
-}
+const leaseIdOf = (key: string): Promise<string> => etcdLeaseId(etcd, key);
 
 beforeAll(async () => {
   etcd = await EtcdServer.start();

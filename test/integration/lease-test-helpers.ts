@@ -2,6 +2,7 @@
 import winston from 'winston';
 import { EtcdLeaseManager, type EtcdLeaseManagerOptions } from '../../subnet/etcd-lease-manager.js';
 import type { Lease, LeaseAttrs, LeaseBatch, SubnetPool } from '../../subnet/lease.js';
+import type { EtcdServer } from '../lab/etcd-server.js';
 import { ip, net } from '../addresses.js';
 
 export function pool(network = '10.244.0.0/16', min = '10.244.1.0', max = '10.244.255.0', subnetLen = 24): SubnetPool {
@@ -62,6 +63,17 @@ export function makeManager(
     ...extra,
   });
   return { manager, lines };
+}
+
+/** A key's value as etcdctl prints it. */
+export async function etcdValue(etcd: EtcdServer, key: string): Promise<string> {
+  return (await etcd.etcdctl(['get', key, '--print-value-only'])).replace(/\n$/, '');
+}
+
+/** The etcd lease ID (decimal) attached to a key; "0" when none. */
+export async function etcdLeaseId(etcd: EtcdServer, key: string): Promise<string> {
+  const out = await etcd.etcdctl(['get', key, '-w', 'json']);
+  return /"lease":(\d+)/.exec(out)?.[1] ?? '0';
 }
 
 /** flannel's value for a vxlan lease, written by hand in tests. */
