@@ -90,6 +90,7 @@ function sameBackendData(a: VxlanBackendData | undefined, b: VxlanBackendData | 
   return a?.vni === b?.vni && a?.vtepMac === b?.vtepMac;
 }
 
-function sameOptional<T extends { equals(other: T): boolean }>(a: T | undefined, b: T | undefined): boolean {
+/** Both absent, or both present and equal (values with an equals method: addresses, prefixes). */
+export function sameOptional<T extends { equals(other: T): boolean }>(a: T | undefined, b: T | undefined): boolean {
   return a === undefined || b === undefined ? a === b : a.equals(b);
 }
