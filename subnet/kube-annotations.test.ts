@@ -84,6 +84,30 @@ describe('nodeToLease', () => {
     expect(lease.backendData).toBeUndefined();
   });
 
+  it('reads the IPv6 half of a dual-stack peer, and refuses one whose public-ipv6 is not IPv6', () => {
+    const dual = { ...vxlanPeer, [`${P}/public-ipv6`]: '2001:DB8::11', [`${P}/backend-v6-data`]: '{"VNI":1,"VtepMAC":"12:c6:0a:0b:06:0d"}' };
+    const lease = nodeToLease(keys, node(dual, '10.244.6.0/24', ['10.244.6.0/24', 'fd00:1:0:6::/64']));
+    expect([lease.ipv6Subnet?.toString(), lease.publicIpv6?.toString(), lease.backendV6Data?.vtepMac]).toEqual(['fd00:1:0:6::/64', '2001:db8::11', '12:c6:0a:0b:06:0d']);
+    expect(nodePodCidr(node(dual, undefined, ['10.244.6.0/24', 'fd00:1:0:6::/64']), 'ipv6')?.toString()).toBe('fd00:1:0:6::/64');
+    expect(() => nodeToLease(keys, node({ ...dual, [`${P}/public-ipv6`]: '192.0.2.11' }, '10.244.6.0/24', ['10.244.6.0/24', 'fd00:1:0:6::/64'])))
+      .toThrow(/public-ipv6 "192.0.2.11" is not an IPv6 address/);
+    expect(() => nodeToLease(keys, node({ ...dual, [`${P}/backend-v6-data`]: 'null' }, '10.244.6.0/24', ['10.244.6.0/24', 'fd00:1:0:6::/64'])))
+      .toThrow(RemoteDataError);
+  });
+
+  it('publishes the IPv6 annotations only with an IPv6 address', () => {
+    const attrs = { publicIp: ip('192.0.2.10'), publicIpv6: ip('2001:db8::10'), backendType: 'vxlan', backendData: { vni: 1, vtepMac: '12:c6:0a:0b:0c:0d' }, backendV6Data: { vni: 1, vtepMac: '12:c6:0a:0b:06:0d' } };
+    expect(leaseAnnotations(keys, attrs, attrs.publicIp, attrs.publicIpv6)).toEqual({
+      [`${P}/backend-type`]: 'vxlan',
+      [`${P}/backend-data`]: '{"VNI":1,"VtepMAC":"12:c6:0a:0b:0c:0d"}',
+      [`${P}/public-ip`]: '192.0.2.10',
+      [`${P}/backend-v6-data`]: '{"VNI":1,"VtepMAC":"12:c6:0a:0b:06:0d"}',
+      [`${P}/public-ipv6`]: '2001:db8::10',
+      [`${P}/kube-subnet-manager`]: 'true',
+    });
+    expect(Object.keys(leaseAnnotations(keys, attrs, attrs.publicIp))).toHaveLength(4);
+  });
+
   it('takes the IPv4 entry of a dual-stack podCIDRs', () => {
     const n = node(vxlanPeer, 'fd00:1::/64', ['fd00:1::/64', '10.244.5.0/24']);
     expect(nodePodCidr(n)?.toString()).toBe('10.244.5.0/24');
