@@ -2,13 +2,11 @@
 // IPv6DualStack gate, as a dual-stack cluster runs it): our lease takes the IPv4 and the IPv6 entry of
 // spec.podCIDRs and publishes flannel's IPv6 annotations; a restart takes the IPv6 VTEP MAC back; a
 // dual-stack peer carries both halves.
-import { ClientNodeKubeClient, loadKubeConfig } from '../../subnet/kube-node-client.js';
-import { KubeLeaseManager } from '../../subnet/kube-lease-manager.js';
 import type { LeaseAttrs } from '../../subnet/lease.js';
 import { KubeApiServer } from '../lab/kube-apiserver.js';
 import { NetnsScope, waitFor } from '../lab/netns.js';
 import { ip } from '../addresses.js';
-import { memoryLogger, PeerRecorder, pool } from './lease-test-helpers.js';
+import { makeKubeManager, PeerRecorder, pool, type KubeManagerHandle } from './lease-test-helpers.js';
 
 const P = 'flannel.alpha.coreos.com';
 const pools = {
@@ -38,13 +36,7 @@ describe('KubeLeaseManager with dual-stack Nodes', () => {
     await scope.dispose();
   }, 30_000);
 
-  async function makeManager(nodeName: string): Promise<{ manager: KubeLeaseManager; lines: string[] }> {
-    const kubeconfigFile = await server.writeKubeconfig();
-    const client = new ClientNodeKubeClient(loadKubeConfig({ kubeconfigFile }), { requestTimeoutMs: 5000, watchTimeoutSeconds: 5 });
-    const { logger, lines } = memoryLogger();
-    const manager = new KubeLeaseManager({ client, nodeName, netConfigPath: '/nonexistent', logger, backoff: { initialMs: 200, maxMs: 2000 } });
-    return { manager, lines };
-  }
+  const makeManager = (nodeName: string): Promise<KubeManagerHandle> => makeKubeManager(server, nodeName);
 
   it('takes both pod CIDRs, writes exactly flannel\'s annotations of both families, and takes the IPv6 MAC back on restart', async () => {
     await server.createNode('dual-a', ['10.244.1.0/24', 'fd00:10:244:1::/64']);

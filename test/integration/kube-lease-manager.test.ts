@@ -1,12 +1,10 @@
 // The Kubernetes lease manager against a real kube-apiserver v1.20.2 and a real etcd.
 import { ConfigError } from '../../subnet/errors.js';
-import { ClientNodeKubeClient, loadKubeConfig } from '../../subnet/kube-node-client.js';
-import { KubeLeaseManager } from '../../subnet/kube-lease-manager.js';
 import { resolveNodeName } from '../../subnet/kube-node-name.js';
 import type { SubnetPool } from '../../subnet/lease.js';
 import { KubeApiServer } from '../lab/kube-apiserver.js';
 import { NetnsScope, waitFor } from '../lab/netns.js';
-import { PeerRecorder, memoryLogger } from './lease-test-helpers.js';
+import { makeKubeManager, PeerRecorder } from './lease-test-helpers.js';
 import type { IpAddress } from '../../subnet/ip-address.js';
 import { ip, net } from '../addresses.js';
 
@@ -29,25 +27,7 @@ const peerAnnotations = (publicIp: string, mac: string): Record<string, string> 
   [`${P}/kube-subnet-manager`]: 'true',
 });
 
-interface ManagerHandle {
-  manager: KubeLeaseManager;
-  lines: string[];
-  client: ClientNodeKubeClient;
-}
-
-async function makeManager(server: KubeApiServer, nodeName: string, token?: string): Promise<ManagerHandle> {
-  const kubeconfigFile = await server.writeKubeconfig(token);
-  const client = new ClientNodeKubeClient(loadKubeConfig({ kubeconfigFile }), { requestTimeoutMs: 5000, watchTimeoutSeconds: 5 });
-  const { logger, lines } = memoryLogger();
-  const manager = new KubeLeaseManager({
-    client,
-    nodeName,
-    netConfigPath: '/nonexistent',
-    logger,
-    backoff: { initialMs: 200, maxMs: 2000 },
-  });
-  return { manager, lines, client };
-}
+const makeManager = makeKubeManager; // the lab's API server, as a node (or as a token's user)
 
 describe('KubeLeaseManager against kube-apiserver (AlwaysAllow)', () => {
   const scope = new NetnsScope();
