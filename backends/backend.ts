@@ -1,17 +1,17 @@
 // The seam between the reconcile loop and a datapath (vxlan, host-gw).
 import type { Logger } from 'winston';
-import type { Ipv4 } from '../subnet/ipv4.js';
 import type { Lease, LeaseAttrs } from '../subnet/lease.js';
 import type { KernelEvent } from './rtnetlink.js';
+import type { IpAddress } from '../subnet/ip-address.js';
 
 /** The underlay interface the overlay runs on, chosen by --iface / --iface-regex / default route. */
 export interface ExternalInterface {
   name: string;
   index: number;
   /** The interface's own IPv4 address (the VXLAN local address). */
-  ifaceIp: Ipv4;
+  ifaceIp: IpAddress;
   /** The address published to peers (--public-ip, else ifaceIp). */
-  publicIp: Ipv4;
+  publicIp: IpAddress;
   mtu: number;
 }
 

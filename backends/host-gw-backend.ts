@@ -4,7 +4,6 @@
 // touches. Each pass lists them and writes only the difference, restoring deleted routes.
 import type { Logger } from 'winston';
 import { ConfigError } from '../subnet/errors.js';
-import { formatIpv4 } from '../subnet/ipv4.js';
 import type { Lease, LeaseAttrs } from '../subnet/lease.js';
 import { SkippedPeers, type ApplyResult, type Backend, type ExternalInterface } from './backend.js';
 import { planKernelWrites, type DesiredEntries } from './kernel-diff.js';
@@ -31,10 +30,10 @@ export class HostGwBackend implements Backend {
 
   async prepare(): Promise<LeaseAttrs> {
     const own = (await this.netlink.listIpv4Addresses()).filter((a) => a.index === this.external.index);
-    if (!own.some((a) => a.ip === this.external.publicIp)) {
+    if (!own.some((a) => a.ip.equals(this.external.publicIp))) {
       throw new ConfigError(
         '--public-ip',
-        `host-gw needs the public IP ${formatIpv4(this.external.publicIp)} to be on ${this.external.name}; drop --public-ip or use vxlan`,
+        `host-gw needs the public IP ${this.external.publicIp.toString()} to be on ${this.external.name}; drop --public-ip or use vxlan`,
       );
     }
     // Switching from vxlan: the old device would keep routes to peers that no longer use it.

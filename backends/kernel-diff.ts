@@ -1,6 +1,6 @@
 // Desired vs actual kernel entries, as pure functions: what to write and what to delete so that
 // the kernel holds exactly the desired set. Shared by the vxlan and host-gw backends.
-import { formatIpv4 } from '../subnet/ipv4.js';
+import { IpAddress } from '../subnet/ip-address.js';
 import type { NetlinkError } from './netlink-error.js';
 import type { FdbEntry, KernelWrite, NeighborEntry, RouteEntry, RouteSpec } from './rtnetlink.js';
 
@@ -26,8 +26,8 @@ export interface KernelPlan {
 }
 
 export function planKernelWrites(deviceIndex: number, desired: DesiredEntries, actual: ActualEntries): KernelPlan {
-  const neighborKey = (n: { ip: number }): string => formatIpv4(n.ip);
-  const fdbKey = (f: FdbEntry): string => `${f.mac}>${formatIpv4(f.dst)}`;
+  const neighborKey = (n: { ip: IpAddress }): string => n.ip.toString();
+  const fdbKey = (f: FdbEntry): string => `${f.mac}>${f.dst.toString()}`;
   const routeKey = (r: { dst: { toString(): string } }): string => r.dst.toString();
 
   const actualNeighbors = new Map(actual.neighbors.map((n) => [neighborKey(n), n]));
@@ -64,7 +64,7 @@ export function planKernelWrites(deviceIndex: number, desired: DesiredEntries, a
   }
   for (const r of desired.routes) {
     const have = actualRoutes.get(routeKey(r));
-    if (!have || have.gateway !== r.gateway || have.oif !== r.oif || have.onlink !== r.onlink) {
+    if (!have || !IpAddress.same(have.gateway, r.gateway) || have.oif !== r.oif || have.onlink !== r.onlink) {
       additions.push({ op: 'set-route', route: r });
       repaired.route += 1;
     }

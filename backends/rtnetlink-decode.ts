@@ -3,11 +3,13 @@
 import { rt } from 'netlink';
 import { parseVxlan } from 'netlink/dist/rt/ifla.js';
 import type { parseMessage as parseRtMessage } from 'netlink/dist/rt/structs.js';
-import { Ipv4Net, ipv4FromBytes } from '../subnet/ipv4.js';
 import type { FdbEntry, KernelEvent, NeighborEntry, RouteEntry, VxlanAttributes } from './rtnetlink-types.js';
+import { IpAddress } from '../subnet/ip-address.js';
+import { IpPrefix } from '../subnet/ip-prefix.js';
 
 export const AF_INET = 2;
 export const AF_BRIDGE = 7;
+export const AF_INET6 = 10;
 export const MAIN_TABLE = 254;
 export const RTNH_F_ONLINK = 4;
 
@@ -37,8 +39,8 @@ export function routeEntryOf(msg: RouteMessage): RouteEntry | undefined {
   const table = msg.attrs.table ?? msg.data.table;
   if (table !== MAIN_TABLE) return undefined;
   return {
-    dst: Ipv4Net.of(msg.attrs.dst ? ipv4FromBytes(msg.attrs.dst) : 0, msg.data.dstLen ?? 0),
-    gateway: msg.attrs.gateway ? ipv4FromBytes(msg.attrs.gateway) : undefined,
+    dst: IpPrefix.of(msg.attrs.dst ? addressOf(msg.attrs.dst) : unspecified(msg.data.family), msg.data.dstLen ?? 0),
+    gateway: msg.attrs.gateway ? addressOf(msg.attrs.gateway) : undefined,
     oif: msg.attrs.oif,
     protocol: routeProtocolNumber(msg.data.protocol),
     onlink: ((msg.data.flags?.__unknown ?? 0) & RTNH_F_ONLINK) !== 0,
@@ -49,13 +51,13 @@ export function routeEntryOf(msg: RouteMessage): RouteEntry | undefined {
 export function neighborEntryOf(msg: NeighborMessage): NeighborEntry | undefined {
   const { dst, lladdr } = msg.attrs;
   return dst?.length === 4
-    ? { ip: ipv4FromBytes(dst), mac: lladdr ? formatMac(lladdr) : '', permanent: msg.data.state?.permanent === true }
+    ? { ip: addressOf(dst), mac: lladdr ? formatMac(lladdr) : '', permanent: msg.data.state?.permanent === true }
     : undefined;
 }
 
 export function fdbEntryOf(msg: NeighborMessage): FdbEntry | undefined {
   const { dst, lladdr } = msg.attrs;
-  return lladdr && dst?.length === 4 ? { mac: formatMac(lladdr), dst: ipv4FromBytes(dst) } : undefined;
+  return lladdr && dst?.length === 4 ? { mac: formatMac(lladdr), dst: addressOf(dst) } : undefined;
 }
 
 export function vxlanAttributes(data: Buffer): VxlanAttributes {
@@ -63,10 +65,22 @@ export function vxlanAttributes(data: Buffer): VxlanAttributes {
   return {
     vni: v.id ?? 0,
     port: v.port ? v.port.readUInt16BE(0) : 0,
-    local: v.local ? ipv4FromBytes(v.local) : undefined,
+    local: v.local ? addressOf(v.local) : undefined,
     parentIndex: v.link,
     learning: v.learning === 1,
   };
+}
+
+/** An address the kernel sent: 4 or 16 bytes, anything else is a bug in the message. */
+export function addressOf(bytes: Uint8Array): IpAddress {
+  const address = IpAddress.fromBytes(bytes);
+  if (address === undefined) throw new Error(`the kernel sent a ${bytes.length}-byte address`);
+  return address;
+}
+
+/** 0.0.0.0 or ::, the destination of a default route (which carries no dst attribute). */
+function unspecified(family: number | undefined): IpAddress {
+  return addressOf(new Uint8Array(family === AF_INET6 ? 16 : 4));
 }
 
 export function formatMac(bytes: Uint8Array): string {

@@ -3,7 +3,6 @@
 import { FlagsNew, type rt } from 'netlink';
 import { AttrStream, formatMessage } from 'netlink/dist/structs.js';
 import { formatNeighborMessage, formatRouteMessage } from 'netlink/dist/rt/structs.js';
-import { formatIpv4, ipv4ToBytes } from '../subnet/ipv4.js';
 import { AF_BRIDGE, AF_INET, MAIN_TABLE, RTNH_F_ONLINK } from './rtnetlink-decode.js';
 import type { KernelWrite } from './rtnetlink-types.js';
 
@@ -31,7 +30,7 @@ function formatBody(w: KernelWrite, stream: AttrStream): number {
   switch (w.op) {
     case 'set-neighbor':
     case 'del-neighbor': {
-      const dst = Buffer.from(ipv4ToBytes(w.ip));
+      const dst = Buffer.from(w.ip.toBytes());
       const attrs = w.op === 'set-neighbor' ? { dst, lladdr: parseMac(w.mac) } : { dst };
       formatNeighborMessage({ kind: 'neighbor', data: { family: AF_INET, ifindex: w.index, state: { permanent: true } }, attrs }, stream);
       return w.op === 'set-neighbor' ? RTM_NEWNEIGH : RTM_DELNEIGH;
@@ -39,7 +38,7 @@ function formatBody(w: KernelWrite, stream: AttrStream): number {
     case 'set-fdb':
     case 'del-fdb': {
       const data: rt.Neighbor = { family: AF_BRIDGE, ifindex: w.index, state: { permanent: true }, flags: { self: true } };
-      formatNeighborMessage({ kind: 'neighbor', data, attrs: { lladdr: parseMac(w.mac), dst: Buffer.from(ipv4ToBytes(w.dst)) } }, stream);
+      formatNeighborMessage({ kind: 'neighbor', data, attrs: { lladdr: parseMac(w.mac), dst: Buffer.from(w.dst.toBytes()) } }, stream);
       return w.op === 'set-fdb' ? RTM_NEWNEIGH : RTM_DELNEIGH;
     }
     case 'set-route':
@@ -51,7 +50,7 @@ function formatBody(w: KernelWrite, stream: AttrStream): number {
         protocol: r.protocol,
         scope: 'UNIVERSE', type: 'UNICAST', flags: { __unknown: r.onlink ? RTNH_F_ONLINK : 0 },
       };
-      const attrs = { dst: Buffer.from(ipv4ToBytes(r.dst.ip)), gateway: Buffer.from(ipv4ToBytes(r.gateway)), oif: r.oif };
+      const attrs = { dst: Buffer.from(r.dst.address.toBytes()), gateway: Buffer.from(r.gateway.toBytes()), oif: r.oif };
       formatRouteMessage({ kind: 'route', data, attrs }, stream);
       return w.op === 'set-route' ? RTM_NEWROUTE : RTM_DELROUTE;
     }
@@ -74,10 +73,10 @@ export function objectOf(w: KernelWrite): string {
   switch (w.op) {
     case 'set-neighbor':
     case 'del-neighbor':
-      return formatIpv4(w.ip);
+      return w.ip.toString();
     case 'set-fdb':
     case 'del-fdb':
-      return `${w.mac} dst ${formatIpv4(w.dst)}`;
+      return `${w.mac} dst ${w.dst.toString()}`;
     case 'set-route':
     case 'del-route':
       return w.route.dst.toString();

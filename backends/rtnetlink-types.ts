@@ -1,11 +1,12 @@
+import type { IpAddress } from '../subnet/ip-address.js';
+import type { IpPrefix } from '../subnet/ip-prefix.js';
 // The typed values backends/rtnetlink.ts speaks in: what the kernel holds (links, addresses,
 // neighbours, FDB entries, routes), the writes we ask of it, and the changes it announces.
-import type { Ipv4, Ipv4Net } from '../subnet/ipv4.js';
 
 export interface VxlanAttributes {
   vni: number;
   port: number;
-  local: Ipv4 | undefined;
+  local: IpAddress | undefined;
   parentIndex: number | undefined;
   learning: boolean;
 }
@@ -29,24 +30,24 @@ export interface VxlanLinkSpec extends VxlanAttributes {
 
 export interface AddressEntry {
   index: number;
-  ip: Ipv4;
+  ip: IpAddress;
   prefixLength: number;
 }
 
 export interface NeighborEntry {
-  ip: Ipv4;
+  ip: IpAddress;
   mac: string;
   permanent: boolean;
 }
 
 export interface FdbEntry {
   mac: string;
-  dst: Ipv4;
+  dst: IpAddress;
 }
 
 export interface RouteEntry {
-  dst: Ipv4Net;
-  gateway: Ipv4 | undefined;
+  dst: IpPrefix;
+  gateway: IpAddress | undefined;
   oif: number | undefined;
   protocol: number;
   onlink: boolean;
@@ -54,16 +55,16 @@ export interface RouteEntry {
 
 /** One kernel write; a list of them is applied with RtNetlink.writeAll(). */
 export type KernelWrite =
-  | { op: 'set-neighbor'; index: number; ip: Ipv4; mac: string }
-  | { op: 'del-neighbor'; index: number; ip: Ipv4 }
-  | { op: 'set-fdb'; index: number; mac: string; dst: Ipv4 }
-  | { op: 'del-fdb'; index: number; mac: string; dst: Ipv4 }
+  | { op: 'set-neighbor'; index: number; ip: IpAddress; mac: string }
+  | { op: 'del-neighbor'; index: number; ip: IpAddress }
+  | { op: 'set-fdb'; index: number; mac: string; dst: IpAddress }
+  | { op: 'del-fdb'; index: number; mac: string; dst: IpAddress }
   | { op: 'set-route'; route: RouteSpec }
   | { op: 'del-route'; route: RouteSpec };
 
 export interface RouteSpec {
-  dst: Ipv4Net;
-  gateway: Ipv4;
+  dst: IpPrefix;
+  gateway: IpAddress;
   oif: number;
   onlink: boolean;
   protocol: number;

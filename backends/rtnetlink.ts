@@ -6,13 +6,14 @@
 import { createRtNetlink, FlagsNew, type RtNetlinkSocket } from 'netlink';
 import { formatInfo, formatVxlan, parseInfo } from 'netlink/dist/rt/ifla.js';
 import { AttrStream } from 'netlink/dist/structs.js';
-import { Ipv4Net, ipv4FromBytes, ipv4ToBytes, type Ipv4 } from '../subnet/ipv4.js';
 import { NetlinkError } from './netlink-error.js';
 import { packDatagrams, sendDatagram } from './rtnetlink-datagrams.js';
-import { AF_BRIDGE, AF_INET, fdbEntryOf, formatMac, neighborEntryOf, routeEntryOf, vxlanAttributes } from './rtnetlink-decode.js';
+import { addressOf, AF_BRIDGE, AF_INET, fdbEntryOf, formatMac, neighborEntryOf, routeEntryOf, vxlanAttributes } from './rtnetlink-decode.js';
 import { describe, objectOf, parseMac, REPLACE } from './rtnetlink-encode.js';
 import { withMonitorsPaused } from './rtnetlink-monitor.js';
 import type { AddressEntry, FdbEntry, KernelWrite, LinkInfo, NeighborEntry, RouteEntry, VxlanLinkSpec } from './rtnetlink-types.js';
+import { IpAddress } from '../subnet/ip-address.js';
+import { IpPrefix } from '../subnet/ip-prefix.js';
 
 export type * from './rtnetlink-types.js';
 export { watchKernelChanges } from './rtnetlink-monitor.js';
@@ -55,7 +56,7 @@ export class RtNetlink {
     const addrs = await this.call('list addresses', 'ipv4', () => this.socket.getAddresses({ family: AF_INET }));
     return addrs.flatMap((msg) => {
       const bytes = msg.attrs.local ?? msg.attrs.address;
-      return bytes ? [{ index: msg.data.index ?? 0, ip: ipv4FromBytes(bytes), prefixLength: msg.data.prefixlen ?? 32 }] : [];
+      return bytes ? [{ index: msg.data.index ?? 0, ip: addressOf(bytes), prefixLength: msg.data.prefixlen ?? 32 }] : [];
     });
   }
 
@@ -74,13 +75,13 @@ export class RtNetlink {
   }
 
   /** The interface and preferred source address the kernel would use to reach `ip` (RTM_GETROUTE, as `ip route get`). */
-  async routeTo(ip: Ipv4): Promise<{ index: number; source: Ipv4 | undefined } | undefined> {
+  async routeTo(ip: IpAddress): Promise<{ index: number; source: IpAddress | undefined } | undefined> {
     const replies = await this.call('route lookup', ip, () =>
-      this.socket.getRoute({ family: AF_INET, dstLen: 32 }, { dst: Buffer.from(ipv4ToBytes(ip)) }),
+      this.socket.getRoute({ family: AF_INET, dstLen: 32 }, { dst: Buffer.from(ip.toBytes()) }),
     ).catch(() => []);
     const attrs = replies[0]?.attrs;
     if (attrs?.oif === undefined) return undefined;
-    return { index: attrs.oif, source: attrs.prefsrc?.length === 4 ? ipv4FromBytes(attrs.prefsrc) : undefined };
+    return { index: attrs.oif, source: attrs.prefsrc?.length === 4 ? IpAddress.fromBytes(attrs.prefsrc) : undefined };
   }
 
   async listNeighbors(index: number): Promise<NeighborEntry[]> {
@@ -106,7 +107,7 @@ export class RtNetlink {
       learning: spec.learning ? 1 : 0,
       port: Buffer.from([spec.port >> 8, spec.port & 255]),
     };
-    if (spec.local !== undefined) vxlan.local = Buffer.from(ipv4ToBytes(spec.local));
+    if (spec.local !== undefined) vxlan.local = Buffer.from(spec.local.toBytes());
     if (spec.parentIndex !== undefined) vxlan.link = spec.parentIndex;
     if (spec.gbp) vxlan.gbp = true;
     data.emit(formatVxlan(vxlan));
@@ -131,15 +132,15 @@ export class RtNetlink {
     );
   }
 
-  async addAddress(index: number, ip: Ipv4, prefixLength: number): Promise<void> {
-    const bytes = Buffer.from(ipv4ToBytes(ip));
+  async addAddress(index: number, ip: IpAddress, prefixLength: number): Promise<void> {
+    const bytes = Buffer.from(ip.toBytes());
     await this.call('add address', index, () =>
       this.socket.newAddress({ family: AF_INET, prefixlen: prefixLength, index }, { local: bytes, address: bytes }, { flags: REPLACE }),
     );
   }
 
-  async deleteAddress(index: number, ip: Ipv4, prefixLength: number): Promise<void> {
-    const bytes = Buffer.from(ipv4ToBytes(ip));
+  async deleteAddress(index: number, ip: IpAddress, prefixLength: number): Promise<void> {
+    const bytes = Buffer.from(ip.toBytes());
     await this.call('delete address', index, () =>
       this.socket.delAddress({ family: AF_INET, prefixlen: prefixLength, index }, { local: bytes, address: bytes }),
     true);
@@ -196,7 +197,7 @@ export class RtNetlink {
     try {
       return await this.serialized(fn);
     } catch (err) {
-      const error = NetlinkError.from(operation, String(object instanceof Ipv4Net ? object.toString() : object), err);
+      const error = NetlinkError.from(operation, String(object instanceof IpPrefix ? object.toString() : object), err);
       if (tolerateMissing && error.isNotFound) return [];
       throw error;
     }

@@ -7,13 +7,14 @@
 // device itself is gone it is recreated with the same MAC and every peer is replayed onto it.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'winston';
-import { Ipv4Net, formatIpv4 } from '../subnet/ipv4.js';
 import type { Lease, LeaseAttrs } from '../subnet/lease.js';
 import type { VxlanOptions } from '../overlay/network-config.js';
 import { SkippedPeers, type ApplyResult, type Backend, type ExternalInterface } from './backend.js';
 import { changeFailures, planChangeWrites, planKernelWrites, type DesiredEntries } from './kernel-diff.js';
 import type { KernelEvent, LinkInfo, RouteEntry, RtNetlink } from './rtnetlink.js';
 import { WantedEntries } from './wanted-entries.js';
+import { IpAddress } from '../subnet/ip-address.js';
+import { IpPrefix } from '../subnet/ip-prefix.js';
 
 const VXLAN_OVERHEAD = 50;
 const LINUX_VXLAN_PORT = 8472;
@@ -34,7 +35,7 @@ export class VxlanBackend implements Backend {
   private readonly port: number;
   private mac: string | undefined;
   private ownLease: Lease | undefined;
-  private connectedNets: Ipv4Net[] = [];
+  private connectedNets: IpPrefix[] = [];
   private deviceIndex: number | undefined;
   private readonly wanted = new WantedEntries();
   private readonly skipped: SkippedPeers;
@@ -57,7 +58,7 @@ export class VxlanBackend implements Backend {
   async prepare(): Promise<LeaseAttrs> {
     await this.ensureDevice();
     const addresses = await this.netlink.listIpv4Addresses();
-    this.connectedNets = addresses.filter((a) => a.index === this.external.index).map((a) => Ipv4Net.of(a.ip, a.prefixLength));
+    this.connectedNets = addresses.filter((a) => a.index === this.external.index).map((a) => IpPrefix.of(a.ip, a.prefixLength));
     return {
       publicIp: this.external.publicIp,
       backendType: 'vxlan',
@@ -68,7 +69,7 @@ export class VxlanBackend implements Backend {
   async configureOwnLease(lease: Lease): Promise<void> {
     this.ownLease = lease;
     const device = await this.ensureDevice();
-    await this.setDeviceAddress(device.index, lease.subnet.ip);
+    await this.setDeviceAddress(device.index, lease.subnet.address);
   }
 
   async applyPeers(peers: ReadonlyMap<string, Lease>): Promise<ApplyResult> {
@@ -77,7 +78,7 @@ export class VxlanBackend implements Backend {
     if (!device || !this.matches(device) || !device.up) {
       this.logger.warn(`${this.deviceName} is missing or changed; recreating it and replaying all peers`);
       device = await this.ensureDevice();
-      if (this.ownLease) await this.setDeviceAddress(device.index, this.ownLease.subnet.ip);
+      if (this.ownLease) await this.setDeviceAddress(device.index, this.ownLease.subnet.address);
       linkRepairs = 1;
     }
     this.deviceIndex = device.index;
@@ -158,9 +159,9 @@ export class VxlanBackend implements Backend {
     }
     const mac = lease.backendData.vtepMac;
     return {
-      neighbors: [{ ip: lease.subnet.ip, mac, permanent: true }],
+      neighbors: [{ ip: lease.subnet.address, mac, permanent: true }],
       fdb: [{ mac, dst: lease.publicIp }],
-      routes: [{ dst: lease.subnet, gateway: lease.subnet.ip, oif: deviceIndex, onlink: true, protocol: ROUTE_PROTOCOL }],
+      routes: [{ dst: lease.subnet, gateway: lease.subnet.address, oif: deviceIndex, onlink: true, protocol: ROUTE_PROTOCOL }],
     };
   }
 
@@ -193,16 +194,16 @@ export class VxlanBackend implements Backend {
     const v = link.vxlan;
     return (
       link.kind === 'vxlan' && v !== undefined && v.vni === this.options.vni && v.port === this.port &&
-      v.local === this.external.ifaceIp && v.parentIndex === this.external.index
+      IpAddress.same(v.local, this.external.ifaceIp) && v.parentIndex === this.external.index
     );
   }
 
   /** Exactly `<subnet address>/32` on the device, as flannel does. */
-  private async setDeviceAddress(index: number, ip: number): Promise<void> {
+  private async setDeviceAddress(index: number, ip: IpAddress): Promise<void> {
     const current = (await this.netlink.listIpv4Addresses()).filter((a) => a.index === index);
-    if (!current.some((a) => a.ip === ip && a.prefixLength === 32)) await this.netlink.addAddress(index, ip, 32);
-    for (const stale of current.filter((a) => a.ip !== ip || a.prefixLength !== 32)) {
-      this.logger.info('removing a stale address from the vxlan device', { address: `${formatIpv4(stale.ip)}/${stale.prefixLength}` });
+    if (!current.some((a) => a.ip.equals(ip) && a.prefixLength === 32)) await this.netlink.addAddress(index, ip, 32);
+    for (const stale of current.filter((a) => !a.ip.equals(ip) || a.prefixLength !== 32)) {
+      this.logger.info('removing a stale address from the vxlan device', { address: `${stale.ip.toString()}/${stale.prefixLength}` });
       await this.netlink.deleteAddress(index, stale.ip, stale.prefixLength);
     }
   }

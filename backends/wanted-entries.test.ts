@@ -1,17 +1,15 @@
-import { Ipv4Net, parseIpv4 } from '../subnet/ipv4.js';
 import type { DesiredEntries } from './kernel-diff.js';
 import { WantedEntries } from './wanted-entries.js';
+import { ip, net } from '../test/addresses.js';
 
-const ip = (text: string): number => parseIpv4(text) ?? NaN;
 const DEVICE = 5;
 
 function peer(subnet: string, mac: string, publicIp: string): DesiredEntries {
-  const net = Ipv4Net.parse(subnet);
-  if (!net) throw new Error(subnet);
+  const subnetNet = net(subnet);
   return {
-    neighbors: [{ ip: net.ip, mac, permanent: true }],
+    neighbors: [{ ip: subnetNet.address, mac, permanent: true }],
     fdb: [{ mac, dst: ip(publicIp) }],
-    routes: [{ dst: net, gateway: net.ip, oif: DEVICE, onlink: true, protocol: 3 }],
+    routes: [{ dst: subnetNet, gateway: subnetNet.address, oif: DEVICE, onlink: true, protocol: 3 }],
   };
 }
 

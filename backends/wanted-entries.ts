@@ -6,9 +6,9 @@
 //   either wants it. The kernel holds one destination per VTEP MAC (a replace overwrites it), so
 //   when leases claim one MAC with different public IPs the first claimant keeps the entry and the
 //   next one's takes over when it goes.
-import type { Ipv4 } from '../subnet/ipv4.js';
 import type { DesiredEntries } from './kernel-diff.js';
 import type { FdbEntry, NeighborEntry, RouteEntry, RouteSpec } from './rtnetlink.js';
+import { IpAddress } from '../subnet/ip-address.js';
 
 export interface EntryChanges {
   /** Entries nobody wants any more: delete them. */
@@ -21,10 +21,11 @@ const empty = (): DesiredEntries => ({ neighbors: [], fdb: [], routes: [] });
 
 export class WantedEntries {
   private readonly byPeer = new Map<string, DesiredEntries>();
-  private readonly neighbors = new Map<Ipv4, NeighborEntry>();
+  /** By the neighbour address's value (one device holds one family's neighbours): no key to allocate. */
+  private readonly neighbors = new Map<bigint, NeighborEntry>();
   private readonly routes = new Map<string, RouteSpec>();
   /** Per VTEP MAC, the peers that want an FDB entry for it, first claimant first, with their destination. */
-  private readonly fdbClaims = new Map<string, { peer: string; dst: Ipv4 }[]>();
+  private readonly fdbClaims = new Map<string, { peer: string; dst: IpAddress }[]>();
 
   /** Replaces everything with these peers' entries; returns the entries to write (FDB: one per MAC). */
   reset(perPeer: ReadonlyMap<string, DesiredEntries>): DesiredEntries {
@@ -41,11 +42,11 @@ export class WantedEntries {
     const { stale, write } = this.delete(peer);
     this.add(peer, entries);
     // What is wanted again is not stale; of the peer's FDB entries only those it holds are written.
-    stale.neighbors = stale.neighbors.filter((n) => !this.neighbors.has(n.ip));
+    stale.neighbors = stale.neighbors.filter((n) => !this.neighbors.has(n.ip.value));
     stale.routes = stale.routes.filter((r) => !this.routes.has(r.dst.toString()));
-    stale.fdb = stale.fdb.filter((f) => this.fdbDst(f.mac) !== f.dst);
+    stale.fdb = stale.fdb.filter((f) => !IpAddress.same(this.fdbDst(f.mac), f.dst));
     const fdb = [...write.fdb, ...entries.fdb].filter((f, i, all) =>
-      this.fdbDst(f.mac) === f.dst && all.findIndex((g) => g.mac === f.mac) === i);
+      IpAddress.same(this.fdbDst(f.mac), f.dst) && all.findIndex((g) => g.mac === f.mac) === i);
     return { stale, write: { neighbors: entries.neighbors, routes: entries.routes, fdb } };
   }
 
@@ -55,7 +56,7 @@ export class WantedEntries {
     const changes: EntryChanges = { stale: empty(), write: empty() };
     if (!entries) return changes;
     this.byPeer.delete(peer);
-    for (const n of entries.neighbors) if (this.neighbors.delete(n.ip)) changes.stale.neighbors.push(n);
+    for (const n of entries.neighbors) if (this.neighbors.delete(n.ip.value)) changes.stale.neighbors.push(n);
     for (const r of entries.routes) if (this.routes.delete(r.dst.toString())) changes.stale.routes.push(r);
     for (const f of entries.fdb) {
       const claims = this.fdbClaims.get(f.mac) ?? [];
@@ -64,7 +65,7 @@ export class WantedEntries {
       if (rest.length === 0) this.fdbClaims.delete(f.mac);
       else this.fdbClaims.set(f.mac, rest);
       const after = rest[0]?.dst;
-      if (before !== undefined && before !== after) {
+      if (before !== undefined && !IpAddress.same(before, after)) {
         changes.stale.fdb.push({ mac: f.mac, dst: before });
         if (after !== undefined) changes.write.fdb.push({ mac: f.mac, dst: after });
       }
@@ -83,12 +84,12 @@ export class WantedEntries {
     const want = this.routes.get(route.dst.toString());
     if (deleted) return want !== undefined;
     if (!want) return route.gateway !== undefined; // an unwanted route of ours: a pass removes it
-    return route.gateway !== want.gateway || route.oif !== want.oif || route.onlink !== want.onlink;
+    return !IpAddress.same(route.gateway, want.gateway) || route.oif !== want.oif || route.onlink !== want.onlink;
   }
 
   /** Whether a notified neighbour on our device leaves the kernel other than wanted. */
   neighborNeedsPass(neighbor: NeighborEntry, deleted: boolean): boolean {
-    const want = this.neighbors.get(neighbor.ip);
+    const want = this.neighbors.get(neighbor.ip.value);
     if (deleted) return want !== undefined;
     if (!want) return neighbor.permanent; // a stale permanent entry: a pass removes it
     return !neighbor.permanent || neighbor.mac !== want.mac;
@@ -96,13 +97,13 @@ export class WantedEntries {
 
   /** Whether a notified FDB entry on our device leaves the kernel other than wanted. */
   fdbNeedsPass(fdb: FdbEntry, deleted: boolean): boolean {
-    const wanted = this.fdbDst(fdb.mac) === fdb.dst;
+    const wanted = IpAddress.same(this.fdbDst(fdb.mac), fdb.dst);
     return deleted ? wanted : !wanted;
   }
 
   private add(peer: string, entries: DesiredEntries): void {
     this.byPeer.set(peer, entries);
-    for (const n of entries.neighbors) this.neighbors.set(n.ip, n);
+    for (const n of entries.neighbors) this.neighbors.set(n.ip.value, n);
     for (const r of entries.routes) this.routes.set(r.dst.toString(), r);
     for (const f of entries.fdb) {
       const claims = this.fdbClaims.get(f.mac) ?? [];
@@ -111,7 +112,7 @@ export class WantedEntries {
     }
   }
 
-  private fdbDst(mac: string): Ipv4 | undefined {
+  private fdbDst(mac: string): IpAddress | undefined {
     return this.fdbClaims.get(mac)?.[0]?.dst;
   }
 }

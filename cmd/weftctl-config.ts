@@ -5,9 +5,9 @@ import { ipv4DatapathPool, parseNetworkConfig } from '../overlay/network-config.
 import { configKey, parseSubnetKey, subnetsDir } from '../subnet/etcd-lease-codec.js';
 import type { EtcdStore } from '../subnet/etcd-store.js';
 import { ConfigError, RemoteDataError } from '../subnet/errors.js';
-import type { Ipv4Net } from '../subnet/ipv4.js';
 import { findOrphanedLeases } from './weftctl-orphans.js';
 import type { Output } from './weftctl-leases.js';
+import type { IpPrefix } from '../subnet/ip-prefix.js';
 
 export const CONFIG_OK = 0;
 export const CONFIG_REFUSED = 1;
@@ -62,9 +62,9 @@ export async function setConfig(store: EtcdStore, prefix: string, text: string, 
 }
 
 /** The subnets of every lease key, readable value or not: a lease with bad data still holds its subnet. */
-async function leasedSubnets(store: EtcdStore, prefix: string): Promise<Ipv4Net[]> {
+async function leasedSubnets(store: EtcdStore, prefix: string): Promise<IpPrefix[]> {
   const listing = await store.list(subnetsDir(prefix));
-  const subnets: Ipv4Net[] = [];
+  const subnets: IpPrefix[] = [];
   for (const record of listing.records) {
     try {
       subnets.push(parseSubnetKey(prefix, record.key));

@@ -1,14 +1,13 @@
-import { Ipv4Net, parseIpv4 } from '../subnet/ipv4.js';
 import type { Lease } from '../subnet/lease.js';
 import { LeaseDiff } from './weftctl-lease-diff.js';
 import { findOrphanedLeases } from './weftctl-orphans.js';
 import { formatChange, formatTable, leaseJson, leaseTable } from './weftctl-table.js';
+import { ip, net } from '../test/addresses.js';
 
-const net = (text: string): Ipv4Net => Ipv4Net.parse(text) ?? Ipv4Net.of(0, 0);
-const vxlan = (subnet: string, ip: string, mac: string): Lease => ({
-  subnet: net(subnet), publicIp: parseIpv4(ip) ?? 0, backendType: 'vxlan', backendData: { vni: 1, vtepMac: mac },
+const vxlan = (subnet: string, publicIp: string, mac: string): Lease => ({
+  subnet: net(subnet), publicIp: ip(publicIp), backendType: 'vxlan', backendData: { vni: 1, vtepMac: mac },
 });
-const hostGw = (subnet: string, ip: string): Lease => ({ subnet: net(subnet), publicIp: parseIpv4(ip) ?? 0, backendType: 'host-gw' });
+const hostGw = (subnet: string, publicIp: string): Lease => ({ subnet: net(subnet), publicIp: ip(publicIp), backendType: 'host-gw' });
 
 describe('formatTable', () => {
   it('pads columns to the widest cell without trailing blanks', () => {

@@ -1,5 +1,4 @@
 // How weftctl shows leases: aligned tables for people, JSON for scripts. Pure functions.
-import { formatIpv4 } from '../subnet/ipv4.js';
 import type { Lease } from '../subnet/lease.js';
 
 /** A lease as listed, with what the store adds: its expiry (etcd) or its node (kube). */
@@ -38,7 +37,7 @@ export function leaseHeaders(kind: StoreKind): string[] {
 export function leaseCells(row: LeaseRow, kind: StoreKind): string[] {
   const { lease } = row;
   const last = kind === 'etcd' ? formatExpiry(row) : (row.node ?? '-');
-  return [lease.subnet.toString(), formatIpv4(lease.publicIp), lease.backendType, lease.backendData?.vtepMac ?? '-', last];
+  return [lease.subnet.toString(), lease.publicIp.toString(), lease.backendType, lease.backendData?.vtepMac ?? '-', last];
 }
 
 function formatExpiry(row: LeaseRow): string {
@@ -52,7 +51,7 @@ export function leaseTable(rows: readonly LeaseRow[], kind: StoreKind): string {
 
 export function leaseJson(row: LeaseRow, kind: StoreKind): LeaseJson {
   const { lease } = row;
-  const json: LeaseJson = { subnet: lease.subnet.toString(), publicIp: formatIpv4(lease.publicIp), backendType: lease.backendType };
+  const json: LeaseJson = { subnet: lease.subnet.toString(), publicIp: lease.publicIp.toString(), backendType: lease.backendType };
   if (lease.backendData) {
     json.vni = lease.backendData.vni;
     json.vtepMac = lease.backendData.vtepMac;
@@ -73,5 +72,5 @@ export function formatChange(change: LeaseChange, kind: StoreKind, json: boolean
 }
 
 export function sortRows(rows: readonly LeaseRow[]): LeaseRow[] {
-  return [...rows].sort((a, b) => a.lease.subnet.ip - b.lease.subnet.ip || a.lease.subnet.prefixLength - b.lease.subnet.prefixLength);
+  return [...rows].sort((a, b) => a.lease.subnet.address.compare(b.lease.subnet.address) || a.lease.subnet.prefixLength - b.lease.subnet.prefixLength);
 }

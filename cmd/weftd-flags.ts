@@ -4,8 +4,8 @@ import { isIP } from 'node:net';
 import yargs, { type Options } from 'yargs';
 import type { DaemonOptions } from '../overlay/daemon-options.js';
 import { ConfigError } from '../subnet/errors.js';
-import { parseIpv4 } from '../subnet/ipv4.js';
 import { STORE_FLAGS, asText, checkKubeFlags, etcdStoreOptions, flagValues, flannelEnvironment, numberFlag, oneLine, type FlagValues, type NumberRange } from './store-flags.js';
+import { IpAddress } from '../subnet/ip-address.js';
 
 export interface LogOptions {
   logLevel: string;
@@ -97,7 +97,7 @@ function checkAddressFlags(flags: FlagValues, ifaceRegex: readonly string[]): vo
   if (isIP(healthzIp) === 0) throw new ConfigError('--healthz-ip', `"${healthzIp}" is not an IP address; use e.g. 0.0.0.0 or 127.0.0.1`);
   for (const name of ['public-ip', 'iface-can-reach']) {
     const text = flags.optional(name);
-    if (text !== undefined && parseIpv4(text) === undefined) throw new ConfigError(`--${name}`, `"${text}" is not an IPv4 address; write it like 192.0.2.10`);
+    if (text !== undefined && IpAddress.parse(text, 'ipv4') === undefined) throw new ConfigError(`--${name}`, `"${text}" is not an IPv4 address; write it like 192.0.2.10`);
   }
   for (const source of ifaceRegex) {
     try {

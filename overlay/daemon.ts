@@ -5,7 +5,6 @@ import type { Logger } from 'winston';
 import type { Backend, ExternalInterface } from '../backends/backend.js';
 import type { KernelEvent } from '../backends/rtnetlink.js';
 import { ConfigError, OutOfSubnetsError } from '../subnet/errors.js';
-import { formatIpv4, Ipv4Net, type Ipv4 } from '../subnet/ipv4.js';
 import type { Lease, LeaseManager } from '../subnet/lease.js';
 import type { DaemonOptions } from './daemon-options.js';
 import { chooseExternalInterface, type InterfaceInventory } from './external-interface.js';
@@ -14,6 +13,8 @@ import type { Firewall, FirewallOptions } from './firewall/firewall.js';
 import { FirewallKeeper } from './firewall/firewall-keeper.js';
 import { ReconcileLoop } from './reconcile-loop.js';
 import { readPreviousSubnets, writeSubnetEnv } from './subnet-env.js';
+import type { IpAddress } from '../subnet/ip-address.js';
+import type { IpPrefix } from '../subnet/ip-prefix.js';
 
 /** The parts the daemon drives; cmd/ wires the real ones, tests may pass fakes. */
 export interface DaemonParts {
@@ -32,7 +33,7 @@ export interface DaemonParts {
 
 export interface StartupHints {
   /** Overrides --public-ip (kube: `<P>/node-public-ip`). */
-  publicIp?: Ipv4 | undefined;
+  publicIp?: IpAddress | undefined;
   /** The MAC for a newly created VXLAN device, so peers' entries stay valid. */
   previousVtepMac?: string | undefined;
 }
@@ -89,27 +90,26 @@ async function serve(options: DaemonOptions, parts: DaemonParts, logger: Logger,
   });
 
   const hints = (await parts.startupHints?.(signal)) ?? {};
-  const choice = hints.publicIp === undefined ? options.interfaceChoice : { ...options.interfaceChoice, publicIp: formatIpv4(hints.publicIp) };
+  const choice = hints.publicIp === undefined ? options.interfaceChoice : { ...options.interfaceChoice, publicIp: hints.publicIp.toString() };
   const external = await chooseExternalInterface(await parts.interfaceInventory(), choice);
   logger.info('using interface', {
-    iface: external.name, ifaceIp: formatIpv4(external.ifaceIp), publicIp: formatIpv4(external.publicIp), mtu: external.mtu,
+    iface: external.name, ifaceIp: external.ifaceIp.toString(), publicIp: external.publicIp.toString(), mtu: external.mtu,
   });
 
   const backend = parts.createBackend(config.backend, external, hints);
   const attrs = await backend.prepare(signal);
-  const previous = (await readPreviousSubnets(options.subnetFile)).ipv4;
-  const previousSubnet = previous && Ipv4Net.fromPrefix(previous);
+  const previousSubnet = (await readPreviousSubnets(options.subnetFile)).ipv4;
   let lease = await parts.leaseManager.acquireLease({ pool, attrs, previousSubnet }, signal);
-  logger.info('lease acquired', { subnet: lease.subnet.toString(), publicIp: formatIpv4(lease.publicIp), vtepMac: lease.backendData?.vtepMac });
+  logger.info('lease acquired', { subnet: lease.subnet.toString(), publicIp: lease.publicIp.toString(), vtepMac: lease.backendData?.vtepMac });
 
   const loop = new ReconcileLoop(backend, logger.child({ component: 'reconcile' }), {
     resyncMs: options.resyncMs, coalesceMs: 10, retryMinMs: 100, retryMaxMs: 10_000,
   });
   // Rules go in before subnet.env exists, so no pod can send traffic out unmasqueraded.
-  const firewallFor = (subnet: Ipv4Net): Firewall | undefined =>
+  const firewallFor = (subnet: IpPrefix): Firewall | undefined =>
     options.ipMasq || options.iptablesForwardRules
       ? parts.createFirewall?.({
-        network: pool.network.toPrefix(), podSubnet: subnet.toPrefix(), randomFully: options.ipMasqRandomFully,
+        network: pool.network, podSubnet: subnet, randomFully: options.ipMasqRandomFully,
         masquerade: options.ipMasq, forwardRules: options.iptablesForwardRules,
       }, config.enableNFTables)
       : undefined;
@@ -122,7 +122,7 @@ async function serve(options: DaemonOptions, parts: DaemonParts, logger: Logger,
     if (firewall && nextFirewall) await firewall.replace(nextFirewall);
     await backend.configureOwnLease(next);
     loop.setOwnSubnet(next.subnet);
-    const ipv4 = { network: pool.network.toPrefix(), subnet: next.subnet.toPrefix() };
+    const ipv4 = { network: pool.network, subnet: next.subnet };
     await writeSubnetEnv(options.subnetFile, { ipv4, ipv6: undefined, mtu: backend.podMtu, ipMasq: options.ipMasq });
   };
   await takeOwnLease(lease);

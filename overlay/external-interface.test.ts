@@ -1,8 +1,7 @@
 import { ConfigError } from '../subnet/errors.js';
-import { formatIpv4, parseIpv4 } from '../subnet/ipv4.js';
 import { chooseExternalInterface, type InterfaceInventory } from './external-interface.js';
+import { ip } from '../test/addresses.js';
 
-const ip = (text: string): number => parseIpv4(text) ?? -1;
 
 const inventory: InterfaceInventory = {
   interfaces: [
@@ -13,7 +12,7 @@ const inventory: InterfaceInventory = {
   ],
   defaultRouteIndex: 2,
   // As `ip route get`: the route to 198.51.100.200 leaves eth1 with source 198.51.100.8 (its second address).
-  routeTo: (target) => Promise.resolve(target === ip('198.51.100.200') ? { index: 3, source: ip('198.51.100.8') } : undefined),
+  routeTo: (target) => Promise.resolve(target.equals(ip('198.51.100.200')) ? { index: 3, source: ip('198.51.100.8') } : undefined),
 };
 
 const choose = (choice: Partial<Parameters<typeof chooseExternalInterface>[1]>) =>
@@ -22,7 +21,7 @@ const choose = (choice: Partial<Parameters<typeof chooseExternalInterface>[1]>) 
 describe('chooseExternalInterface', () => {
   it('uses the default-route interface when nothing is asked', async () => {
     const ext = await choose({});
-    expect([ext.name, formatIpv4(ext.ifaceIp), formatIpv4(ext.publicIp), ext.mtu]).toEqual([
+    expect([ext.name, ext.ifaceIp.toString(), ext.publicIp.toString(), ext.mtu]).toEqual([
       'eth0', '192.0.2.10', '192.0.2.10', 1500,
     ]);
   });
@@ -30,7 +29,7 @@ describe('chooseExternalInterface', () => {
   it('takes the first --iface that exists, by name or by address', async () => {
     expect((await choose({ iface: ['nope', 'eth1'] })).name).toBe('eth1');
     const byIp = await choose({ iface: ['198.51.100.8'] });
-    expect([byIp.name, formatIpv4(byIp.ifaceIp)]).toEqual(['eth1', '198.51.100.8']);
+    expect([byIp.name, byIp.ifaceIp.toString()]).toEqual(['eth1', '198.51.100.8']);
   });
 
   it('matches --iface-regex against addresses and names', async () => {
@@ -40,18 +39,18 @@ describe('chooseExternalInterface', () => {
 
   it('follows the route for --iface-can-reach, taking its preferred source address as flannel does', async () => {
     const ext = await choose({ ifaceCanReach: '198.51.100.200' });
-    expect([ext.name, formatIpv4(ext.ifaceIp), formatIpv4(ext.publicIp)]).toEqual(['eth1', '198.51.100.8', '198.51.100.8']);
+    expect([ext.name, ext.ifaceIp.toString(), ext.publicIp.toString()]).toEqual(['eth1', '198.51.100.8', '198.51.100.8']);
   });
 
   it('takes the interface\'s first address when the route names no source', async () => {
     const noSource = { ...inventory, routeTo: () => Promise.resolve({ index: 3, source: undefined }) };
     const ext = await chooseExternalInterface(noSource, { iface: [], ifaceRegex: [], ifaceCanReach: '198.51.100.200' });
-    expect(formatIpv4(ext.ifaceIp)).toBe('198.51.100.7');
+    expect(ext.ifaceIp.toString()).toBe('198.51.100.7');
   });
 
   it('publishes --public-ip instead of the interface address', async () => {
     const ext = await choose({ publicIp: '203.0.113.9' });
-    expect([formatIpv4(ext.ifaceIp), formatIpv4(ext.publicIp)]).toEqual(['192.0.2.10', '203.0.113.9']);
+    expect([ext.ifaceIp.toString(), ext.publicIp.toString()]).toEqual(['192.0.2.10', '203.0.113.9']);
   });
 
   it.each([

@@ -3,13 +3,13 @@
 // interface and preferred source address, as `ip route get` shows), else the interface of the default route.
 import type { ExternalInterface } from '../backends/backend.js';
 import { ConfigError } from '../subnet/errors.js';
-import { formatIpv4, parseIpv4, type Ipv4 } from '../subnet/ipv4.js';
+import { IpAddress } from '../subnet/ip-address.js';
 
 export interface InterfaceInfo {
   name: string;
   index: number;
   mtu: number;
-  ipv4: Ipv4[];
+  ipv4: IpAddress[];
 }
 
 /** What the kernel tells us; the netlink adapter provides it, tests pass plain data. */
@@ -17,7 +17,7 @@ export interface InterfaceInventory {
   interfaces: InterfaceInfo[];
   defaultRouteIndex: number | undefined;
   /** The interface the kernel would use to reach `ip`, and the source address it would pick (`ip route get`). */
-  routeTo(ip: Ipv4): Promise<{ index: number; source: Ipv4 | undefined } | undefined>;
+  routeTo(ip: IpAddress): Promise<{ index: number; source: IpAddress | undefined } | undefined>;
 }
 
 export interface InterfaceChoice {
@@ -32,7 +32,7 @@ export async function chooseExternalInterface(
   choice: InterfaceChoice,
 ): Promise<ExternalInterface> {
   const found = await pick(inventory, choice);
-  const publicIp = choice.publicIp ? parseIpv4(choice.publicIp) : found.ip;
+  const publicIp = choice.publicIp ? IpAddress.parse(choice.publicIp, 'ipv4') : found.ip;
   if (publicIp === undefined) {
     throw new ConfigError('--public-ip', `"${choice.publicIp ?? ''}" is not an IPv4 address`);
   }
@@ -41,22 +41,22 @@ export async function chooseExternalInterface(
 
 interface Found {
   info: InterfaceInfo;
-  ip: Ipv4;
+  ip: IpAddress;
 }
 
 async function pick(inventory: InterfaceInventory, choice: InterfaceChoice): Promise<Found> {
-  const withAddress = (info: InterfaceInfo | undefined, ip?: Ipv4): Found | undefined => {
+  const withAddress = (info: InterfaceInfo | undefined, ip?: IpAddress): Found | undefined => {
     const first = ip ?? info?.ipv4[0];
     return info && first !== undefined ? { info, ip: first } : undefined;
   };
 
   if (choice.iface.length > 0) {
     for (const wanted of choice.iface) {
-      const ip = parseIpv4(wanted);
+      const ip = IpAddress.parse(wanted, 'ipv4');
       const info =
         ip === undefined
           ? inventory.interfaces.find((i) => i.name === wanted)
-          : inventory.interfaces.find((i) => i.ipv4.includes(ip));
+          : inventory.interfaces.find((i) => i.ipv4.some((own) => own.equals(ip)));
       const found = withAddress(info, ip);
       if (found) return found;
     }
@@ -72,7 +72,7 @@ async function pick(inventory: InterfaceInventory, choice: InterfaceChoice): Pro
         throw new ConfigError('--iface-regex', `"${source}" is not a valid regular expression (${(err as Error).message})`);
       }
       for (const info of inventory.interfaces) {
-        const byAddress = info.ipv4.find((ip) => regex.test(formatIpv4(ip)));
+        const byAddress = info.ipv4.find((ip) => regex.test(ip.toString()));
         const found =
           byAddress !== undefined ? withAddress(info, byAddress) : regex.test(info.name) ? withAddress(info) : undefined;
         if (found) return found;
@@ -82,7 +82,7 @@ async function pick(inventory: InterfaceInventory, choice: InterfaceChoice): Pro
   }
 
   if (choice.ifaceCanReach) {
-    const target = parseIpv4(choice.ifaceCanReach);
+    const target = IpAddress.parse(choice.ifaceCanReach, 'ipv4');
     if (target === undefined) {
       throw new ConfigError('--iface-can-reach', `"${choice.ifaceCanReach}" is not an IPv4 address`);
     }

@@ -1,12 +1,13 @@
 import type { Logger } from 'winston';
-import { Ipv4Net, parseIpv4 } from '../subnet/ipv4.js';
 import type { Lease } from '../subnet/lease.js';
 import { LeaseConflicts } from './lease-conflicts.js';
+import { IpPrefix } from '../subnet/ip-prefix.js';
+import { ip } from '../test/addresses.js';
 
 function lease(subnet: string, publicIp: string, vtepMac: string): Lease {
-  const net = Ipv4Net.parse(subnet);
+  const net = IpPrefix.parse(subnet, { family: 'ipv4' });
   if (!net) throw new Error(subnet);
-  return { subnet: net, publicIp: parseIpv4(publicIp) ?? 0, backendType: 'vxlan', backendData: { vni: 1, vtepMac } };
+  return { subnet: net, publicIp: ip(publicIp), backendType: 'vxlan', backendData: { vni: 1, vtepMac } };
 }
 
 /** Only warn is used; each warning's message is kept. */

@@ -5,14 +5,14 @@
 // Kept compact, as it holds every peer: a claim's holder is one subnet string (a list only while
 // two leases share the claim), and each subnet keeps a reference to its lease, not copies.
 import type { Logger } from 'winston';
-import { formatIpv4, type Ipv4 } from '../subnet/ipv4.js';
 import type { Lease } from '../subnet/lease.js';
 
 /** The subnet holding a claim, or the subnets of leases that share it. */
 type Holders = string | string[];
 
 export class LeaseConflicts {
-  private readonly byPublicIp = new Map<Ipv4, Holders>();
+  /** By the address's value: a value is no heavier than the address it belongs to (the public IPs are all IPv4). */
+  private readonly byPublicIp = new Map<bigint, Holders>();
   private readonly byVtepMac = new Map<string, Holders>();
   /** Each subnet's lease as last seen: what it claimed, to withdraw when it changes or goes. */
   private readonly leases = new Map<string, Lease>();
@@ -31,7 +31,7 @@ export class LeaseConflicts {
   upsert(lease: Lease): void {
     const subnet = lease.subnet.toString();
     this.remove(lease);
-    this.claim(this.byPublicIp, lease.publicIp, subnet, () => `public IP ${formatIpv4(lease.publicIp)}`);
+    this.claim(this.byPublicIp, lease.publicIp.value, subnet, () => `public IP ${lease.publicIp.toString()}`);
     const mac = lease.backendData?.vtepMac;
     if (mac !== undefined) this.claim(this.byVtepMac, mac, subnet, () => `VTEP MAC ${mac}`);
     this.leases.set(subnet, lease);
@@ -41,7 +41,7 @@ export class LeaseConflicts {
     const subnet = lease.subnet.toString();
     const known = this.leases.get(subnet);
     if (!known) return;
-    release(this.byPublicIp, known.publicIp, subnet);
+    release(this.byPublicIp, known.publicIp.value, subnet);
     const mac = known.backendData?.vtepMac;
     if (mac !== undefined) release(this.byVtepMac, mac, subnet);
     this.leases.delete(subnet);

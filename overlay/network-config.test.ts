@@ -1,17 +1,17 @@
 import { ConfigError } from '../subnet/errors.js';
-import { formatIpv4 } from '../subnet/ipv4.js';
-import { ipv4DatapathPool, parseNetworkConfig, type FamilyPool, type NetworkConfig } from './network-config.js';
+import type { SubnetPool } from '../subnet/lease.js';
+import { ipv4DatapathPool, parseNetworkConfig, type NetworkConfig } from './network-config.js';
 
-const v4 = (conf: NetworkConfig): FamilyPool => {
+const v4 = (conf: NetworkConfig): SubnetPool => {
   if (!conf.ipv4) throw new Error('no IPv4 pool');
   return conf.ipv4;
 };
-const v6 = (conf: NetworkConfig): FamilyPool => {
+const v6 = (conf: NetworkConfig): SubnetPool => {
   if (!conf.ipv6) throw new Error('no IPv6 pool');
   return conf.ipv6;
 };
 /** The pool as text, to compare in one expectation. */
-const show = (pool: FamilyPool): string[] => [pool.network.toString(), `/${pool.subnetLen}`, pool.subnetMin.toString(), pool.subnetMax.toString()];
+const show = (pool: SubnetPool): string[] => [pool.network.toString(), `/${pool.subnetLen}`, pool.subnetMin.toString(), pool.subnetMax.toString()];
 
 /** The ConfigError `run` throws (the expectation fails if it throws none, or something else). */
 function configErrorOf(run: () => unknown): ConfigError {
@@ -197,7 +197,7 @@ describe('parseNetworkConfig: IPv6', () => {
 describe('ipv4DatapathPool', () => {
   it('gives the IPv4 pool of an IPv4-only config in the numbers the datapath takes', () => {
     const pool = ipv4DatapathPool(parseNetworkConfig('{"Network":"10.3.1.0/16","SubnetLen":20,"Backend":{"Type":"vxlan"}}'));
-    expect([pool.network.toString(), pool.subnetLen, formatIpv4(pool.subnetMin), formatIpv4(pool.subnetMax)]).toEqual([
+    expect([pool.network.toString(), pool.subnetLen, pool.subnetMin.toString(), pool.subnetMax.toString()]).toEqual([
       '10.3.0.0/16', 20, '10.3.16.0', '10.3.240.0',
     ]);
   });

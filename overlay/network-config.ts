@@ -5,7 +5,6 @@
 import { FAMILIES, IpAddress, type IpFamily } from '../subnet/ip-address.js';
 import { IpPrefix } from '../subnet/ip-prefix.js';
 import { ConfigError } from '../subnet/errors.js';
-import { Ipv4Net } from '../subnet/ipv4.js';
 import type { SubnetPool } from '../subnet/lease.js';
 import { CaseInsensitiveObject } from './case-insensitive-object.js';
 
@@ -27,20 +26,11 @@ export interface HostGwOptions {
 
 export type BackendOptions = VxlanOptions | HostGwOptions;
 
-/** One family's pod network and the range node subnets are carved from (Network/SubnetLen/Min/Max). */
-export interface FamilyPool {
-  network: IpPrefix;
-  subnetLen: number;
-  /** Network addresses of the first and the last subnet a node may lease. */
-  subnetMin: IpAddress;
-  subnetMax: IpAddress;
-}
-
 export interface NetworkConfig {
   /** Present when EnableIPv4 (the default). */
-  ipv4: FamilyPool | undefined;
+  ipv4: SubnetPool | undefined;
   /** Present when EnableIPv6. */
-  ipv6: FamilyPool | undefined;
+  ipv6: SubnetPool | undefined;
   enableNFTables: boolean;
   backend: BackendOptions;
   /** Things an operator should know but that do not stop start-up (e.g. the vxlan default). */
@@ -89,7 +79,7 @@ export function parseNetworkConfig(text: string): NetworkConfig {
   if (!enableIPv4 && !enableIPv6) {
     throw new ConfigError('EnableIPv4', 'is false and EnableIPv6 is not true, so no address family is left; set EnableIPv4 to true, or EnableIPv6 to true with an IPv6Network');
   }
-  const poolIf = (enabled: boolean, family: IpFamily, flag: string): FamilyPool | undefined => {
+  const poolIf = (enabled: boolean, family: IpFamily, flag: string): SubnetPool | undefined => {
     if (enabled) return parsePool(conf, family, warnings);
     const ignored = Object.values(FAMILY_RULES[family].fields).filter((field) => conf.has(field));
     if (ignored.length > 0) warnings.push(`${ignored.join(', ')} ignored: ${flag} is not true (flannel ignores them too)`);
@@ -117,11 +107,10 @@ export function ipv4DatapathPool(config: NetworkConfig): SubnetPool {
       "the config is valid, but weft's dual-stack and IPv6-only datapath is not yet supported; set EnableIPv6 to false (with EnableIPv4 true and a Network) to run IPv4 only",
     );
   }
-  const { network, subnetLen, subnetMin, subnetMax } = config.ipv4;
-  return { network: Ipv4Net.fromPrefix(network), subnetLen, subnetMin: subnetMin.toIpv4Number(), subnetMax: subnetMax.toIpv4Number() };
+  return config.ipv4;
 }
 
-function parsePool(conf: CaseInsensitiveObject, family: IpFamily, warnings: string[]): FamilyPool {
+function parsePool(conf: CaseInsensitiveObject, family: IpFamily, warnings: string[]): SubnetPool {
   const { fields } = FAMILY_RULES[family];
   const { label, exampleNetwork } = FAMILIES[family];
   const networkText = conf.string(fields.network);

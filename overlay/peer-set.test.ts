@@ -1,15 +1,16 @@
-import { Ipv4Net, parseIpv4 } from '../subnet/ipv4.js';
 import type { Lease } from '../subnet/lease.js';
 import { foldBatch, type PeerMap } from './peer-set.js';
+import { IpAddress } from '../subnet/ip-address.js';
+import { IpPrefix } from '../subnet/ip-prefix.js';
 
 function lease(subnet: string, publicIp: string, mac = 'aa:bb:cc:dd:ee:01'): Lease {
-  const net = Ipv4Net.parse(subnet);
-  const ip = parseIpv4(publicIp);
+  const net = IpPrefix.parse(subnet, { family: 'ipv4' });
+  const ip = IpAddress.parse(publicIp, 'ipv4');
   if (!net || ip === undefined) throw new Error('bad fixture');
   return { subnet: net, publicIp: ip, backendType: 'vxlan', backendData: { vni: 1, vtepMac: mac } };
 }
 
-const own = Ipv4Net.parse('10.244.1.0/24');
+const own = IpPrefix.parse('10.244.1.0/24', { family: 'ipv4' });
 
 describe('foldBatch', () => {
   it('adds and removes peers and filters our own subnet', () => {

@@ -1,11 +1,11 @@
 // Folding lease batches into the desired set of peers: pure functions, keyed by subnet text.
-import type { Ipv4Net } from '../subnet/ipv4.js';
 import { sameDatapath, type Lease, type LeaseBatch } from '../subnet/lease.js';
+import type { IpPrefix } from '../subnet/ip-prefix.js';
 
 export type PeerMap = Map<string, Lease>;
 
 /** Applies one batch to `peers` in place, ignoring our own subnet. Returns whether anything changed. */
-export function foldBatch(peers: PeerMap, batch: LeaseBatch, ownSubnet: Ipv4Net | undefined): boolean {
+export function foldBatch(peers: PeerMap, batch: LeaseBatch, ownSubnet: IpPrefix | undefined): boolean {
   const own = ownSubnet?.toString();
   const keyOf = (lease: Lease): string => lease.subnet.toString();
   let changed = false;
@@ -33,7 +33,7 @@ export function foldBatch(peers: PeerMap, batch: LeaseBatch, ownSubnet: Ipv4Net 
 }
 
 /** Drops a peer that claims what is now our own subnet (after a re-acquire). */
-export function dropOwnSubnet(peers: PeerMap, ownSubnet: Ipv4Net): boolean {
+export function dropOwnSubnet(peers: PeerMap, ownSubnet: IpPrefix): boolean {
   return peers.delete(ownSubnet.toString());
 }
 

@@ -1,15 +1,16 @@
 import winston from 'winston';
 import type { ApplyResult, Backend } from '../backends/backend.js';
-import { Ipv4Net, parseIpv4 } from '../subnet/ipv4.js';
 import type { Lease, LeaseAttrs } from '../subnet/lease.js';
 import { ReconcileLoop } from './reconcile-loop.js';
+import { IpPrefix } from '../subnet/ip-prefix.js';
+import { ip } from '../test/addresses.js';
 
 const logger = winston.createLogger({ silent: true });
 
 function lease(subnet: string): Lease {
-  const net = Ipv4Net.parse(subnet);
+  const net = IpPrefix.parse(subnet, { family: 'ipv4' });
   if (!net) throw new Error(subnet);
-  return { subnet: net, publicIp: parseIpv4('192.0.2.9') ?? 0, backendType: 'vxlan', backendData: { vni: 1, vtepMac: '02:00:00:00:00:09' } };
+  return { subnet: net, publicIp: ip('192.0.2.9'), backendType: 'vxlan', backendData: { vni: 1, vtepMac: '02:00:00:00:00:09' } };
 }
 
 /** A backend that records what it was asked to apply and can be told to fail. */
@@ -19,7 +20,7 @@ class RecordingBackend implements Backend {
   applied: string[][] = [];
   failuresLeft = 0;
   prepare(): Promise<LeaseAttrs> {
-    return Promise.resolve({ publicIp: 0, backendType: 'fake' });
+    return Promise.resolve({ publicIp: ip('0.0.0.0'), backendType: 'fake' });
   }
   configureOwnLease(): Promise<void> {
     return Promise.resolve();
@@ -46,7 +47,7 @@ describe('ReconcileLoop', () => {
   it('applies the folded peer set, filtering our own subnet, and collapses bursts', async () => {
     const backend = new RecordingBackend();
     const loop = new ReconcileLoop(backend, logger, { resyncMs: 60_000, retryMinMs: 5, retryMaxMs: 20 });
-    const own = Ipv4Net.parse('10.244.1.0/24');
+    const own = IpPrefix.parse('10.244.1.0/24', { family: 'ipv4' });
     if (own) loop.setOwnSubnet(own);
     const controller = new AbortController();
     const running = loop.run(controller.signal);

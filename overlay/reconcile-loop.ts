@@ -11,10 +11,10 @@
 // lease, then removes only what is stale; entries that already match are never rewritten.
 import type { Logger } from 'winston';
 import type { ApplyResult, Backend } from '../backends/backend.js';
-import type { Ipv4Net } from '../subnet/ipv4.js';
 import type { Lease, LeaseBatch } from '../subnet/lease.js';
 import { LeaseConflicts } from './lease-conflicts.js';
 import { dropOwnSubnet, foldBatch, type PeerMap } from './peer-set.js';
+import type { IpPrefix } from '../subnet/ip-prefix.js';
 
 export interface ReconcileOptions {
   /** Full resync period: repairs whatever changed behind our back. */
@@ -40,7 +40,7 @@ export type PassListener = (result: ApplyResult, durationMs: number, reasons: st
 
 export class ReconcileLoop {
   private readonly peers: PeerMap = new Map();
-  private ownSubnet: Ipv4Net | undefined;
+  private ownSubnet: IpPrefix | undefined;
   private pendingReasons = new Set<string>(['start']);
   /** Lease changes since the last good pass, by subnet; used when no full pass is needed. */
   private changes = new Map<string, { lease: Lease; removed: boolean }>();
@@ -67,7 +67,7 @@ export class ReconcileLoop {
     this.conflicts = new LeaseConflicts(logger);
   }
 
-  setOwnSubnet(subnet: Ipv4Net): void {
+  setOwnSubnet(subnet: IpPrefix): void {
     this.ownSubnet = subnet;
     if (dropOwnSubnet(this.peers, subnet)) this.trigger('own-subnet');
   }

@@ -1,13 +1,16 @@
 // Taking a subnet key in etcd, as flannel does: reuse the key that carries our public IP (a lease
 // or a reservation), else create a free one. Creation and rewrite are conditional transactions, so
 // two nodes racing for one subnet cannot both win; the loser chooses again.
+// Dual stack (flannel's local_manager.go): one key names a subnet of each family
+// (10.1.15.0-24&fd00:12:13::-56), each half picked from its own pool among the halves no key holds;
+// a key is ours to reuse only when each half fits its pool and it has an IPv6 half exactly when we want one.
 import type { Logger } from 'winston';
-import { encodeLeaseValue, parseLeaseRecord, parseSubnetKey, subnetKey, subnetsDir } from './etcd-lease-codec.js';
+import { encodeLeaseValue, leaseKey, parseLeaseKey, parseLeaseRecord, subnetsDir, type LeaseKeySubnets } from './etcd-lease-codec.js';
 import type { EtcdRecord, EtcdStore } from './etcd-store.js';
-import { OutOfSubnetsError, RemoteDataError, TransientError } from './errors.js';
-import { formatIpv4, type Ipv4Net } from './ipv4.js';
+import { ConfigError, OutOfSubnetsError, RemoteDataError, TransientError } from './errors.js';
 import type { AcquireOptions, Lease, LeaseAttrs, SubnetPool } from './lease.js';
 import { fitsPool, isTaken, pickFreeSubnet } from './subnet-picker.js';
+import type { IpPrefix } from './ip-prefix.js';
 
 /** Our lease as last written. */
 export interface OwnLease {
@@ -20,7 +23,20 @@ export interface OwnLease {
   /** The value we wrote (with any fields of an earlier value we keep): renewal writes it again. */
   value: string;
   pool: SubnetPool;
+  ipv6Pool: SubnetPool | undefined;
   attrs: LeaseAttrs;
+}
+
+/** The halves of every listed key: what a new subnet of each family must not overlap. */
+interface Taken {
+  ipv4: IpPrefix[];
+  ipv6: IpPrefix[];
+}
+
+/** A key's subnets, with the IPv4 half every lease weft takes has. */
+interface ClaimedSubnets {
+  ipv4: IpPrefix;
+  ipv6: IpPrefix | undefined;
 }
 
 export interface LeaseClaimOptions {
@@ -40,33 +56,45 @@ export class EtcdLeaseClaim {
   /** One attempt: list, choose, write. Throws TransientError after too many lost races. */
   async claim(options: AcquireOptions): Promise<OwnLease> {
     const { store, prefix, log, maxRaceAttempts } = this.opts;
+    if (options.ipv6Pool !== undefined && options.attrs.publicIpv6 === undefined) {
+      // Peers refuse a dual-stack lease without PublicIPv6 (as flannel's do): never write one.
+      throw new ConfigError('EnableIPv6', 'the node has no IPv6 address to publish; give --public-ipv6, or an interface with an IPv6 address');
+    }
     for (let race = 0; race < maxRaceAttempts; race++) {
       const listing = await store.list(subnetsDir(prefix));
-      const taken: Ipv4Net[] = [];
-      let mine: { record: EtcdRecord; subnet: Ipv4Net } | undefined;
+      const taken: Taken = { ipv4: [], ipv6: [] };
+      let mine: { record: EtcdRecord; subnets: ClaimedSubnets } | undefined;
       for (const record of listing.records) {
-        let subnet: Ipv4Net;
+        let subnets: LeaseKeySubnets;
         try {
-          subnet = parseSubnetKey(prefix, record.key);
+          subnets = parseLeaseKey(prefix, record.key);
         } catch (err) {
           if (!(err instanceof RemoteDataError)) throw err;
           continue; // a key that names no subnet blocks none
         }
-        taken.push(subnet); // even with an unreadable value: the subnet is somebody's
-        if (mine === undefined && fitsPool(options.pool, subnet) && this.carriesIp(record, options.attrs)) mine = { record, subnet };
+        // Even with an unreadable value: the subnets are somebody's.
+        if (subnets.ipv4) taken.ipv4.push(subnets.ipv4);
+        if (subnets.ipv6) taken.ipv6.push(subnets.ipv6);
+        const fitting = fitsPools(options, subnets);
+        if (mine === undefined && fitting && this.carriesIp(record, options.attrs)) mine = { record, subnets: fitting };
       }
 
       const result = mine
-        ? await this.rewrite(mine.record, mine.subnet, options)
-        : await this.create(this.chooseSubnet(options, taken), options);
+        ? await this.rewrite(mine.record, mine.subnets, options)
+        : await this.create(this.chooseSubnets(options, taken), options);
       if (result) return result;
       log.info('lost a race for a subnet to another node; choosing again', { attempt: race + 1 });
     }
     throw new TransientError(`lost the race for a free subnet ${maxRaceAttempts} times in a row`);
   }
 
-  private chooseSubnet(options: AcquireOptions, taken: readonly Ipv4Net[]): Ipv4Net {
-    const { pool, previousSubnet } = options;
+  private chooseSubnets(options: AcquireOptions, taken: Taken): ClaimedSubnets {
+    const ipv4 = this.chooseSubnet(options.pool, options.previousSubnet, taken.ipv4);
+    const ipv6 = options.ipv6Pool && this.chooseSubnet(options.ipv6Pool, options.previousIpv6Subnet, taken.ipv6);
+    return { ipv4, ipv6 };
+  }
+
+  private chooseSubnet(pool: SubnetPool, previousSubnet: IpPrefix | undefined, taken: readonly IpPrefix[]): IpPrefix {
     if (previousSubnet !== undefined) {
       if (fitsPool(pool, previousSubnet) && !isTaken(previousSubnet, taken)) return previousSubnet;
       this.opts.log.info(`previous subnet ${previousSubnet.toString()} is taken or outside the pool; choosing another`);
@@ -74,7 +102,7 @@ export class EtcdLeaseClaim {
     const subnet = pickFreeSubnet(pool, taken, this.opts.random);
     if (subnet === undefined) {
       throw new OutOfSubnetsError(
-        `out of subnets: every /${pool.subnetLen} from ${formatIpv4(pool.subnetMin)} to ${formatIpv4(pool.subnetMax)} ` +
+        `out of subnets: every /${pool.subnetLen} from ${pool.subnetMin.toString()} to ${pool.subnetMax.toString()} ` +
           `in ${pool.network.toString()} is leased or reserved (${taken.length} keys); widen Network or remove stale leases`,
       );
     }
@@ -82,9 +110,9 @@ export class EtcdLeaseClaim {
   }
 
   /** Creates a new lease; undefined when another node created the key first. */
-  private async create(subnet: Ipv4Net, options: AcquireOptions): Promise<OwnLease | undefined> {
+  private async create(subnets: ClaimedSubnets, options: AcquireOptions): Promise<OwnLease | undefined> {
     const { store, prefix, log, ttlSeconds } = this.opts;
-    const key = subnetKey(prefix, subnet);
+    const key = leaseKey(prefix, subnets);
     const value = encodeLeaseValue(options.attrs);
     const grant = await store.grant(ttlSeconds);
     const result = await store.create(key, value, grant.id);
@@ -92,12 +120,12 @@ export class EtcdLeaseClaim {
       await store.revoke(grant.id).catch(() => undefined);
       return undefined;
     }
-    log.info('leased subnet', { subnet: subnet.toString(), publicIp: formatIpv4(options.attrs.publicIp) });
-    return this.ownLease({ key, value }, subnet, grant, result.revision, options);
+    log.info('leased subnet', { ...describe(subnets), publicIp: options.attrs.publicIp.toString() });
+    return this.ownLease({ key, value }, subnets, grant, result.revision, options);
   }
 
   /** Writes our current attributes into our existing key (a lease keeps a TTL, a reservation stays one). */
-  private async rewrite(record: EtcdRecord, subnet: Ipv4Net, options: AcquireOptions): Promise<OwnLease | undefined> {
+  private async rewrite(record: EtcdRecord, subnets: ClaimedSubnets, options: AcquireOptions): Promise<OwnLease | undefined> {
     const { store, log, ttlSeconds } = this.opts;
     const value = encodeLeaseValue(options.attrs, record.value);
     const reservation = record.leaseId === '0';
@@ -108,15 +136,15 @@ export class EtcdLeaseClaim {
       return undefined;
     }
     log.info(reservation ? 'using the subnet reserved for our public IP' : 'reusing our earlier subnet', {
-      subnet: subnet.toString(),
-      publicIp: formatIpv4(options.attrs.publicIp),
+      ...describe(subnets),
+      publicIp: options.attrs.publicIp.toString(),
     });
-    return this.ownLease({ key: record.key, value }, subnet, grant, result.revision, options);
+    return this.ownLease({ key: record.key, value }, subnets, grant, result.revision, options);
   }
 
   private ownLease(
     { key, value }: { key: string; value: string },
-    subnet: Ipv4Net,
+    subnets: ClaimedSubnets,
     grant: { id: string; ttlSeconds: number } | undefined,
     modRevision: string,
     options: AcquireOptions,
@@ -124,20 +152,33 @@ export class EtcdLeaseClaim {
     const expiresAt = grant ? new Date(this.opts.now() + grant.ttlSeconds * 1000) : undefined;
     return {
       key,
-      lease: { ...options.attrs, subnet, expiresAt },
+      lease: { ...options.attrs, subnet: subnets.ipv4, ipv6Subnet: subnets.ipv6, expiresAt },
       leaseId: grant?.id ?? '0',
       modRevision,
       value,
       pool: options.pool,
+      ipv6Pool: options.ipv6Pool,
       attrs: options.attrs,
     };
   }
 
   private carriesIp(record: EtcdRecord, attrs: LeaseAttrs): boolean {
     try {
-      return parseLeaseRecord(this.opts.prefix, record).publicIp === attrs.publicIp;
+      return parseLeaseRecord(this.opts.prefix, record).publicIp.equals(attrs.publicIp);
     } catch {
       return false;
     }
   }
+}
+
+/** The key's subnets when each half fits its pool, and it has an IPv6 half exactly when we want one (flannel's isSubnetConfigCompat/isIPv6SubnetConfigCompat). */
+function fitsPools(options: AcquireOptions, { ipv4, ipv6 }: LeaseKeySubnets): ClaimedSubnets | undefined {
+  if (ipv4 === undefined || !fitsPool(options.pool, ipv4)) return undefined;
+  const ipv6Fits = options.ipv6Pool === undefined ? ipv6 === undefined : ipv6 !== undefined && fitsPool(options.ipv6Pool, ipv6);
+  return ipv6Fits ? { ipv4, ipv6 } : undefined;
+}
+
+/** Log fields: the IPv6 subnet only on a dual-stack lease (IPv4 lines stay as they were). */
+function describe({ ipv4, ipv6 }: ClaimedSubnets): { subnet: string; ipv6Subnet?: string } {
+  return ipv6 === undefined ? { subnet: ipv4.toString() } : { subnet: ipv4.toString(), ipv6Subnet: ipv6.toString() };
 }

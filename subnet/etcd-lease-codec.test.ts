@@ -9,17 +9,14 @@ import {
   parseLeaseRecord,
   parseLeaseValue,
   parseSubnetKey,
-  subnetKey,
   subnetsDir,
 } from './etcd-lease-codec.js';
-import { Ipv4Net, parseIpv4 } from './ipv4.js';
+import { ip, net } from '../test/addresses.js';
 
 const P = '/coreos.com/network';
-const ip = (text: string): number => parseIpv4(text) ?? 0;
-const net = (text: string): Ipv4Net => Ipv4Net.parse(text) ?? Ipv4Net.of(0, 0);
 const FLANNEL_VXLAN =
   '{"PublicIP":"192.168.64.3","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"c6:d2:32:6f:8f:44"}}';
-const ip6 = (text: string): IpAddress => IpAddress.parse(text, 'ipv6') ?? IpAddress.fromIpv4Number(0);
+const ip6 = (text: string): IpAddress => IpAddress.parse(text, 'ipv6') ?? ip('0.0.0.0');
 const prefix = (text: string): IpPrefix | undefined => IpPrefix.parse(text);
 // json.Marshal of flannel's LeaseAttrs{PublicIP, PublicIPv6 *ip.IP6, BackendType, BackendData,
 // BackendV6Data (omitempty)} as vxlan.go's newSubnetAttrs fills it: both devices, each with its MAC.
@@ -34,7 +31,7 @@ describe('keys', () => {
   it("builds flannel's key names", () => {
     expect(configKey(P)).toBe('/coreos.com/network/config');
     expect(subnetsDir(P)).toBe('/coreos.com/network/subnets/');
-    expect(subnetKey(P, net('10.1.15.0/24'))).toBe('/coreos.com/network/subnets/10.1.15.0-24');
+    expect(leaseKey(P, { ipv4: net('10.1.15.0/24'), ipv6: undefined })).toBe('/coreos.com/network/subnets/10.1.15.0-24');
   });
 
   it('parses subnet keys, including the IPv4 half of a dual-stack key', () => {
@@ -206,7 +203,7 @@ describe('dual-stack and IPv6-only values', () => {
       backendData: { vni: 1, vtepMac: 'c6:d2:32:6f:8f:44' }, backendV6Data: { vni: 1, vtepMac: '8e:1b:2c:3d:4e:5f' },
     }],
     ['IPv6-only vxlan', FLANNEL_V6_VXLAN, {
-      publicIp: 0, publicIpv6: ip6('2001:db8::3'), backendType: 'vxlan', backendV6Data: { vni: 1, vtepMac: '8e:1b:2c:3d:4e:5f' },
+      publicIp: ip('0.0.0.0'), publicIpv6: ip6('2001:db8::3'), backendType: 'vxlan', backendV6Data: { vni: 1, vtepMac: '8e:1b:2c:3d:4e:5f' },
     }],
     ['dual-stack host-gw', FLANNEL_DUAL_HOSTGW, { publicIp: ip('192.0.2.7'), publicIpv6: ip6('2001:db8::7'), backendType: 'host-gw' }],
   ])('reads flannel\'s %s value and writes it back byte for byte', (_name, value, attrs) => {
@@ -322,8 +319,8 @@ describe('fuzz: the parsers return a Lease or throw RemoteDataError, nothing els
     try {
       const lease = parseLeaseRecord(P, { key, value, leaseId: '1' }, net('10.0.0.0/8'));
       // A returned Lease is well-formed.
-      expect(Number.isInteger(lease.publicIp) && lease.publicIp >= 0 && lease.publicIp <= 0xffffffff).toBe(true);
-      expect(net('10.0.0.0/8').containsNet(lease.subnet)).toBe(true);
+      expect(lease.publicIp.family).toBe('ipv4');
+      expect(net('10.0.0.0/8').containsPrefix(lease.subnet)).toBe(true);
       // No BackendType is read as flannel reads it (''), and then carries no backend data.
       if (lease.backendType === '') expect(lease.backendData).toBeUndefined();
       if (lease.backendType === 'vxlan') expect(lease.backendData?.vtepMac).toMatch(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/);

@@ -10,7 +10,6 @@
 import { IpAddress } from './ip-address.js';
 import { IpPrefix } from './ip-prefix.js';
 import { RemoteDataError } from './errors.js';
-import { formatIpv4, Ipv4Net, parseIpv4 } from './ipv4.js';
 import type { Lease, LeaseAttrs, VxlanBackendData } from './lease.js';
 
 export const DEFAULT_ETCD_PREFIX = '/coreos.com/network';
@@ -72,19 +71,15 @@ function parseKeyHalf(text: string, pattern: RegExp, family: 'ipv4' | 'ipv6'): I
   return match ? IpPrefix.parse(`${match[1] ?? ''}/${match[2] ?? ''}`, { family }) : undefined;
 }
 
-export function subnetKey(prefix: string, subnet: Ipv4Net): string {
-  return leaseKey(prefix, { ipv4: subnet.toPrefix(), ipv6: undefined });
-}
-
 /** The IPv4 subnet a lease key names (a dual-stack key's IPv4 half). An IPv6-only key has none. */
-export function parseSubnetKey(prefix: string, key: string): Ipv4Net {
+export function parseSubnetKey(prefix: string, key: string): IpPrefix {
   return ipv4Half(key, parseLeaseKey(prefix, key));
 }
 
 /** The datapath is IPv4-only for now: an IPv6-only lease is skipped, with this reason. */
-function ipv4Half(key: string, subnets: LeaseKeySubnets): Ipv4Net {
+function ipv4Half(key: string, subnets: LeaseKeySubnets): IpPrefix {
   if (subnets.ipv4 === undefined) throw new RemoteDataError(describeKey(key), 'IPv6-only lease; weft runs IPv4 networks only for now');
-  return Ipv4Net.fromPrefix(subnets.ipv4);
+  return subnets.ipv4;
 }
 
 /** Lease value fields holding backend data, in the order flannel writes them. */
@@ -102,7 +97,7 @@ const DATA_FIELDS = [
 export function encodeLeaseValue(attrs: LeaseAttrs, previous?: string): string {
   const kept = unknownFields(previous, attrs.backendType);
   const parts = [
-    `"PublicIP":${JSON.stringify(formatIpv4(attrs.publicIp))}`,
+    `"PublicIP":${JSON.stringify(attrs.publicIp.toString())}`,
     `"PublicIPv6":${attrs.publicIpv6 === undefined ? 'null' : JSON.stringify(attrs.publicIpv6.toString())}`,
   ];
   if (attrs.backendType !== '') parts.push(`"BackendType":${JSON.stringify(attrs.backendType)}`);
@@ -179,7 +174,7 @@ export function parseLeaseValue(source: string, text: string): LeaseAttrs {
   const fields = lowerCaseKeys(json);
 
   const publicIpText = fields.get('publicip');
-  const publicIp = typeof publicIpText === 'string' ? parseIpv4(publicIpText) : undefined;
+  const publicIp = typeof publicIpText === 'string' ? IpAddress.parse(publicIpText, 'ipv4') : undefined;
   if (publicIp === undefined) {
     throw new RemoteDataError(source, `PublicIP ${show(publicIpText)} is not an IPv4 address`);
   }
@@ -245,12 +240,12 @@ export interface StoredRecord {
  * `expiresAt` comes from the etcd lease, which the value does not carry; a reservation has none.
  * A node's lease (one with a backend type) carries what each family of its key needs.
  */
-export function parseLeaseRecord(prefix: string, record: StoredRecord, network?: Ipv4Net, expiresAt?: Date): Lease {
+export function parseLeaseRecord(prefix: string, record: StoredRecord, network?: IpPrefix, expiresAt?: Date): Lease {
   const subnets = parseLeaseKey(prefix, record.key);
   const subnet = ipv4Half(record.key, subnets);
   const { ipv6 } = subnets;
   const source = describeKey(record.key);
-  if (network !== undefined && !network.containsNet(subnet)) {
+  if (network !== undefined && !network.containsPrefix(subnet)) {
     throw new RemoteDataError(source, `subnet ${subnet.toString()} is outside the network ${network.toString()}`);
   }
   const attrs = parseLeaseValue(source, record.value);

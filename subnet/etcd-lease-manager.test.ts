@@ -6,12 +6,10 @@ import { EtcdLeaseManager } from './etcd-lease-manager.js';
 import { EtcdPeerTracker } from './etcd-peer-tracker.js';
 import type { EtcdListing, EtcdRecord, EtcdStore, EtcdWatch, EtcdWatchHandlers, EtcdWatchEvent, TxnResult } from './etcd-store.js';
 import { OutOfSubnetsError } from './errors.js';
-import { Ipv4Net, parseIpv4 } from './ipv4.js';
 import type { Lease, LeaseAttrs, LeaseBatch, SubnetPool } from './lease.js';
+import { ip, net } from '../test/addresses.js';
 
 const P = '/coreos.com/network';
-const ip = (text: string): number => parseIpv4(text) ?? 0;
-const net = (text: string): Ipv4Net => Ipv4Net.parse(text) ?? Ipv4Net.of(0, 0);
 const pool = (min = '10.244.1.0', max = '10.244.255.0'): SubnetPool => ({ network: net('10.244.0.0/16'), subnetLen: 24, subnetMin: ip(min), subnetMax: ip(max) });
 const vxlan = (publicIp: string, mac = '02:00:00:00:00:01'): LeaseAttrs => ({ publicIp: ip(publicIp), backendType: 'vxlan', backendData: { vni: 1, vtepMac: mac } });
 const HOUR = 3_600_000;
@@ -235,6 +233,42 @@ describe('EtcdLeaseManager (fake store and clock)', () => {
     await manager.close();
   });
 
+  it('reuses a key of ours only when it has an IPv6 half exactly when we want one, fitting its pool (flannel)', async () => {
+    const ipv6Pool = { network: net('fd00:12::/32'), subnetLen: 56, subnetMin: ip('fd00:12:13::'), subnetMax: ip('fd00:12:13:ff00::') };
+    const dualAttrs: LeaseAttrs = { ...vxlan('192.0.2.1'), publicIpv6: ip('2001:db8::1'), backendV6Data: { vni: 1, vtepMac: '02:00:00:00:06:01' } };
+    const { store, manager } = setup();
+    await expect(manager.acquireLease({ pool: pool(), ipv6Pool, attrs: vxlan('192.0.2.1') }, signal())).rejects.toThrow(/no IPv6 address/);
+    store.put(`${P}/subnets/10.244.1.0-24`, encodeLeaseValue(vxlan('192.0.2.1')), '55'); // ours, IPv4 only
+    const dual = await manager.acquireLease({ pool: pool(), ipv6Pool, attrs: dualAttrs }, signal());
+    expect([dual.subnet.toString(), dual.ipv6Subnet?.toString()]).toEqual(['10.244.2.0/24', 'fd00:12:13::/56']);
+    expect(store.kvs.has(`${P}/subnets/10.244.2.0-24&fd00:12:13::-56`)).toBe(true);
+    await manager.close();
+
+    const again = setup();
+    again.store.put(`${P}/subnets/10.244.2.0-24&fd00:12:13::-56`, encodeLeaseValue(dualAttrs), '56');
+    const reused = await again.manager.acquireLease({ pool: pool(), ipv6Pool, attrs: dualAttrs }, signal());
+    expect([reused.subnet.toString(), reused.ipv6Subnet?.toString()]).toEqual(['10.244.2.0/24', 'fd00:12:13::/56']);
+    const ipv4Only = await again.manager.acquireLease({ pool: pool(), attrs: vxlan('192.0.2.1') }, signal());
+    expect([ipv4Only.subnet.toString(), ipv4Only.ipv6Subnet]).toEqual(['10.244.1.0/24', undefined]);
+    await again.manager.close();
+  });
+
+  it('never reports a key that carries our public IP as a peer (an old lease of ours)', async () => {
+    const { store, manager } = setup();
+    // Inside the network but not of SubnetLen: not reused, and still not a peer.
+    store.put(`${P}/subnets/10.244.200.0-25`, encodeLeaseValue(vxlan('192.0.2.1')), '55');
+    store.put(`${P}/subnets/10.244.8.0-24`, encodeLeaseValue(vxlan('192.0.2.8')), '3');
+    await manager.acquireLease({ pool: pool(), attrs: vxlan('192.0.2.1') }, signal());
+    const batches: LeaseBatch[] = [];
+    const ac = new AbortController();
+    const watching = manager.watchLeases({ onBatch: (b) => batches.push(b), onOwnLeaseChanged: () => undefined }, ac.signal);
+    await flush();
+    expect(batches.map((b) => [b.kind, b.leases.map((l) => l.subnet.toString())])).toEqual([['snapshot', ['10.244.8.0/24']]]);
+    ac.abort();
+    await manager.close();
+    await watching;
+  });
+
   it('chooses again when another node wins the race for a subnet, and revokes the unused grant', async () => {
     const { store, manager, lines } = setup();
     let raced = 0;
@@ -368,8 +402,8 @@ describe('EtcdPeerTracker', () => {
       { type: 'put', record: rec('10.244.3.0-24', '192.0.2.3') },
       { type: 'put', record: rec('10.244.4.0-24', '192.0.2.4') },
       { type: 'put', record: rec('10.244.2.0-24', '192.0.2.2') }, // a renewal: no news
-      { type: 'delete', record: { ...rec('10.244.2.0-24', ''), value: '' } },
-      { type: 'delete', record: { ...rec('10.244.9.0-24', ''), value: '' } }, // unknown: nothing
+      { type: 'delete', record: { ...rec('10.244.2.0-24', '0.0.0.0'), value: '' } },
+      { type: 'delete', record: { ...rec('10.244.9.0-24', '0.0.0.0'), value: '' } }, // unknown: nothing
       { type: 'put', record: rec('10.244.5.0-24', '192.0.2.5') },
       { type: 'put', record: rec('10.244.3.0-24', '192.0.2.3', '02:00:00:00:00:33') }, // changed MAC
     ]);

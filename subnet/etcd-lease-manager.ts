@@ -163,7 +163,7 @@ export class EtcdLeaseManager implements LeaseManager {
       this.log.warn(reason, { subnet: own.lease.subnet.toString() });
       try {
         const lease = await this.acquireLease(
-          { pool: own.pool, attrs: own.attrs, previousSubnet: own.lease.subnet },
+          { pool: own.pool, ipv6Pool: own.ipv6Pool, attrs: own.attrs, previousSubnet: own.lease.subnet, previousIpv6Subnet: own.lease.ipv6Subnet },
           this.closed.signal,
         );
         for (const watcher of this.watchers) {
@@ -186,7 +186,7 @@ export class EtcdLeaseManager implements LeaseManager {
 
   private isOwn(key: string, lease: Lease): boolean {
     const own = this.own;
-    return own !== undefined && (key === own.key || lease.publicIp === own.attrs.publicIp);
+    return own !== undefined && (key === own.key || lease.publicIp.equals(own.attrs.publicIp));
   }
 
   /** Records our lease and (re)starts its renewal; a reservation is never renewed. */

@@ -7,7 +7,6 @@ import type { Backoff, Sleep } from './backoff.js';
 import { parseLeaseRecord, subnetsDir } from './etcd-lease-codec.js';
 import type { EtcdPeerTracker } from './etcd-peer-tracker.js';
 import type { EtcdRecord, EtcdStore, EtcdWatchResponse } from './etcd-store.js';
-import { formatIpv4 } from './ipv4.js';
 import type { LeaseBatch, LeaseWatcher } from './lease.js';
 import type { OwnLease } from './etcd-lease-claim.js';
 
@@ -164,12 +163,12 @@ function ownKeyLost(
     }
     let publicIp: string;
     try {
-      publicIp = formatIpv4(parseLeaseRecord(prefix, record).publicIp);
+      publicIp = parseLeaseRecord(prefix, record).publicIp.toString();
     } catch {
       publicIp = 'unreadable data';
     }
     lost =
-      publicIp === formatIpv4(own.attrs.publicIp)
+      publicIp === own.attrs.publicIp.toString()
         ? undefined
         : `own lease overwritten with ${publicIp}, re-acquiring (subnet ${own.lease.subnet.toString()})`;
   }

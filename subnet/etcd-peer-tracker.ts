@@ -6,14 +6,14 @@ import type { Logger } from 'winston';
 import { parseLeaseRecord } from './etcd-lease-codec.js';
 import type { EtcdRecord, EtcdWatchEvent } from './etcd-store.js';
 import { RemoteDataError } from './errors.js';
-import type { Ipv4Net } from './ipv4.js';
 import { sameDatapath, type Lease, type LeaseBatch } from './lease.js';
+import type { IpPrefix } from './ip-prefix.js';
 
 export interface PeerTrackerOptions {
   prefix: string;
   log: Logger;
   /** Leases outside the network are refused (undefined until a lease was acquired). */
-  network: () => Ipv4Net | undefined;
+  network: () => IpPrefix | undefined;
   /** Our own lease: never reported as a peer. */
   isOwn: (key: string, lease: Lease) => boolean;
 }

@@ -63,19 +63,6 @@ export class IpAddress {
     return new IpAddress(family, value);
   }
 
-  /** Bridge from the 32-bit numbers of subnet/ipv4.ts, until its importers move to this type. */
-  static fromIpv4Number(ip: number): IpAddress {
-    const address = IpAddress.of('ipv4', BigInt(ip >>> 0));
-    if (address === undefined) throw new RangeError(`${ip} is not a 32-bit address`);
-    return address;
-  }
-
-  /** Bridge to the 32-bit numbers of subnet/ipv4.ts; only an IPv4 address has one. */
-  toIpv4Number(): number {
-    if (this.family !== 'ipv4') throw new TypeError(`${this.toString()} is not an IPv4 address`);
-    return Number(this.value);
-  }
-
   get bits(): number {
     return FAMILIES[this.family].bits;
   }
@@ -102,9 +89,19 @@ export class IpAddress {
     return this.family === other.family && this.value === other.value;
   }
 
+  /** Whether two optional addresses are both absent or the same (addresses are values: never compare with ===). */
+  static same(a: IpAddress | undefined, b: IpAddress | undefined): boolean {
+    return a === undefined || b === undefined ? a === b : a.equals(b);
+  }
+
   /** 0.0.0.0 or :: (flannel writes PublicIP "0.0.0.0" for a node without IPv4). */
   isUnspecified(): boolean {
     return this.value === 0n;
+  }
+
+  /** Text in JSON too (log fields, API output): JSON.stringify cannot write a bigint. */
+  toJSON(): string {
+    return this.toString();
   }
 
   toString(): string {

@@ -98,6 +98,11 @@ export class IpPrefix {
     return address === undefined ? undefined : new IpPrefix(address, this.prefixLength);
   }
 
+  /** Text in JSON too (log fields, API output). */
+  toJSON(): string {
+    return this.toString();
+  }
+
   toString(): string {
     return `${this.address.toString()}/${this.prefixLength}`;
   }

@@ -1,5 +1,4 @@
 import { ConfigError, RemoteDataError } from './errors.js';
-import { formatIpv4, parseIpv4 } from './ipv4.js';
 import {
   annotationKeys,
   formatBackendData,
@@ -12,6 +11,7 @@ import {
   previousVtepMac,
   type NodeLike,
 } from './kube-annotations.js';
+import { ip } from '../test/addresses.js';
 
 const P = 'flannel.alpha.coreos.com';
 const keys = annotationKeys();
@@ -59,8 +59,8 @@ describe('formats we write', () => {
   });
 
   it('writes the four lease annotations', () => {
-    const ip = parseIpv4('192.0.2.10') ?? 0;
-    expect(leaseAnnotations(keys, { publicIp: ip, backendType: 'host-gw' }, ip)).toEqual({
+    const publicIp = ip('192.0.2.10');
+    expect(leaseAnnotations(keys, { publicIp, backendType: 'host-gw' }, publicIp)).toEqual({
       [`${P}/backend-type`]: 'host-gw',
       [`${P}/backend-data`]: 'null',
       [`${P}/public-ip`]: '192.0.2.10',
@@ -73,7 +73,7 @@ describe('nodeToLease', () => {
   it('reads a vxlan peer (MAC lower-cased)', () => {
     const lease = nodeToLease(keys, node(vxlanPeer, '10.244.3.0/24'));
     expect(lease.subnet.toString()).toBe('10.244.3.0/24');
-    expect(formatIpv4(lease.publicIp)).toBe('192.0.2.11');
+    expect(lease.publicIp.toString()).toBe('192.0.2.11');
     expect(lease.backendType).toBe('vxlan');
     expect(lease.backendData).toEqual({ vni: 1, vtepMac: '12:c6:0a:0b:0c:0d' });
   });
@@ -82,6 +82,30 @@ describe('nodeToLease', () => {
     const lease = nodeToLease(keys, node({ ...vxlanPeer, [`${P}/backend-type`]: 'host-gw', [`${P}/backend-data`]: 'null' }, '10.244.4.0/24'));
     expect(lease.backendType).toBe('host-gw');
     expect(lease.backendData).toBeUndefined();
+  });
+
+  it('reads the IPv6 half of a dual-stack peer, and refuses one whose public-ipv6 is not IPv6', () => {
+    const dual = { ...vxlanPeer, [`${P}/public-ipv6`]: '2001:DB8::11', [`${P}/backend-v6-data`]: '{"VNI":1,"VtepMAC":"12:c6:0a:0b:06:0d"}' };
+    const lease = nodeToLease(keys, node(dual, '10.244.6.0/24', ['10.244.6.0/24', 'fd00:1:0:6::/64']));
+    expect([lease.ipv6Subnet?.toString(), lease.publicIpv6?.toString(), lease.backendV6Data?.vtepMac]).toEqual(['fd00:1:0:6::/64', '2001:db8::11', '12:c6:0a:0b:06:0d']);
+    expect(nodePodCidr(node(dual, undefined, ['10.244.6.0/24', 'fd00:1:0:6::/64']), 'ipv6')?.toString()).toBe('fd00:1:0:6::/64');
+    expect(() => nodeToLease(keys, node({ ...dual, [`${P}/public-ipv6`]: '192.0.2.11' }, '10.244.6.0/24', ['10.244.6.0/24', 'fd00:1:0:6::/64'])))
+      .toThrow(/public-ipv6 "192.0.2.11" is not an IPv6 address/);
+    expect(() => nodeToLease(keys, node({ ...dual, [`${P}/backend-v6-data`]: 'null' }, '10.244.6.0/24', ['10.244.6.0/24', 'fd00:1:0:6::/64'])))
+      .toThrow(RemoteDataError);
+  });
+
+  it('publishes the IPv6 annotations only with an IPv6 address', () => {
+    const attrs = { publicIp: ip('192.0.2.10'), publicIpv6: ip('2001:db8::10'), backendType: 'vxlan', backendData: { vni: 1, vtepMac: '12:c6:0a:0b:0c:0d' }, backendV6Data: { vni: 1, vtepMac: '12:c6:0a:0b:06:0d' } };
+    expect(leaseAnnotations(keys, attrs, attrs.publicIp, attrs.publicIpv6)).toEqual({
+      [`${P}/backend-type`]: 'vxlan',
+      [`${P}/backend-data`]: '{"VNI":1,"VtepMAC":"12:c6:0a:0b:0c:0d"}',
+      [`${P}/public-ip`]: '192.0.2.10',
+      [`${P}/backend-v6-data`]: '{"VNI":1,"VtepMAC":"12:c6:0a:0b:06:0d"}',
+      [`${P}/public-ipv6`]: '2001:db8::10',
+      [`${P}/kube-subnet-manager`]: 'true',
+    });
+    expect(Object.keys(leaseAnnotations(keys, attrs, attrs.publicIp))).toHaveLength(4);
   });
 
   it('takes the IPv4 entry of a dual-stack podCIDRs', () => {
@@ -129,7 +153,7 @@ describe('read-only annotations of our own node', () => {
   });
 
   it('reads IP overrides, treating empty as unset', () => {
-    expect(overrideIp(node({ [keys.nodePublicIp]: '198.51.100.7' }), keys.nodePublicIp)).toBe(parseIpv4('198.51.100.7'));
+    expect(overrideIp(node({ [keys.nodePublicIp]: '198.51.100.7' }), keys.nodePublicIp)).toEqual(ip('198.51.100.7'));
     expect(overrideIp(node({ [keys.nodePublicIp]: '' }), keys.nodePublicIp)).toBeUndefined();
     expect(overrideIp(node({}), keys.publicIpOverwrite)).toBeUndefined();
     expect(() => overrideIp(node({ [keys.publicIpOverwrite]: 'host.example' }), keys.publicIpOverwrite)).toThrow(/not an IPv4/);

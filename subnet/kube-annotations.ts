@@ -1,9 +1,12 @@
 // Flannel's node annotations in Kubernetes mode: the only module that knows their names and formats.
 // A node is a peer when `<P>/kube-subnet-manager` is "true"; its subnet comes from spec.podCIDR(s)
 // and the rest of its lease from `<P>/backend-type`, `<P>/backend-data` and `<P>/public-ip`.
+// Dual stack (flannel's kube.go): the IPv6 pod CIDR of spec.podCIDRs, `<P>/public-ipv6` and
+// `<P>/backend-v6-data` (vxlan: the MAC of flannel-v6.<VNI>) make the lease's IPv6 half.
 import { ConfigError, RemoteDataError } from './errors.js';
-import { Ipv4Net, formatIpv4, parseIpv4, type Ipv4 } from './ipv4.js';
 import type { Lease, LeaseAttrs, VxlanBackendData } from './lease.js';
+import { FAMILIES, IpAddress, type IpFamily } from './ip-address.js';
+import { IpPrefix } from './ip-prefix.js';
 
 export const DEFAULT_ANNOTATION_PREFIX = 'flannel.alpha.coreos.com';
 
@@ -17,6 +20,10 @@ export interface AnnotationKeys {
   publicIpOverwrite: string;
   /** Read only: replaces --public-ip before the interface is chosen. */
   nodePublicIp: string;
+  backendV6Data: string;
+  publicIpv6: string;
+  publicIpv6Overwrite: string;
+  nodePublicIpv6: string;
 }
 
 // flannel's rule for --kube-annotation-prefix (pkg/subnet/kube/annotations.go): at most one slash;
@@ -47,6 +54,10 @@ export function annotationKeys(prefix: string = DEFAULT_ANNOTATION_PREFIX): Anno
     subnetKubeManaged: `${p}kube-subnet-manager`,
     publicIpOverwrite: `${p}public-ip-overwrite`,
     nodePublicIp: `${p}node-public-ip`,
+    backendV6Data: `${p}backend-v6-data`,
+    publicIpv6: `${p}public-ipv6`,
+    publicIpv6Overwrite: `${p}public-ipv6-overwrite`,
+    nodePublicIpv6: `${p}node-public-ipv6`,
   };
 }
 
@@ -61,15 +72,16 @@ export function nodeName(node: NodeLike): string {
 }
 
 /**
- * The node's IPv4 pod CIDR: the first IPv4 entry of spec.podCIDRs, else spec.podCIDR; undefined when
- * none is assigned yet. A value that is not a CIDR is the API server's data gone wrong: RemoteDataError.
+ * The node's pod CIDR of `family` (IPv4 by default): the first such entry of spec.podCIDRs, else
+ * spec.podCIDR; undefined when none is assigned yet. A value that is not a CIDR is the API server's
+ * data gone wrong: RemoteDataError.
  */
-export function nodePodCidr(node: NodeLike): Ipv4Net | undefined {
+export function nodePodCidr(node: NodeLike, family: IpFamily = 'ipv4'): IpPrefix | undefined {
   const candidates = [...(node.spec?.podCIDRs ?? []), ...(node.spec?.podCIDR ? [node.spec.podCIDR] : [])];
   for (const text of candidates) {
-    if (text.includes(':')) continue; // IPv6 half of a dual-stack node
-    const net = Ipv4Net.parse(text, false);
-    if (net === undefined) throw new RemoteDataError(`node ${nodeName(node)}`, `podCIDR "${text}" is not an IPv4 CIDR`);
+    if (text.includes(':') !== (family === 'ipv6')) continue; // the other half of a dual-stack node
+    const net = IpPrefix.parse(text, { family, strict: false });
+    if (net === undefined) throw new RemoteDataError(`node ${nodeName(node)}`, `podCIDR "${text}" is not an ${FAMILIES[family].label} CIDR`);
     return net;
   }
   return undefined;
@@ -103,12 +115,20 @@ export function parseVxlanBackendData(text: string, source: string): VxlanBacken
   return { vni, vtepMac: mac.toLowerCase() };
 }
 
-/** The annotations we publish on our own node (flannel also rewrites them all when any differs). */
-export function leaseAnnotations(keys: AnnotationKeys, attrs: LeaseAttrs, publishedIp: Ipv4): Record<string, string> {
+/**
+ * The annotations we publish on our own node (flannel also rewrites them all when any differs); with
+ * a published IPv6 address (dual stack), the IPv6 ones too.
+ */
+export function leaseAnnotations(keys: AnnotationKeys, attrs: LeaseAttrs, publishedIp: IpAddress, publishedIpv6?: IpAddress): Record<string, string> {
+  const ipv6 = publishedIpv6 === undefined ? {} : {
+    [keys.backendV6Data]: formatBackendData(attrs.backendV6Data),
+    [keys.publicIpv6]: publishedIpv6.toString(),
+  };
   return {
     [keys.backendType]: attrs.backendType,
     [keys.backendData]: formatBackendData(attrs.backendData),
-    [keys.publicIp]: formatIpv4(publishedIp),
+    [keys.publicIp]: publishedIp.toString(),
+    ...ipv6,
     [keys.subnetKubeManaged]: 'true',
   };
 }
@@ -131,44 +151,52 @@ export function nodeToLease(keys: AnnotationKeys, node: NodeLike): Lease {
   const backendType = annotations[keys.backendType];
   if (!backendType) throw new RemoteDataError(source, `annotation ${keys.backendType} is missing`);
 
-  const ipText = annotations[keys.publicIp];
-  if (ipText === undefined) throw new RemoteDataError(source, `annotation ${keys.publicIp} is missing`);
-  const publicIp = parseIpv4(ipText);
-  if (publicIp === undefined) {
-    throw new RemoteDataError(source, `annotation ${keys.publicIp} ${JSON.stringify(ipText)} is not an IPv4 address`);
-  }
+  const publicIp = annotatedIp(annotations, keys.publicIp, 'ipv4', source);
+  if (publicIp === undefined) throw new RemoteDataError(source, `annotation ${keys.publicIp} is missing`);
+  const lease: Lease = { subnet, publicIp, backendType, backendData: annotatedVxlanData(annotations, keys.backendData, backendType, source) };
 
-  // Only vxlan carries data we use; other backends' data (host-gw: null) is ignored.
-  let backendData: VxlanBackendData | undefined;
-  if (backendType === 'vxlan') {
-    const dataText = annotations[keys.backendData];
-    if (dataText === undefined) throw new RemoteDataError(source, `annotation ${keys.backendData} is missing`);
-    backendData = parseVxlanBackendData(dataText, source);
+  // The IPv6 half: a node of a dual-stack network has an IPv6 pod CIDR and publishes its IPv6 address.
+  const ipv6Subnet = nodePodCidr(node, 'ipv6');
+  const publicIpv6 = annotatedIp(annotations, keys.publicIpv6, 'ipv6', source);
+  if (ipv6Subnet !== undefined && publicIpv6 !== undefined) {
+    Object.assign(lease, { ipv6Subnet, publicIpv6, backendV6Data: annotatedVxlanData(annotations, keys.backendV6Data, backendType, source) });
   }
-  return { subnet, publicIp, backendType, backendData };
+  return lease;
+}
+
+function annotatedIp(annotations: Record<string, string>, key: string, family: IpFamily, source: string): IpAddress | undefined {
+  const text = annotations[key];
+  if (text === undefined) return undefined;
+  const ip = IpAddress.parse(text, family);
+  if (ip === undefined) throw new RemoteDataError(source, `annotation ${key} ${JSON.stringify(text)} is not an ${FAMILIES[family].label} address`);
+  return ip;
+}
+
+/** Only vxlan carries data we use; other backends' data (host-gw: null) is ignored. */
+function annotatedVxlanData(annotations: Record<string, string>, key: string, backendType: string, source: string): VxlanBackendData | undefined {
+  if (backendType !== 'vxlan') return undefined;
+  const dataText = annotations[key];
+  if (dataText === undefined) throw new RemoteDataError(source, `annotation ${key} is missing`);
+  return parseVxlanBackendData(dataText, source);
 }
 
 /**
  * Our VTEP MAC from an earlier run: undefined when our node carries no vxlan backend-data,
  * RemoteDataError when it is malformed.
  */
-export function previousVtepMac(keys: AnnotationKeys, node: NodeLike): string | undefined {
+export function previousVtepMac(keys: AnnotationKeys, node: NodeLike, dataKey: string = keys.backendData): string | undefined {
   const annotations = node.metadata?.annotations ?? {};
-  const dataText = annotations[keys.backendData];
+  const dataText = annotations[dataKey];
   if (annotations[keys.backendType] !== 'vxlan' || dataText === undefined) return undefined;
   return parseVxlanBackendData(dataText, `node ${nodeName(node)}`).vtepMac;
 }
 
 /**
- * A read-only IPv4 override annotation (node-public-ip or public-ip-overwrite); undefined when absent
- * or empty, RemoteDataError when set to something that is not an IPv4 address.
+ * A read-only override annotation (node-public-ip(v6) or public-ip(v6)-overwrite); undefined when
+ * absent or empty, RemoteDataError when set to something that is not an address of `family`.
  */
-export function overrideIp(node: NodeLike, key: string): Ipv4 | undefined {
+export function overrideIp(node: NodeLike, key: string, family: IpFamily = 'ipv4'): IpAddress | undefined {
   const text = node.metadata?.annotations?.[key];
   if (text === undefined || text === '') return undefined;
-  const ip = parseIpv4(text);
-  if (ip === undefined) {
-    throw new RemoteDataError(`node ${nodeName(node)}`, `annotation ${key} ${JSON.stringify(text)} is not an IPv4 address`);
-  }
-  return ip;
+  return annotatedIp({ [key]: text }, key, family, `node ${nodeName(node)}`);
 }

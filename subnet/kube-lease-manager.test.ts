@@ -1,6 +1,5 @@
 import winston from 'winston';
 import { ConfigError } from './errors.js';
-import { Ipv4Net, parseIpv4 } from './ipv4.js';
 import {
   KubeApiError,
   ResourceExpiredError,
@@ -13,10 +12,9 @@ import {
 import { KubeLeaseManager } from './kube-lease-manager.js';
 import { resolveNodeName } from './kube-node-name.js';
 import type { LeaseBatch, SubnetPool } from './lease.js';
+import { ip, net } from '../test/addresses.js';
 
 const P = 'flannel.alpha.coreos.com';
-const ip = (text: string): number => parseIpv4(text) ?? 0;
-const net = (text: string): Ipv4Net => Ipv4Net.parse(text) ?? Ipv4Net.of(0, 0);
 
 const pool: SubnetPool = {
   network: net('10.244.0.0/16'),
@@ -171,7 +169,7 @@ describe('KubeLeaseManager.acquireLease', () => {
     client.nodes.set('self', makeNode('self', '10.244.7.0/24'));
     const lease = await manager.acquireLease({ pool, attrs: vxlanAttrs }, new AbortController().signal);
     expect(lease.subnet.toString()).toBe('10.244.7.0/24');
-    expect(lease.publicIp).toBe(ip('192.0.2.10'));
+    expect(lease.publicIp).toEqual(ip('192.0.2.10'));
     expect(lease.expiresAt).toBeUndefined();
     expect(client.patches).toEqual([
       {
@@ -241,7 +239,7 @@ describe('KubeLeaseManager.acquireLease', () => {
     const lease = await manager.acquireLease({ pool, attrs: vxlanAttrs }, new AbortController().signal);
     const annotations = (client.patches[0]?.patch as { metadata: { annotations: Record<string, string> } }).metadata.annotations;
     expect(annotations[`${P}/public-ip`]).toBe('198.51.100.9');
-    expect(lease.publicIp).toBe(ip('192.0.2.10'));
+    expect(lease.publicIp).toEqual(ip('192.0.2.10'));
   });
 
   it('writes backend-data null for host-gw', async () => {

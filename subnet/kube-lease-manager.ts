@@ -7,7 +7,6 @@ import { readFile as fsReadFile } from 'node:fs/promises';
 import type { Logger } from 'winston';
 import { abortableSleep } from './backoff.js';
 import { ConfigError, RemoteDataError } from './errors.js';
-import { formatIpv4, type Ipv4 } from './ipv4.js';
 import {
   annotationKeys,
   leaseAnnotations,
@@ -21,7 +20,9 @@ import type { KubeNode, KubeNodeClient } from './kube-node-client.js';
 import { ResourceExpiredError } from './kube-node-client.js';
 import { lacksNetworkCondition, networkAvailablePatch } from './kube-node-condition.js';
 import { deliver, PeerNodes } from './kube-peer-nodes.js';
-import type { AcquireOptions, Lease, LeaseManager, LeaseWatcher } from './lease.js';
+import { sameOptional, type AcquireOptions, type Lease, type LeaseAttrs, type LeaseManager, type LeaseWatcher, type SubnetPool } from './lease.js';
+import type { IpAddress } from './ip-address.js';
+import type { IpPrefix } from './ip-prefix.js';
 
 export interface KubeLeaseManagerOptions {
   client: KubeNodeClient;
@@ -42,9 +43,13 @@ export interface KubeLeaseManagerOptions {
 /** What our own Node object says about an earlier run and about overrides, read before start-up. */
 export interface OwnNodeHints {
   /** `<P>/node-public-ip`: use instead of --public-ip when set. */
-  nodePublicIp?: Ipv4 | undefined;
+  nodePublicIp?: IpAddress | undefined;
   /** From our `<P>/backend-data`: give a newly created VXLAN device this MAC, so peers stay valid. */
   previousVtepMac?: string | undefined;
+  /** `<P>/node-public-ipv6`: use instead of --public-ipv6 when set. */
+  nodePublicIpv6?: IpAddress | undefined;
+  /** From our `<P>/backend-v6-data`: the MAC of flannel-v6.<VNI> of an earlier run. */
+  previousVtepMacV6?: string | undefined;
 }
 
 export class KubeLeaseManager implements LeaseManager {
@@ -86,44 +91,49 @@ export class KubeLeaseManager implements LeaseManager {
   async readOwnNodeHints(signal: AbortSignal): Promise<OwnNodeHints> {
     const node = await this.retry('read own node', (s) => this.opts.client.getNode(this.opts.nodeName, s), signal);
     const hints: OwnNodeHints = {};
-    try {
-      hints.nodePublicIp = overrideIp(node, this.keys.nodePublicIp);
-    } catch (err) {
-      this.log.warn(`ignoring ${(err as Error).message}`);
-    }
-    try {
-      hints.previousVtepMac = previousVtepMac(this.keys, node);
-    } catch (err) {
-      this.log.warn(`not reusing the earlier VTEP MAC: ${(err as Error).message}`);
-    }
+    /** A malformed hint is warned about (after `prefix`) and left out. */
+    const read = <T>(prefix: string, value: () => T): T | undefined => {
+      try {
+        return value();
+      } catch (err) {
+        this.log.warn(`${prefix}${(err as Error).message}`);
+        return undefined;
+      }
+    };
+    hints.nodePublicIp = read('ignoring ', () => overrideIp(node, this.keys.nodePublicIp));
+    hints.previousVtepMac = read('not reusing the earlier VTEP MAC: ', () => previousVtepMac(this.keys, node));
+    const nodePublicIpv6 = read('ignoring ', () => overrideIp(node, this.keys.nodePublicIpv6, 'ipv6'));
+    const previousVtepMacV6 = read('not reusing the earlier IPv6 VTEP MAC: ', () => previousVtepMac(this.keys, node, this.keys.backendV6Data));
+    // Only when set: an IPv4-only node's hints stay as they were.
+    if (nodePublicIpv6 !== undefined) hints.nodePublicIpv6 = nodePublicIpv6;
+    if (previousVtepMacV6 !== undefined) hints.previousVtepMacV6 = previousVtepMacV6;
     return hints;
   }
 
   async acquireLease(options: AcquireOptions, signal: AbortSignal): Promise<Lease> {
-    const { pool, attrs } = options;
+    const { pool, ipv6Pool, attrs } = options;
+    if (ipv6Pool !== undefined && attrs.publicIpv6 === undefined) {
+      throw new ConfigError('EnableIPv6', 'the node has no IPv6 address to publish; give --public-ipv6, or an interface with an IPv6 address');
+    }
     let delayMs = this.initialMs;
     for (;;) {
       const node = await this.retry('read own node', (s) => this.opts.client.getNode(this.opts.nodeName, s), signal);
       const subnet = nodePodCidr(node);
-      if (subnet === undefined) {
+      const ipv6Subnet = ipv6Pool && nodePodCidr(node, 'ipv6');
+      if (subnet === undefined || (ipv6Pool !== undefined && ipv6Subnet === undefined)) {
         this.log.warn(
-          `node ${this.opts.nodeName} pod cidr not assigned; waiting for kube-controller-manager ` +
-            `(--allocate-node-cidrs) or for spec.podCIDR to be set; retrying in ${delayMs} ms`,
+          `node ${this.opts.nodeName} ${subnet === undefined ? '' : 'IPv6 '}pod cidr not assigned; waiting for kube-controller-manager ` +
+            `(--allocate-node-cidrs) or for spec.podCIDR${ipv6Pool ? 's' : ''} to be set; retrying in ${delayMs} ms`,
         );
         await this.sleep(delayMs, signal);
         delayMs = Math.min(delayMs * 2, this.maxMs);
         continue;
       }
-      if (!pool.network.containsNet(subnet)) {
-        throw new ConfigError(
-          'Network',
-          `node ${this.opts.nodeName} has pod CIDR ${subnet.toString()}, outside Network ${pool.network.toString()}; ` +
-            `make net-conf.json Network match kube-controller-manager's --cluster-cidr`,
-        );
-      }
+      checkInNetwork(this.opts.nodeName, subnet, pool, 'Network');
+      if (ipv6Subnet !== undefined && ipv6Pool !== undefined) checkInNetwork(this.opts.nodeName, ipv6Subnet, ipv6Pool, 'IPv6Network');
 
       const publishedIp = this.publishedIp(node, attrs.publicIp);
-      const wanted = leaseAnnotations(this.keys, attrs, publishedIp);
+      const wanted = leaseAnnotations(this.keys, attrs, publishedIp, this.publishedIpv6(node, attrs));
       const current = node.metadata?.annotations ?? {};
       if (Object.entries(wanted).some(([key, value]) => current[key] !== value)) {
         await this.retry(
@@ -131,10 +141,10 @@ export class KubeLeaseManager implements LeaseManager {
           (s) => this.opts.client.patchNodeStatus(this.opts.nodeName, { metadata: { annotations: wanted } }, s),
           signal,
         );
-        this.log.info('published lease annotations', { subnet: subnet.toString(), publicIp: formatIpv4(publishedIp) });
+        this.log.info('published lease annotations', { subnet: subnet.toString(), publicIp: publishedIp.toString() });
       }
       // Like flannel, the lease carries our own attributes: the override only changes what peers see.
-      const lease = { ...attrs, subnet, expiresAt: undefined };
+      const lease = { ...attrs, subnet, ipv6Subnet, expiresAt: undefined };
       this.own = { options, lease };
       return lease;
     }
@@ -221,17 +231,19 @@ export class KubeLeaseManager implements LeaseManager {
       this.ownNodeMissing = true;
       return;
     }
-    let subnet;
+    let subnetsKept: boolean;
     try {
-      subnet = nodePodCidr(node);
+      const ipv6Subnet = own.lease.ipv6Subnet && nodePodCidr(node, 'ipv6');
+      subnetsKept = nodePodCidr(node)?.equals(own.lease.subnet) === true && sameOptional(ipv6Subnet, own.lease.ipv6Subnet);
     } catch {
-      subnet = undefined; // acquireLease reports it
+      subnetsKept = false; // acquireLease reports it
     }
     const current = node.metadata?.annotations ?? {};
-    const wanted = leaseAnnotations(this.keys, own.options.attrs, this.publishedIp(node, own.options.attrs.publicIp, { quiet: true }));
+    const { attrs } = own.options;
+    const wanted = leaseAnnotations(this.keys, attrs, this.publishedIp(node, attrs.publicIp, { quiet: true }), this.publishedIpv6(node, attrs, { quiet: true }));
     const published = Object.entries(wanted).every(([key, value]) => current[key] === value);
     const conditionLost = this.networkMarked && lacksNetworkCondition(node);
-    if (published && !conditionLost && subnet?.equals(own.lease.subnet) === true) {
+    if (published && !conditionLost && subnetsKept) {
       this.ownNodeMissing = false;
       return;
     }
@@ -244,7 +256,7 @@ export class KubeLeaseManager implements LeaseManager {
   private async republish(own: { options: AcquireOptions; lease: Lease }, watcher: LeaseWatcher): Promise<void> {
     this.log.warn(`own node ${this.opts.nodeName} lacks our lease annotations or its NetworkUnavailable condition (re-created?); publishing them again`);
     try {
-      const lease = await this.acquireLease({ ...own.options, previousSubnet: own.lease.subnet }, this.closed.signal);
+      const lease = await this.acquireLease({ ...own.options, previousSubnet: own.lease.subnet, previousIpv6Subnet: own.lease.ipv6Subnet }, this.closed.signal);
       // flannel sets the condition once at start; a Node registered again starts without it.
       if (this.networkMarked) await this.markNetworkAvailable(this.closed.signal);
       this.ownNodeMissing = false;
@@ -257,12 +269,18 @@ export class KubeLeaseManager implements LeaseManager {
     }
   }
 
+  /** The IPv6 address to publish: only a dual-stack lease has one. */
+  private publishedIpv6(node: KubeNode, attrs: LeaseAttrs, { quiet = false } = {}): IpAddress | undefined {
+    return attrs.publicIpv6 && this.publishedIp(node, attrs.publicIpv6, { quiet });
+  }
+
   /** `quiet` for the check at every event of our Node (heartbeats): the log line is for acquiring. */
-  private publishedIp(node: KubeNode, own: Ipv4, { quiet = false } = {}): Ipv4 {
+  private publishedIp(node: KubeNode, own: IpAddress, { quiet = false } = {}): IpAddress {
+    const key = own.family === 'ipv6' ? this.keys.publicIpv6Overwrite : this.keys.publicIpOverwrite;
     try {
-      const overwrite = overrideIp(node, this.keys.publicIpOverwrite);
-      if (overwrite !== undefined && overwrite !== own) {
-        if (!quiet) this.log.info(`publishing public IP ${formatIpv4(overwrite)} from annotation ${this.keys.publicIpOverwrite}`);
+      const overwrite = overrideIp(node, key, own.family);
+      if (overwrite !== undefined && !overwrite.equals(own)) {
+        if (!quiet) this.log.info(`publishing public IP ${overwrite.toString()} from annotation ${key}`);
         return overwrite;
       }
     } catch (err) {
@@ -288,4 +306,14 @@ export class KubeLeaseManager implements LeaseManager {
       }
     }
   }
+}
+
+/** A pod CIDR outside the configured network is a mismatch between net-conf.json and the cluster. */
+function checkInNetwork(nodeName: string, subnet: IpPrefix, pool: SubnetPool, field: 'Network' | 'IPv6Network'): void {
+  if (pool.network.containsPrefix(subnet)) return;
+  throw new ConfigError(
+    field,
+    `node ${nodeName} has pod CIDR ${subnet.toString()}, outside ${field} ${pool.network.toString()}; ` +
+      `make net-conf.json ${field} match kube-controller-manager's --cluster-cidr`,
+  );
 }

@@ -1,12 +1,12 @@
 import { IpAddress } from './ip-address.js';
 import { IpPrefix } from './ip-prefix.js';
-import { Ipv4Net, parseIpv4 } from './ipv4.js';
 import { sameDatapath, type Lease } from './lease.js';
+import { ip, net } from '../test/addresses.js';
 
 const dual = (overrides: Partial<Lease> = {}): Lease => ({
-  subnet: Ipv4Net.parse('10.244.3.0/24') ?? Ipv4Net.of(0, 0),
+  subnet: net('10.244.3.0/24'),
   ipv6Subnet: IpPrefix.parse('fd00:10:244:3::/64'),
-  publicIp: parseIpv4('192.0.2.3') ?? 0,
+  publicIp: ip('192.0.2.3'),
   publicIpv6: IpAddress.parse('2001:db8::3'),
   backendType: 'vxlan',
   backendData: { vni: 1, vtepMac: '02:00:00:00:00:03' },
@@ -27,7 +27,7 @@ describe('sameDatapath', () => {
     ['no public IPv6', { publicIpv6: undefined }],
     ['the IPv6 VTEP MAC', { backendV6Data: { vni: 1, vtepMac: '02:00:00:00:06:04' } }],
     ['the IPv4 VTEP MAC', { backendData: { vni: 1, vtepMac: '02:00:00:00:00:04' } }],
-    ['the public IPv4', { publicIp: parseIpv4('192.0.2.4') ?? 0 }],
+    ['the public IPv4', { publicIp: ip('192.0.2.4') }],
   ])('sees a change of %s', (_name, overrides) => {
     expect(sameDatapath(dual(), dual(overrides))).toBe(false);
     expect(sameDatapath(dual(overrides), dual())).toBe(false);

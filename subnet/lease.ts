@@ -2,12 +2,11 @@
 // The IPv6 fields are read and written by the etcd codec already; the datapath does not use them yet.
 import type { IpAddress } from './ip-address.js';
 import type { IpPrefix } from './ip-prefix.js';
-import type { Ipv4, Ipv4Net } from './ipv4.js';
 
 /** What a node publishes about itself in its lease. */
 export interface LeaseAttrs {
-  /** 0 (flannel writes "0.0.0.0") for a node without IPv4. */
-  publicIp: Ipv4;
+  /** 0.0.0.0 (as flannel writes it) for a node without IPv4. */
+  publicIp: IpAddress;
   /** The node's IPv6 underlay address; undefined (flannel writes null) without IPv6. */
   publicIpv6?: IpAddress | undefined;
   backendType: string;
@@ -23,7 +22,7 @@ export interface VxlanBackendData {
 }
 
 export interface Lease extends LeaseAttrs {
-  subnet: Ipv4Net;
+  subnet: IpPrefix;
   /** The IPv6 half of a dual-stack lease. */
   ipv6Subnet?: IpPrefix | undefined;
   /** When the lease ends; undefined for a reservation (a key with no TTL), which never expires. */
@@ -32,10 +31,11 @@ export interface Lease extends LeaseAttrs {
 
 /** Where subnets are carved from: the parsed Network / SubnetLen / SubnetMin / SubnetMax. */
 export interface SubnetPool {
-  network: Ipv4Net;
+  network: IpPrefix;
   subnetLen: number;
-  subnetMin: Ipv4;
-  subnetMax: Ipv4;
+  /** Network addresses of the first and the last subnet a node may lease. */
+  subnetMin: IpAddress;
+  subnetMax: IpAddress;
 }
 
 /**
@@ -55,9 +55,12 @@ export interface LeaseWatcher {
 
 export interface AcquireOptions {
   pool: SubnetPool;
+  /** With EnableIPv6 (dual stack): the lease gets a subnet from each pool, under one key. */
+  ipv6Pool?: SubnetPool | undefined;
   attrs: LeaseAttrs;
-  /** The subnet from an earlier subnet.env, tried before a random one. */
-  previousSubnet?: Ipv4Net | undefined;
+  /** The subnets from an earlier subnet.env, tried before random ones. */
+  previousSubnet?: IpPrefix | undefined;
+  previousIpv6Subnet?: IpPrefix | undefined;
 }
 
 export interface LeaseManager {
@@ -74,7 +77,7 @@ export interface LeaseManager {
 export function sameDatapath(a: Lease, b: Lease): boolean {
   return (
     a.subnet.equals(b.subnet) &&
-    a.publicIp === b.publicIp &&
+    a.publicIp.equals(b.publicIp) &&
     a.backendType === b.backendType &&
     sameBackendData(a.backendData, b.backendData) &&
     sameOptional(a.ipv6Subnet, b.ipv6Subnet) &&
@@ -87,6 +90,7 @@ function sameBackendData(a: VxlanBackendData | undefined, b: VxlanBackendData | 
   return a?.vni === b?.vni && a?.vtepMac === b?.vtepMac;
 }
 
-function sameOptional<T extends { equals(other: T): boolean }>(a: T | undefined, b: T | undefined): boolean {
+/** Both absent, or both present and equal (values with an equals method: addresses, prefixes). */
+export function sameOptional<T extends { equals(other: T): boolean }>(a: T | undefined, b: T | undefined): boolean {
   return a === undefined || b === undefined ? a === b : a.equals(b);
 }

@@ -1,9 +1,7 @@
-import { Ipv4Net, parseIpv4 } from './ipv4.js';
 import type { SubnetPool } from './lease.js';
 import { fitsPool, freeSubnets, isTaken, pickFreeSubnet } from './subnet-picker.js';
+import { ip, net } from '../test/addresses.js';
 
-const ip = (text: string): number => parseIpv4(text) ?? 0;
-const net = (text: string): Ipv4Net => Ipv4Net.parse(text) ?? Ipv4Net.of(0, 0);
 const pool = (min = '10.244.1.0', max = '10.244.255.0'): SubnetPool => ({
   network: net('10.244.0.0/16'),
   subnetLen: 24,

@@ -1,21 +1,13 @@
-import { IpAddress } from '../../subnet/ip-address.js';
-import { IpPrefix } from '../../subnet/ip-prefix.js';
-import { Ipv4Net, parseIpv4 } from '../../subnet/ipv4.js';
+import type { IpAddress } from '../../subnet/ip-address.js';
 import type { Lease } from '../../subnet/lease.js';
+import { ip, net } from '../../test/addresses.js';
 import { DatapathProbe, probeTargetsOf, type ProbeClock } from './datapath-probe.js';
 import type { Pinger } from './icmp-pinger.js';
 
-function ip(text: string): IpAddress {
-  const address = IpAddress.parse(text);
-  if (!address) throw new Error(text);
-  return address;
-}
 function lease(subnet: string, publicIp: string, backendType = 'vxlan', ipv6?: { subnet: string; publicIp: string }): Lease {
-  const net = Ipv4Net.parse(subnet);
-  if (!net) throw new Error(subnet);
   return {
-    subnet: net, publicIp: parseIpv4(publicIp) ?? 0, backendType, backendData: backendType === 'vxlan' ? { vni: 1, vtepMac: '02:00:00:00:00:01' } : undefined,
-    ...(ipv6 && { ipv6Subnet: IpPrefix.parse(ipv6.subnet), publicIpv6: ip(ipv6.publicIp) }),
+    subnet: net(subnet), publicIp: ip(publicIp), backendType, backendData: backendType === 'vxlan' ? { vni: 1, vtepMac: '02:00:00:00:00:01' } : undefined,
+    ...(ipv6 && { ipv6Subnet: net(ipv6.subnet), publicIpv6: ip(ipv6.publicIp) }),
   };
 }
 

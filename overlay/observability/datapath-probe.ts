@@ -134,7 +134,7 @@ export function probeTarget(backendType: string, subnet: IpPrefix, publicIp: IpA
 
 /** The IPv4 target of a lease, then the IPv6 target of its IPv6 half if it has one. */
 export function probeTargetsOf(lease: Lease): ProbeTarget[] {
-  const ipv4 = probeTarget(lease.backendType, lease.subnet.toPrefix(), IpAddress.fromIpv4Number(lease.publicIp));
+  const ipv4 = probeTarget(lease.backendType, lease.subnet, lease.publicIp);
   const ipv6 = lease.ipv6Subnet && probeTarget(lease.backendType, lease.ipv6Subnet, lease.publicIpv6);
   return [ipv4, ipv6].filter((t): t is ProbeTarget => t !== undefined);
 }

@@ -5,7 +5,6 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'winston';
 import type { Backend, ExternalInterface } from '../../backends/backend.js';
-import { formatIpv4 } from '../../subnet/ipv4.js';
 import type { Lease } from '../../subnet/lease.js';
 import type { NetworkConfig } from '../network-config.js';
 import type { ReconcileStatus } from '../reconcile-loop.js';
@@ -123,7 +122,7 @@ export class HealthServer {
       checks: readiness.checks,
       lease: state && {
         subnet: state.lease.subnet.toString(),
-        publicIp: formatIpv4(state.lease.publicIp),
+        publicIp: state.lease.publicIp.toString(),
         backendType: state.lease.backendType,
         vni: state.lease.backendData?.vni,
         vtepMac: state.lease.backendData?.vtepMac,
@@ -134,8 +133,8 @@ export class HealthServer {
         type: state.backend.type,
         podMtu: state.backend.podMtu,
         iface: state.external.name,
-        ifaceIp: formatIpv4(state.external.ifaceIp),
-        publicIp: formatIpv4(state.external.publicIp),
+        ifaceIp: state.external.ifaceIp.toString(),
+        publicIp: state.external.publicIp.toString(),
       },
       peers: loop?.peers ?? 0,
       reconcile: loop && {

@@ -2,10 +2,13 @@
 // 127.0.0.1 (host namespace, no links touched), as an IPv4-only weft node sees them today: a
 // dual-stack lease is a peer (its IPv4 half blocks that subnet, its IPv6 attributes are read); an
 // IPv6-only lease and a key whose IPv6 half is malformed are logged and skipped as a whole.
+// Then a dual-stack node: its own key with a subnet of each family, renewed and taken back.
 import type { EtcdLeaseManager } from '../../subnet/etcd-lease-manager.js';
 import { EtcdServer } from '../lab/etcd-server.js';
 import { waitFor } from '../lab/netns.js';
-import { makeManager, PeerRecorder, pool, vxlan } from './lease-test-helpers.js';
+import type { LeaseAttrs } from '../../subnet/lease.js';
+import { ip } from '../addresses.js';
+import { etcdLeaseId, etcdValue, makeManager, PeerRecorder, pool, vxlan } from './lease-test-helpers.js';
 
 const T = 60_000;
 const PREFIX = `/weft-dual-${process.pid}/network`;
@@ -64,5 +67,59 @@ describe('flannel dual-stack leases in etcd, seen by an IPv4-only node', () => {
       stop.abort();
       await watching;
     }
+  }, T);
+});
+
+describe('a dual-stack node in etcd', () => {
+  const prefix = `/weft-dual-node-${process.pid}/network`;
+  // One free subnet of each family: the peers hold the others (an IPv6-only key holds an IPv6 one).
+  const pools = {
+    pool: pool('10.1.0.0/16', '10.1.15.0', '10.1.16.0'),
+    ipv6Pool: pool('fd00:12::/32', 'fd00:12:13::', 'fd00:12:13:200::', 56),
+  };
+  const attrs: LeaseAttrs = {
+    ...vxlan('192.0.2.1', '02:00:00:00:00:01'),
+    publicIpv6: ip('2001:db8::1'),
+    backendV6Data: { vni: 1, vtepMac: '02:00:00:00:06:01' },
+  };
+  const ownKey = `${prefix}/subnets/10.1.16.0-24&fd00:12:13:200::-56`;
+  const ownValue =
+    '{"PublicIP":"192.0.2.1","PublicIPv6":"2001:db8::1","BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"02:00:00:00:00:01"},"BackendV6Data":{"VNI":1,"VtepMAC":"02:00:00:00:06:01"}}';
+
+  it('takes one key with a subnet of each family, renews it in place, sees peers with both halves, and takes it back on restart', async () => {
+    await manager?.close(); // the IPv4-only node of the test before
+    await etcd.etcdctl(['put', `${prefix}/subnets/10.1.15.0-24&fd00:12:13::-56`, DUAL_VALUE]);
+    await etcd.etcdctl(['put', `${prefix}/subnets/0.0.0.0-0&fd00:12:13:100::-56`, V6_ONLY_VALUE]);
+    // A lease renewed about every second (5 s TTL, 4 s margin).
+    const first = makeManager(etcd.endpoint, prefix, { ttlSeconds: 5, renewMarginMinutes: 4 / 60 });
+    manager = first.manager;
+    const own = await manager.acquireLease({ ...pools, attrs }, AbortSignal.timeout(10_000));
+    expect([own.subnet.toString(), own.ipv6Subnet?.toString()]).toEqual(['10.1.16.0/24', 'fd00:12:13:200::/56']);
+    expect(await etcdValue(etcd, ownKey)).toBe(ownValue);
+
+    const leaseId = await etcdLeaseId(etcd, ownKey);
+    expect(leaseId).not.toBe('0');
+    await waitFor('a renewal (a new etcd lease on the same key)', async () => ((await etcdLeaseId(etcd, ownKey)) !== leaseId ? true : undefined), 5000);
+    expect(await etcdValue(etcd, ownKey)).toBe(ownValue);
+
+    const recorder = new PeerRecorder();
+    const stop = new AbortController();
+    const watching = manager.watchLeases(recorder, stop.signal);
+    try {
+      await waitFor('the dual-stack peer', () => (recorder.peers.has('10.1.15.0/24') ? true : undefined), 5000);
+      expect(recorder.subnets()).toEqual(['10.1.15.0/24']); // not our own key, not the IPv6-only one
+      expect(recorder.peers.get('10.1.15.0/24')?.ipv6Subnet?.toString()).toBe('fd00:12:13::/56');
+    } finally {
+      stop.abort();
+      await watching;
+    }
+    await manager.close();
+
+    const second = makeManager(etcd.endpoint, prefix);
+    manager = second.manager;
+    const again = await manager.acquireLease({ ...pools, attrs }, AbortSignal.timeout(10_000));
+    expect([again.subnet.toString(), again.ipv6Subnet?.toString()]).toEqual(['10.1.16.0/24', 'fd00:12:13:200::/56']);
+    expect(second.lines.some((l) => l.includes('reusing our earlier subnet'))).toBe(true);
+    expect((await etcd.etcdctl(['get', `${prefix}/subnets/`, '--prefix', '--keys-only'])).split('\n').filter((k) => k !== '')).toHaveLength(3);
   }, T);
 });

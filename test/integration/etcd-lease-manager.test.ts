@@ -4,7 +4,8 @@ import { OutOfSubnetsError } from '../../subnet/errors.js';
 import type { EtcdLeaseManager } from '../../subnet/etcd-lease-manager.js';
 import { EtcdServer } from '../lab/etcd-server.js';
 import { waitFor } from '../lab/netns.js';
-import { flannelValue, ip, makeManager, net, PeerRecorder, pool, vxlan } from './lease-test-helpers.js';
+import { ip, net } from '../addresses.js';
+import { etcdLeaseId, etcdValue, flannelValue, makeManager, PeerRecorder, pool, vxlan } from './lease-test-helpers.js';
 
 const T = 60_000;
 
@@ -19,21 +20,14 @@ function manager(prefix: string, extra: Parameters<typeof makeManager>[2] = {}):
   return made;
 }
 
-async function get(key: string): Promise<string> {
-  return (await etcd.etcdctl(['get', key, '--print-value-only'])).replace(/\n$/, '');
-}
+const get = (key: string): Promise<string> => etcdValue(etcd, key);
 
 async function keys(prefix: string): Promise<string[]> {
   const out = await etcd.etcdctl(['get', `${prefix}/subnets/`, '--prefix', '--keys-only']);
   return out.split('\n').filter((line) => line !== '').sort();
 }
 
-/** The etcd lease ID (decimal) attached to a key; "0" when none. */
-async function leaseIdOf(key: string): Promise<string> {
-  const out = await etcd.etcdctl(['get', key, '-w', 'json']);
-  const match = /"lease":(\d+)/.exec(out);
-  return match?.[1] ?? '0';
-}
+const leaseIdOf = (key: string): Promise<string> => etcdLeaseId(etcd, key);
 
 beforeAll(async () => {
   etcd = await EtcdServer.start();
@@ -114,7 +108,7 @@ describe('EtcdLeaseManager on a real etcd', () => {
       AbortSignal.timeout(10_000),
     );
     expect(leaseB.subnet.toString()).not.toBe('10.244.77.0/24');
-    expect(pool().network.containsNet(leaseB.subnet)).toBe(true);
+    expect(pool().network.containsPrefix(leaseB.subnet)).toBe(true);
   }, T);
 
   it('honours a reservation (a key without an etcd lease): never given to others, used as is by its owner', async () => {
@@ -156,7 +150,7 @@ describe('EtcdLeaseManager on a real etcd', () => {
     expect(subnets.size).toBe(20);
     expect((await keys(prefix)).length).toBe(20);
     for (const lease of leases) {
-      expect(await get(`${prefix}/subnets/${lease.subnet.toString().replace('/', '-')}`)).toContain(`"PublicIP":"${formatIp(lease.publicIp)}"`);
+      expect(await get(`${prefix}/subnets/${lease.subnet.toString().replace('/', '-')}`)).toContain(`"PublicIP":"${lease.publicIp.toString()}"`);
     }
   }, T);
 
@@ -321,7 +315,3 @@ describe('EtcdLeaseManager on a real etcd', () => {
     }
   }, T);
 });
-
-function formatIp(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
-}

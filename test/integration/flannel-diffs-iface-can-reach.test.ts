@@ -7,7 +7,7 @@ import { NetnsScope } from '../lab/netns.js';
 
 const T = 30_000;
 const RTNETLINK = fileURLToPath(new URL('../../backends/rtnetlink.js', import.meta.url));
-const IPV4 = fileURLToPath(new URL('../../subnet/ipv4.js', import.meta.url));
+const IP_ADDRESS = fileURLToPath(new URL('../../subnet/ip-address.js', import.meta.url));
 
 let scope: NetnsScope;
 let ns: string;
@@ -36,11 +36,11 @@ it('reports the route\'s interface and preferred source, as `ip route get` does'
 
   const script = `
     const { RtNetlink } = await import(${JSON.stringify(RTNETLINK)});
-    const { parseIpv4, formatIpv4 } = await import(${JSON.stringify(IPV4)});
+    const { IpAddress } = await import(${JSON.stringify(IP_ADDRESS)});
     const netlink = RtNetlink.open();
-    const route = await netlink.routeTo(parseIpv4('192.0.2.50'));
+    const route = await netlink.routeTo(IpAddress.parse('192.0.2.50', 'ipv4'));
     const link = (await netlink.listLinks()).find((l) => l.index === route.index);
-    process.stdout.write(JSON.stringify({ dev: link.name, source: formatIpv4(route.source) }));
+    process.stdout.write(JSON.stringify({ dev: link.name, source: route.source.toString() }));
     netlink.close();`;
   const out = (await scope.exec(ns, process.execPath, ['--input-type=module', '-e', script])).stdout;
   expect(JSON.parse(out)).toEqual({ dev: 'u0', source: '198.51.100.8' }); // not 198.51.100.7, the first address

@@ -13,16 +13,14 @@ import { Observability } from '../../overlay/observability/observability.js';
 import type { ProbeSummary } from '../../overlay/observability/probe-book.js';
 import { parsePrometheusText, sampleValue } from '../../overlay/observability/prometheus-text.js';
 import { ReconcileLoop } from '../../overlay/reconcile-loop.js';
-import { Ipv4Net, parseIpv4 } from '../../subnet/ipv4.js';
 import type { Lease, LeaseAttrs } from '../../subnet/lease.js';
+import { ip, net } from '../addresses.js';
 import { NetnsScope, run, waitFor } from '../lab/netns.js';
 import { distModule, startProbeProcess } from '../lab/probe-process.js';
 
 const T = 60_000;
 const execFileAsync = promisify(execFile);
 const logger = winston.createLogger({ silent: true });
-const ip = (text: string): number => parseIpv4(text) ?? 0;
-const net = (text: string): Ipv4Net => Ipv4Net.parse(text) ?? Ipv4Net.of(0, 0);
 const lease = (subnet: string, publicIp: string): Lease => ({
   subnet: net(subnet), publicIp: ip(publicIp), backendType: 'vxlan', backendData: { vni: 1, vtepMac: '02:00:00:00:00:01' },
 });

@@ -1,22 +1,21 @@
 // The Kubernetes lease manager against a real kube-apiserver v1.20.2 and a real etcd.
 import { ConfigError } from '../../subnet/errors.js';
-import { Ipv4Net } from '../../subnet/ipv4.js';
-import { ClientNodeKubeClient, loadKubeConfig } from '../../subnet/kube-node-client.js';
-import { KubeLeaseManager } from '../../subnet/kube-lease-manager.js';
 import { resolveNodeName } from '../../subnet/kube-node-name.js';
 import type { SubnetPool } from '../../subnet/lease.js';
 import { KubeApiServer } from '../lab/kube-apiserver.js';
 import { NetnsScope, waitFor } from '../lab/netns.js';
-import { PeerRecorder, ip, memoryLogger } from './lease-test-helpers.js';
+import { makeKubeManager, PeerRecorder } from './lease-test-helpers.js';
+import type { IpAddress } from '../../subnet/ip-address.js';
+import { ip, net } from '../addresses.js';
 
 const P = 'flannel.alpha.coreos.com';
 const pool: SubnetPool = {
-  network: Ipv4Net.parse('10.244.0.0/16') ?? Ipv4Net.of(0, 0),
+  network: net('10.244.0.0/16'),
   subnetLen: 24,
   subnetMin: ip('10.244.1.0'),
   subnetMax: ip('10.244.255.0'),
 };
-const vxlanAttrs = (publicIp: string, mac: string): { publicIp: number; backendType: string; backendData: { vni: number; vtepMac: string } } => ({
+const vxlanAttrs = (publicIp: string, mac: string): { publicIp: IpAddress; backendType: string; backendData: { vni: number; vtepMac: string } } => ({
   publicIp: ip(publicIp),
   backendType: 'vxlan',
   backendData: { vni: 1, vtepMac: mac },
@@ -28,25 +27,7 @@ const peerAnnotations = (publicIp: string, mac: string): Record<string, string> 
   [`${P}/kube-subnet-manager`]: 'true',
 });
 
-interface ManagerHandle {
-  manager: KubeLeaseManager;
-  lines: string[];
-  client: ClientNodeKubeClient;
-}
-
-async function makeManager(server: KubeApiServer, nodeName: string, token?: string): Promise<ManagerHandle> {
-  const kubeconfigFile = await server.writeKubeconfig(token);
-  const client = new ClientNodeKubeClient(loadKubeConfig({ kubeconfigFile }), { requestTimeoutMs: 5000, watchTimeoutSeconds: 5 });
-  const { logger, lines } = memoryLogger();
-  const manager = new KubeLeaseManager({
-    client,
-    nodeName,
-    netConfigPath: '/nonexistent',
-    logger,
-    backoff: { initialMs: 200, maxMs: 2000 },
-  });
-  return { manager, lines, client };
-}
+const makeManager = makeKubeManager; // the lab's API server, as a node (or as a token's user)
 
 describe('KubeLeaseManager against kube-apiserver (AlwaysAllow)', () => {
   const scope = new NetnsScope();
@@ -93,7 +74,7 @@ describe('KubeLeaseManager against kube-apiserver (AlwaysAllow)', () => {
       [`${P}/node-public-ip`]: '198.51.100.3',
     });
     const { manager } = await makeManager(server, 'node-o');
-    expect((await manager.readOwnNodeHints(controller.signal)).nodePublicIp).toBe(ip('198.51.100.3'));
+    expect((await manager.readOwnNodeHints(controller.signal)).nodePublicIp).toEqual(ip('198.51.100.3'));
     await manager.acquireLease({ pool, attrs: { publicIp: ip('192.0.2.2'), backendType: 'host-gw' } }, controller.signal);
     const node = await server.getNode('node-o');
     expect(node.metadata.annotations?.[`${P}/public-ip`]).toBe('198.51.100.2');

@@ -13,7 +13,8 @@ import type { LeaseManager } from '../../subnet/lease.js';
 import { EtcdServer } from '../lab/etcd-server.js';
 import { KubeApiServer } from '../lab/kube-apiserver.js';
 import { NetnsScope, waitFor } from '../lab/netns.js';
-import { PeerRecorder, flannelValue, ip, memoryLogger, pool, vxlan } from './lease-test-helpers.js';
+import { ip } from '../addresses.js';
+import { PeerRecorder, flannelValue, memoryLogger, pool, vxlan } from './lease-test-helpers.js';
 
 jest.setTimeout(60_000);
 
@@ -114,9 +115,9 @@ describe.each([
   it('leases a subnet inside the pool with our attributes, and the same one again after a restart', async () => {
     const first = await driver.manager('node-a', '10.244.10.0/24');
     const lease = await first.manager.acquireLease({ pool: pool(), attrs: vxlan('192.0.2.10', '0a:00:00:00:0a:0a') }, controller.signal);
-    expect(pool().network.containsNet(lease.subnet)).toBe(true);
+    expect(pool().network.containsPrefix(lease.subnet)).toBe(true);
     expect(lease.subnet.prefixLength).toBe(24);
-    expect(lease.publicIp).toBe(ip('192.0.2.10'));
+    expect(lease.publicIp).toEqual(ip('192.0.2.10'));
     expect(lease.backendData).toEqual({ vni: 1, vtepMac: '0a:00:00:00:0a:0a' });
     await first.manager.close();
 
@@ -139,7 +140,7 @@ describe.each([
     expect(recorder.peers.has('10.244.23.0/24')).toBe(false);
     expect(lines.some((l) => l.startsWith('warn:') && l.includes('192.0.2.999'))).toBe(true);
     const peer = recorder.peers.get('10.244.21.0/24');
-    expect(peer?.publicIp).toBe(ip('192.0.2.21'));
+    expect(peer?.publicIp).toEqual(ip('192.0.2.21'));
     expect(peer?.backendType).toBe('vxlan');
     expect(peer?.backendData).toEqual({ vni: 1, vtepMac: '0a:00:00:00:15:01' });
 

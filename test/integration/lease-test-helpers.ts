@@ -1,11 +1,12 @@
 // Shared by the lease manager integration tests (etcd and kube): a log collector, a recording watcher, etcd managers.
 import winston from 'winston';
 import { EtcdLeaseManager, type EtcdLeaseManagerOptions } from '../../subnet/etcd-lease-manager.js';
-import { Ipv4Net, parseIpv4 } from '../../subnet/ipv4.js';
 import type { Lease, LeaseAttrs, LeaseBatch, SubnetPool } from '../../subnet/lease.js';
-
-export const ip = (text: string): number => parseIpv4(text) ?? 0;
-export const net = (text: string): Ipv4Net => Ipv4Net.parse(text) ?? Ipv4Net.of(0, 0);
+import type { EtcdServer } from '../lab/etcd-server.js';
+import type { KubeApiServer } from '../lab/kube-apiserver.js';
+import { ClientNodeKubeClient, loadKubeConfig } from '../../subnet/kube-node-client.js';
+import { KubeLeaseManager } from '../../subnet/kube-lease-manager.js';
+import { ip, net } from '../addresses.js';
 
 export function pool(network = '10.244.0.0/16', min = '10.244.1.0', max = '10.244.255.0', subnetLen = 24): SubnetPool {
   return { network: net(network), subnetLen, subnetMin: ip(min), subnetMax: ip(max) };
@@ -67,7 +68,39 @@ export function makeManager(
   return { manager, lines };
 }
 
+/** A key's value as etcdctl prints it. */
+export async function etcdValue(etcd: EtcdServer, key: string): Promise<string> {
+  return (await etcd.etcdctl(['get', key, '--print-value-only'])).replace(/\n$/, '');
+}
+
+/** The etcd lease ID (decimal) attached to a key; "0" when none. */
+export async function etcdLeaseId(etcd: EtcdServer, key: string): Promise<string> {
+  const out = await etcd.etcdctl(['get', key, '-w', 'json']);
+  return /"lease":(\d+)/.exec(out)?.[1] ?? '0';
+}
+
 /** flannel's value for a vxlan lease, written by hand in tests. */
 export function flannelValue(publicIp: string, mac: string): string {
   return `{"PublicIP":"${publicIp}","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"${mac}"}}`;
+}
+
+export interface KubeManagerHandle {
+  manager: KubeLeaseManager;
+  lines: string[];
+  client: ClientNodeKubeClient;
+}
+
+/** A kube lease manager for `nodeName` talking to the lab's API server (as `token`'s user when given). */
+export async function makeKubeManager(server: KubeApiServer, nodeName: string, token?: string): Promise<KubeManagerHandle> {
+  const kubeconfigFile = await server.writeKubeconfig(token);
+  const client = new ClientNodeKubeClient(loadKubeConfig({ kubeconfigFile }), { requestTimeoutMs: 5000, watchTimeoutSeconds: 5 });
+  const { logger, lines } = memoryLogger();
+  const manager = new KubeLeaseManager({
+    client,
+    nodeName,
+    netConfigPath: '/nonexistent',
+    logger,
+    backoff: { initialMs: 200, maxMs: 2000 },
+  });
+  return { manager, lines, client };
 }

@@ -169,12 +169,14 @@ export class KubeApiServer {
   }
 
   /** Creates a Node with an optional pod CIDR and annotations (pod CIDR can only be set at creation). */
-  async createNode(name: string, podCidr?: string, annotations: Record<string, string> = {}): Promise<void> {
+  /** A Node with one pod CIDR, or a dual-stack node's two (spec.podCIDR is the first). */
+  async createNode(name: string, podCidr?: string | string[], annotations: Record<string, string> = {}): Promise<void> {
+    const podCidrs = podCidr === undefined ? [] : [podCidr].flat();
     await this.requestOk('POST', '/api/v1/nodes', {
       apiVersion: 'v1',
       kind: 'Node',
       metadata: { name, annotations },
-      spec: podCidr ? { podCIDR: podCidr, podCIDRs: [podCidr] } : {},
+      spec: podCidrs.length > 0 ? { podCIDR: podCidrs[0], podCIDRs: podCidrs } : {},
     });
   }
 
