@@ -16,7 +16,6 @@ import { IcmpPinger } from ${distModule('overlay/observability/icmp-pinger.js')}
 import { DatapathProbe } from ${distModule('overlay/observability/datapath-probe.js')};
 import { IpAddress } from ${distModule('subnet/ip-address.js')};
 import { IpPrefix } from ${distModule('subnet/ip-prefix.js')};
-import { Ipv4Net, parseIpv4 } from ${distModule('subnet/ipv4.js')};
 const onError = (err) => console.error(err.message);
 const ipv4Only = IcmpPinger.open(onError);
 const refused = await ipv4Only.ping(IpAddress.parse('2001:db8::2'), 500).then(() => 'no error', (err) => err.message);
@@ -29,7 +28,7 @@ console.log(JSON.stringify({ direct: {
 } }));
 const probe = new DatapathProbe(pinger, { ratePerSecond: 20, timeoutMs: 300, brokenAfter: 3, windowSize: 10, families: ['ipv4', 'ipv6'] });
 probe.setPeers([{
-  subnet: Ipv4Net.parse('10.244.2.0/24'), publicIp: parseIpv4('192.0.2.2'), backendType: 'host-gw',
+  subnet: IpPrefix.parse('10.244.2.0/24'), publicIp: IpAddress.parse('192.0.2.2'), backendType: 'host-gw',
   ipv6Subnet: IpPrefix.parse('fd00:10:244:2::/64'), publicIpv6: IpAddress.parse('2001:db8::2'),
 }], 'host-gw');
 `;

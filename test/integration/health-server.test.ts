@@ -128,10 +128,11 @@ describe('datapath probe over raw ICMP in namespaces', () => {
       const prober = startProbeProcess(scope, a, `
         import { IcmpPinger } from ${distModule('overlay/observability/icmp-pinger.js')};
         import { DatapathProbe } from ${distModule('overlay/observability/datapath-probe.js')};
-        import { Ipv4Net, parseIpv4 } from ${distModule('subnet/ipv4.js')};
+        import { IpAddress } from ${distModule('subnet/ip-address.js')};
+        import { IpPrefix } from ${distModule('subnet/ip-prefix.js')};
         const pinger = IcmpPinger.open((err) => console.error(err.message));
         const probe = new DatapathProbe(pinger, { ratePerSecond: 20, timeoutMs: 300, brokenAfter: 3, windowSize: 10 });
-        probe.setPeers([{ subnet: Ipv4Net.parse('10.244.2.0/24'), publicIp: parseIpv4('192.0.2.2'), backendType: 'host-gw' }], 'host-gw');
+        probe.setPeers([{ subnet: IpPrefix.parse('10.244.2.0/24'), publicIp: IpAddress.parse('192.0.2.2'), backendType: 'host-gw' }], 'host-gw');
       `, 20_000);
       const latest = (): ProbeSummary | undefined => prober.latest();
 
