@@ -1,10 +1,5 @@
+import { ip as addr } from '../test/addresses.js';
 import { IpAddress, maskOf } from './ip-address.js';
-
-const addr = (text: string): IpAddress => {
-  const parsed = IpAddress.parse(text);
-  if (!parsed) throw new Error(`test address ${text}`);
-  return parsed;
-};
 
 describe('IpAddress.parse and toString', () => {
   it.each([

@@ -1,16 +1,5 @@
-import { IpAddress } from './ip-address.js';
+import { ip as addr, net as prefix } from '../test/addresses.js';
 import { IpPrefix } from './ip-prefix.js';
-
-const addr = (text: string): IpAddress => {
-  const parsed = IpAddress.parse(text);
-  if (!parsed) throw new Error(`test address ${text}`);
-  return parsed;
-};
-const prefix = (text: string): IpPrefix => {
-  const parsed = IpPrefix.parse(text);
-  if (!parsed) throw new Error(`test prefix ${text}`);
-  return parsed;
-};
 
 describe('IpPrefix parse and format', () => {
   it.each([
