@@ -7,7 +7,7 @@
 // device itself is gone it is recreated with the same MAC and every peer is replayed onto it.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'winston';
-import type { Lease, LeaseAttrs } from '../subnet/lease.js';
+import { leaseKey, type Lease, type LeaseAttrs } from '../subnet/lease.js';
 import type { VxlanOptions } from '../overlay/network-config.js';
 import { SkippedPeers, type ApplyResult, type Backend, type ExternalInterface } from './backend.js';
 import { changeFailures, planChangeWrites, planKernelWrites, type DesiredEntries } from './kernel-diff.js';
@@ -116,10 +116,10 @@ export class VxlanBackend implements Backend {
         (add[kind] as unknown[]).push(...write[kind]);
       }
     };
-    for (const lease of removals) collect(this.wanted.delete(lease.subnet.toString()));
+    for (const lease of removals) collect(this.wanted.delete(leaseKey(lease)));
     for (const lease of upserts) {
       const entries = this.peerEntries(index, lease);
-      collect(entries ? this.wanted.set(lease.subnet.toString(), entries) : this.wanted.delete(lease.subnet.toString()));
+      collect(entries ? this.wanted.set(leaseKey(lease), entries) : this.wanted.delete(leaseKey(lease)));
     }
     const { failed } = await this.netlink.writeAll(planChangeWrites(index, add, remove));
     const failures = changeFailures(failed);

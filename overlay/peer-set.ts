@@ -1,5 +1,5 @@
 // Folding lease batches into the desired set of peers: pure functions, keyed by subnet text.
-import { sameDatapath, type Lease, type LeaseBatch } from '../subnet/lease.js';
+import { leaseKey, sameDatapath, type Lease, type LeaseBatch } from '../subnet/lease.js';
 import type { IpPrefix } from '../subnet/ip-prefix.js';
 
 export type PeerMap = Map<string, Lease>;
@@ -7,7 +7,7 @@ export type PeerMap = Map<string, Lease>;
 /** Applies one batch to `peers` in place, ignoring our own subnet. Returns whether anything changed. */
 export function foldBatch(peers: PeerMap, batch: LeaseBatch, ownSubnet: IpPrefix | undefined): boolean {
   const own = ownSubnet?.toString();
-  const keyOf = (lease: Lease): string => lease.subnet.toString();
+  const keyOf = leaseKey;
   let changed = false;
   switch (batch.kind) {
     case 'snapshot': {

@@ -11,7 +11,7 @@
 // lease, then removes only what is stale; entries that already match are never rewritten.
 import type { Logger } from 'winston';
 import type { ApplyResult, Backend } from '../backends/backend.js';
-import type { Lease, LeaseBatch } from '../subnet/lease.js';
+import { leaseKey, type Lease, type LeaseBatch } from '../subnet/lease.js';
 import { LeaseConflicts } from './lease-conflicts.js';
 import { dropOwnSubnet, foldBatch, type PeerMap } from './peer-set.js';
 import type { IpPrefix } from '../subnet/ip-prefix.js';
@@ -83,7 +83,7 @@ export class ReconcileLoop {
     }
     for (const lease of batch.leases) {
       if (this.ownSubnet?.equals(lease.subnet)) continue;
-      this.changes.set(lease.subnet.toString(), { lease, removed: batch.kind === 'removed' });
+      this.changes.set(leaseKey(lease), { lease, removed: batch.kind === 'removed' });
       if (batch.kind === 'removed') this.conflicts.remove(lease);
       else this.conflicts.upsert(lease);
     }

@@ -1,6 +1,5 @@
 // The seam between lease stores (etcd, Kubernetes) and the rest of the daemon.
-// The IPv6 fields are read and written by the etcd codec already; the datapath does not use them yet.
-import type { IpAddress } from './ip-address.js';
+import type { IpAddress, IpFamily } from './ip-address.js';
 import type { IpPrefix } from './ip-prefix.js';
 
 /** What a node publishes about itself in its lease. */
@@ -71,6 +70,25 @@ export interface LeaseManager {
   /** Streams peer leases to the watcher until the signal aborts; survives store outages. */
   watchLeases(watcher: LeaseWatcher, signal: AbortSignal): Promise<void>;
   close(): Promise<void>;
+}
+
+/** One address family's half of a lease: what a backend programs for that family. */
+export interface LeaseHalf {
+  subnet: IpPrefix;
+  /** undefined when the peer published no underlay address of this family. */
+  publicIp: IpAddress | undefined;
+  backendData: VxlanBackendData | undefined;
+}
+
+/** The lease's half of `family`, or undefined when it holds no subnet of that family. */
+export function leaseHalf(lease: Lease, family: IpFamily): LeaseHalf | undefined {
+  if (family === 'ipv4') return { subnet: lease.subnet, publicIp: lease.publicIp, backendData: lease.backendData };
+  return lease.ipv6Subnet && { subnet: lease.ipv6Subnet, publicIp: lease.publicIpv6, backendData: lease.backendV6Data };
+}
+
+/** The text peers are keyed by (maps of peers, wanted kernel entries): one per lease. */
+export function leaseKey(lease: Lease): string {
+  return lease.subnet.toString();
 }
 
 /** Whether two leases program the same kernel entries: a renewal (new expiry) is not a change. */

@@ -3,7 +3,7 @@
 // sees the full desired peer set on every pass, which is what the probe should probe).
 import type { Logger } from 'winston';
 import type { Backend } from '../../backends/backend.js';
-import type { Lease } from '../../subnet/lease.js';
+import { leaseKey, type Lease } from '../../subnet/lease.js';
 import type { DaemonEvents, DaemonParts, RunningState } from '../daemon.js';
 import { DatapathProbe, DEFAULT_PROBE_OPTIONS, type DatapathProbeOptions } from './datapath-probe.js';
 import { HealthServer } from './health-server.js';
@@ -172,8 +172,8 @@ export function observeAppliedPeers(inner: Backend, onApplied: (peers: ReadonlyM
     ...(applyChanges && {
       applyChanges: async (upserts: readonly Lease[], removals: readonly Lease[]) => {
         const result = await applyChanges(upserts, removals);
-        for (const lease of removals) applied.delete(lease.subnet.toString());
-        for (const lease of upserts) applied.set(lease.subnet.toString(), lease);
+        for (const lease of removals) applied.delete(leaseKey(lease));
+        for (const lease of upserts) applied.set(leaseKey(lease), lease);
         onApplied(applied);
         return result;
       },
