@@ -4,6 +4,7 @@
 import { jest } from '@jest/globals';
 import { LabCluster, type LabNode, type LabPod } from '../lab/cluster.js';
 import { waitFor } from '../lab/netns.js';
+import { repairsLogged, repairsSince, timeUntil as timeUntilDeadline } from '../lab/repair-checks.js';
 
 jest.setTimeout(120_000);
 
@@ -30,9 +31,7 @@ function podSubnet(pod: LabPod): string {
 
 /** Polls until `check` holds and returns how long that took; fails after the repair deadline. */
 async function timeUntil(what: string, check: () => Promise<boolean>): Promise<number> {
-  const started = performance.now();
-  await waitFor(what, async () => ((await check()) ? true : undefined), REPAIR_DEADLINE_MS, 50);
-  return performance.now() - started;
+  return timeUntilDeadline(what, check, REPAIR_DEADLINE_MS);
 }
 
 async function allPodsReachEachOther(lab: LabCluster): Promise<void> {
@@ -130,13 +129,12 @@ describe('vxlan repair', () => {
   // The monitor repairs faster than `ip` can look, so the log proves the entry was really gone.
   let repairsBefore = 0;
   beforeEach(async () => {
-    repairsBefore = await lab.countLogLines(n1, 'kernel state converged');
+    repairsBefore = await repairsLogged(lab, n1);
   });
   const expectRepairLogged = async (reason: string, before: number): Promise<void> => {
-    const log = await lab.nodeExec(n1, 'cat', [n1.logFile]);
-    const repairs = log.split('\n').filter((l) => l.includes('kernel state converged'));
-    expect(repairs.length).toBeGreaterThan(before);
-    expect(repairs.slice(before).some((l) => l.includes(reason))).toBe(true);
+    const repairs = await repairsSince(lab, n1, before);
+    expect(repairs.length).toBeGreaterThan(0);
+    expect(repairs.some((l) => l.includes(reason))).toBe(true);
   };
 
   it('puts back a deleted route', async () => {

@@ -24,6 +24,7 @@ export interface LabNode {
   index: number;
   name: string;
   ns: string;
+  /** Its main underlay address: IPv4, or IPv6 on an IPv6-only underlay. */
   underlayIp: string;
   /** Its IPv6 underlay address when the lab was created with ipv6. */
   underlayIpv6: string | undefined;
@@ -69,27 +70,33 @@ export class LabCluster {
     readonly scope: NetnsScope,
     readonly underlayNs: string,
     readonly workDir: string,
-    /** Whether the underlay also has IPv6 (2001:db8::/64). */
+    /** Whether the underlay has IPv6 (2001:db8::/64). */
     readonly ipv6: boolean,
+    /** Whether the underlay has IPv4 (192.0.2.0/24); false only for an IPv6-only underlay. */
+    readonly ipv4: boolean,
   ) {}
 
   /**
    * Creates the underlay namespace and bridge; nodes and etcd are added separately. With `ipv6`,
-   * the underlay is dual-stack: 2001:db8::1/64 on the bridge, 2001:db8::(10+i) on node i.
+   * the underlay is dual-stack: 2001:db8::1/64 on the bridge, 2001:db8::(10+i) on node i; with
+   * `ipv4: false` as well, it is IPv6-only (no IPv4 address anywhere on it, etcd on [2001:db8::1]).
    */
-  static async create(tag = 'w', options: { ipv6?: boolean } = {}): Promise<LabCluster> {
+  static async create(tag = 'w', options: { ipv6?: boolean; ipv4?: boolean } = {}): Promise<LabCluster> {
+    const ipv4 = options.ipv4 ?? true;
+    const ipv6 = options.ipv6 ?? false;
+    if (!ipv4 && !ipv6) throw new Error('LabCluster.create: an underlay needs ipv4, ipv6 or both');
     const scope = new NetnsScope(undefined);
     const workDir = await mkdtemp(join(tmpdir(), `weft-lab-${scope.prefix}`));
     scope.trackDirectory(workDir);
     let lab: LabCluster | undefined;
     try {
       const ul = await scope.createNamespace(`${tag}ul`);
-      lab = new LabCluster(scope, ul, workDir, options.ipv6 ?? false);
+      lab = new LabCluster(scope, ul, workDir, ipv6, ipv4);
       lab.cniPath = await installLabPlugin(join(workDir, 'cni', 'bin'), join(workDir, 'cni', 'net.d'));
       lab.conflist = await readConflist(BUNDLED_CONFLIST);
       await scope.ipBatch(ul, [
         'link add br0 type bridge',
-        `addr add ${UNDERLAY_GATEWAY}/${UNDERLAY_PREFIX_LENGTH} dev br0`,
+        ...(ipv4 ? [`addr add ${UNDERLAY_GATEWAY}/${UNDERLAY_PREFIX_LENGTH} dev br0`] : []),
         // nodad: usable at once, not after duplicate address detection's second or two.
         ...(lab.ipv6 ? [`addr add ${UNDERLAY6_GATEWAY}/${UNDERLAY6_PREFIX_LENGTH} dev br0 nodad`] : []),
         'link set br0 up',
@@ -102,8 +109,13 @@ export class LabCluster {
     }
   }
 
+  /** The underlay bridge's address, where etcd listens: IPv4, or IPv6 on an IPv6-only underlay. */
+  private get gateway(): { host: string; url: string } {
+    return this.ipv4 ? { host: UNDERLAY_GATEWAY, url: UNDERLAY_GATEWAY } : { host: UNDERLAY6_GATEWAY, url: `[${UNDERLAY6_GATEWAY}]` };
+  }
+
   get etcdEndpoint(): string {
-    return `http://${UNDERLAY_GATEWAY}:${ETCD_PORT}`;
+    return `http://${this.gateway.url}:${ETCD_PORT}`;
   }
 
   /** etcd as seen from the host namespace (for test clients and etcdctl). */
@@ -116,19 +128,20 @@ export class LabCluster {
     const dataDir = join(this.workDir, 'etcd');
     await mkdir(dataDir, { recursive: true });
     const url = this.etcdEndpoint;
+    const peerUrl = `http://${this.gateway.url}:2380`;
     const log = createWriteStream(join(this.workDir, 'etcd.log'), { flags: 'a' });
     const etcd = this.scope.spawn(this.underlayNs, 'etcd', [
       '--name', 'lab', '--data-dir', dataDir,
       '--listen-client-urls', url, '--advertise-client-urls', url,
-      '--listen-peer-urls', `http://${UNDERLAY_GATEWAY}:2380`,
-      '--initial-advertise-peer-urls', `http://${UNDERLAY_GATEWAY}:2380`,
-      '--initial-cluster', `lab=http://${UNDERLAY_GATEWAY}:2380`,
+      '--listen-peer-urls', peerUrl,
+      '--initial-advertise-peer-urls', peerUrl,
+      '--initial-cluster', `lab=${peerUrl}`,
       '--log-level', 'warn',
     ]);
     etcd.stdout?.pipe(log);
     etcd.stderr?.pipe(log);
     this.etcd = etcd;
-    this.etcdBridge ??= await bridgePort(this.scope, this.underlayNs, { host: UNDERLAY_GATEWAY, port: ETCD_PORT }, this.workDir);
+    this.etcdBridge ??= await bridgePort(this.scope, this.underlayNs, { host: this.gateway.host, port: ETCD_PORT }, this.workDir);
     await waitFor('etcd to answer', () => this.etcdctl(['endpoint', 'health']).then(() => true), 15_000, 100);
   }
 
@@ -181,7 +194,7 @@ export class LabCluster {
   async addNode(index: number): Promise<LabNode> {
     const name = `n${index}`;
     const ns = await this.scope.createNamespace(name);
-    const underlayIp = nodeUnderlayIp(index);
+    const underlayIpv4 = this.ipv4 ? nodeUnderlayIp(index) : undefined;
     const hostSide = `${this.scope.prefix}${name}`.slice(0, 15);
     await this.scope.ipBatch(this.underlayNs, [
       `link add ${hostSide} type veth peer name eth0 netns ${ns}`,
@@ -189,13 +202,14 @@ export class LabCluster {
     ]);
     const underlayIpv6 = this.ipv6 ? nodeUnderlayIpv6(index) : undefined;
     await this.scope.ipBatch(ns, [
-      `addr add ${underlayIp}/${UNDERLAY_PREFIX_LENGTH} dev eth0`,
+      ...(underlayIpv4 ? [`addr add ${underlayIpv4}/${UNDERLAY_PREFIX_LENGTH} dev eth0`] : []),
       ...(underlayIpv6 ? [`addr add ${underlayIpv6}/${UNDERLAY6_PREFIX_LENGTH} dev eth0 nodad`] : []),
       'link set eth0 up',
-      `route add default via ${UNDERLAY_GATEWAY}`,
+      ...(underlayIpv4 ? [`route add default via ${UNDERLAY_GATEWAY}`] : []),
       ...(underlayIpv6 ? [`route add ::/0 via ${UNDERLAY6_GATEWAY}`] : []),
     ]);
     await this.scope.exec(ns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1', ...(underlayIpv6 ? ['net.ipv6.conf.all.forwarding=1'] : [])]);
+    const underlayIp = underlayIpv4 ?? nodeUnderlayIpv6(index);
     const dir = join(this.workDir, name);
     await mkdir(dir, { recursive: true });
     const node: LabNode = {
@@ -225,11 +239,20 @@ export class LabCluster {
     return daemon;
   }
 
-  /** Waits until the daemon has written subnet.env and returns its subnet line. */
+  /**
+   * Waits until the daemon has written subnet.env and returns its first subnet line (FLANNEL_SUBNET,
+   * or FLANNEL_IPV6_SUBNET on an IPv6-only network); a daemon that exited meanwhile is named with its log.
+   */
   async waitForSubnet(node: LabNode, timeoutMs = 15_000): Promise<string> {
     return waitFor(`${node.name} to write subnet.env`, async () => {
       const text = await readFile(node.subnetFile, 'utf8').catch(() => '');
-      return /FLANNEL_SUBNET=(\S+)/.exec(text)?.[1];
+      const subnet = /^FLANNEL_(?:IPV6_)?SUBNET=(\S+)/m.exec(text)?.[1];
+      const exit = node.daemon?.exitCode ?? node.daemon?.signalCode;
+      if (subnet === undefined && exit !== undefined && exit !== null) {
+        const log = await readFile(node.logFile, 'utf8').catch(() => '');
+        throw new Error(`weftd on ${node.name} exited (${exit}): ${log.trim().split('\n').slice(-3).join(' | ')}`);
+      }
+      return subnet;
     }, timeoutMs);
   }
 
