@@ -2,12 +2,14 @@
 // each figure next to its baseline measured in the same run (iproute2's batch mode, `node -e 0`).
 import { LabCluster, type LabNode } from '../lab/cluster.js';
 import { NetnsScope, run } from '../lab/netns.js';
-import { openEtcd, putPeers, writeBenchNetworkConfig } from './fake-leases.js';
-import { baselineBatch, median, waitForEntries } from './kernel-state.js';
+import { openEtcd, putPeers, writeBenchNetworkConfig, type BenchStack } from './fake-leases.js';
+import { baselineBatch, median, stackFamilies, waitForEntries } from './kernel-state.js';
 import { cpuSeconds, rssMib, startWeftd } from './weftd-process.js';
 
 export interface ConvergenceFigures {
   peers: number;
+  /** IPv4 only, or dual stack (then every figure covers both families: 6N entries). */
+  stack: BenchStack;
   /** `ip -batch` + `bridge -batch` of the same entries: wall ms and CPU seconds. */
   batchMs: number;
   batchCpuSeconds: number;
@@ -27,8 +29,9 @@ export interface ConvergenceFigures {
 
 type Progress = (line: string) => void;
 
-export async function withEtcdLab<T>(tag: string, body: (lab: LabCluster) => Promise<T>): Promise<T> {
-  const lab = await LabCluster.create(tag);
+/** A lab with etcd running; a dual-stack underlay for a dual-stack network (weftd needs an IPv6 address). */
+export async function withEtcdLab<T>(tag: string, body: (lab: LabCluster) => Promise<T>, stack: BenchStack = 'ipv4'): Promise<T> {
+  const lab = await LabCluster.create(tag, { ipv6: stack === 'dual' });
   try {
     await lab.startEtcd();
     return await body(lab);
@@ -37,11 +40,11 @@ export async function withEtcdLab<T>(tag: string, body: (lab: LabCluster) => Pro
   }
 }
 
-async function writePeers(lab: LabCluster, from: number, to: number): Promise<void> {
+async function writePeers(lab: LabCluster, from: number, to: number, stack: BenchStack = 'ipv4'): Promise<void> {
   const etcd = openEtcd(lab.etcdHostEndpoint);
   try {
-    await writeBenchNetworkConfig(etcd);
-    await putPeers(etcd, from, to);
+    await writeBenchNetworkConfig(etcd, stack);
+    await putPeers(etcd, from, to, stack);
   } finally {
     etcd.close();
   }
@@ -49,34 +52,36 @@ async function writePeers(lab: LabCluster, from: number, to: number): Promise<vo
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Leases already in etcd, then weftd starts: time and CPU until all 3N entries, RSS after settling. */
-export async function startWithLeases(peers: number, settleMs: number, nodeFlags?: string[]): Promise<{ ms: number; cpu: number; rss: number }> {
+/** Leases already in etcd, then weftd starts: time and CPU until all 3N entries (6N dual stack), RSS after settling. */
+export async function startWithLeases(
+  peers: number, settleMs: number, nodeFlags?: string[], stack: BenchStack = 'ipv4',
+): Promise<{ ms: number; cpu: number; rss: number }> {
   return withEtcdLab('b', async (lab) => {
-    await writePeers(lab, 0, peers);
+    await writePeers(lab, 0, peers, stack);
     const node = await lab.addNode(1);
     const started = performance.now();
     const daemon = startWeftd(lab, node, { store: { etcd: lab.etcdEndpoint }, ...(nodeFlags ? { nodeFlags } : {}) });
-    const ms = await waitForEntries(lab.scope, node.ns, peers, started, 120_000);
+    const ms = await waitForEntries(lab.scope, node.ns, peers, started, 120_000, stackFamilies(stack));
     const cpu = await cpuSeconds(daemon.pid);
     await sleep(settleMs);
     return { ms, cpu, rss: await rssMib(daemon.pid) };
-  });
+  }, stack);
 }
 
-/** A running daemon with no peers; N leases written: time from the last write to all 3N entries. */
-async function bulkInsert(peers: number): Promise<{ afterLastMs: number; fromFirstMs: number }> {
+/** A running daemon with no peers; N leases written: time from the last write to all 3N (6N) entries. */
+async function bulkInsert(peers: number, stack: BenchStack): Promise<{ afterLastMs: number; fromFirstMs: number }> {
   return withEtcdLab('b', async (lab) => {
-    await writePeers(lab, 0, 0);
+    await writePeers(lab, 0, 0, stack);
     const node = await lab.addNode(1);
     startWeftd(lab, node, { store: { etcd: lab.etcdEndpoint } });
     await lab.waitForSubnet(node);
     await sleep(1000); // start-up finished, first pass done
     const first = performance.now();
-    await writePeers(lab, 0, peers);
+    await writePeers(lab, 0, peers, stack);
     const last = performance.now();
-    await waitForEntries(lab.scope, node.ns, peers, last, 120_000);
+    await waitForEntries(lab.scope, node.ns, peers, last, 120_000, stackFamilies(stack));
     return { afterLastMs: performance.now() - last, fromFirstMs: performance.now() - first };
-  });
+  }, stack);
 }
 
 export async function nodeStartMs(): Promise<number> {
@@ -85,7 +90,9 @@ export async function nodeStartMs(): Promise<number> {
   return performance.now() - started;
 }
 
-export async function measureConvergence(peers: number, runs: number, settleMs: number, progress: Progress): Promise<ConvergenceFigures> {
+export async function measureConvergence(
+  peers: number, runs: number, settleMs: number, progress: Progress, stack: BenchStack = 'ipv4',
+): Promise<ConvergenceFigures> {
   const scope = new NetnsScope();
   const rows: ConvergenceFigures['runs'] = [];
   const batchCpu: number[] = [];
@@ -93,14 +100,14 @@ export async function measureConvergence(peers: number, runs: number, settleMs: 
   const bulkFirst: number[] = [];
   try {
     for (let r = 0; r < runs; r++) {
-      const batch = await baselineBatch(scope, `bl${r}`, peers);
+      const batch = await baselineBatch(scope, `bl${r}`, peers, stack);
       batchCpu.push(batch.cpuSeconds);
       nodeMs.push(await nodeStartMs());
-      const s = await startWithLeases(peers, settleMs);
-      const b = await bulkInsert(peers);
+      const s = await startWithLeases(peers, settleMs, undefined, stack);
+      const b = await bulkInsert(peers, stack);
       bulkFirst.push(b.fromFirstMs);
       rows.push({ batchMs: batch.ms, startMs: s.ms, cpu: s.cpu, bulkMs: b.afterLastMs, rss: s.rss });
-      progress(`  ${peers} peers, run ${r + 1}/${runs}: ip+bridge -batch ${batch.ms.toFixed(0)} ms (${batch.cpuSeconds.toFixed(2)} s CPU), ` +
+      progress(`  ${peers} ${stack === 'dual' ? 'dual-stack ' : ''}peers, run ${r + 1}/${runs}: ip+bridge -batch ${batch.ms.toFixed(0)} ms (${batch.cpuSeconds.toFixed(2)} s CPU), ` +
         `node -e 0 ${nodeMs.at(-1)?.toFixed(0)} ms, weftd start ${s.ms.toFixed(0)} ms (${s.cpu.toFixed(2)} s CPU), ` +
         `bulk insert ${b.afterLastMs.toFixed(0)} ms after the last write, RSS ${s.rss.toFixed(0)} MiB`);
     }
@@ -109,6 +116,7 @@ export async function measureConvergence(peers: number, runs: number, settleMs: 
   }
   return {
     peers,
+    stack,
     batchMs: median(rows.map((x) => x.batchMs)),
     batchCpuSeconds: median(batchCpu),
     nodeStartMs: median(nodeMs),

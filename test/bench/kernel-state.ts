@@ -1,10 +1,12 @@
-// Counting a node's VXLAN entries, and the baseline: the same entries added by the kernel's own
-// tools (`ip -batch` + `bridge -batch`) onto a hand-made flannel.1, as fast as iproute2 can.
+// Counting a node's VXLAN entries (flannel.1, and flannel-v6.1 on a dual-stack node), and the
+// baseline: the same entries added by the kernel's own tools (`ip -batch` + `bridge -batch`) onto
+// hand-made devices, as fast as iproute2 can.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { IpFamily } from '../../subnet/ip-address.js';
 import type { NetnsScope } from '../lab/netns.js';
-import { fakePeer } from './fake-leases.js';
+import { stackPeer, type BenchStack } from './fake-leases.js';
 
 export interface EntryCounts {
   neighbors: number;
@@ -12,11 +14,20 @@ export interface EntryCounts {
   routes: number;
 }
 
-const COUNT_SCRIPT =
-  'ip -o neigh show dev flannel.1 nud permanent | wc -l; bridge fdb show dev flannel.1 | grep -c " dst " ; ip -o route show dev flannel.1 | wc -l';
+const DEVICES: Readonly<Record<IpFamily, { dev: string; flag: string }>> = { ipv4: { dev: 'flannel.1', flag: '-4' }, ipv6: { dev: 'flannel-v6.1', flag: '-6' } };
 
-export async function countEntries(scope: NetnsScope, ns: string): Promise<EntryCounts> {
-  const { stdout } = await scope.exec(ns, 'sh', ['-c', `${COUNT_SCRIPT}; true`]).catch(() => ({ stdout: '0\n0\n0\n' }));
+export function stackFamilies(stack: BenchStack): IpFamily[] {
+  return stack === 'dual' ? ['ipv4', 'ipv6'] : ['ipv4'];
+}
+
+/** Peer entries only: routes with a next hop (an IPv6 device also has its local and link-local routes). */
+function countScript(family: IpFamily): string {
+  const { dev, flag } = DEVICES[family];
+  return `ip -o ${flag} neigh show dev ${dev} nud permanent | wc -l; bridge fdb show dev ${dev} | grep -c " dst " ; ip -o ${flag} route show dev ${dev} | grep -c " via "`;
+}
+
+export async function countEntries(scope: NetnsScope, ns: string, family: IpFamily = 'ipv4'): Promise<EntryCounts> {
+  const { stdout } = await scope.exec(ns, 'sh', ['-c', `${countScript(family)}; true`]).catch(() => ({ stdout: '0\n0\n0\n' }));
   const [neighbors = 0, fdb = 0, routes = 0] = stdout.trim().split('\n').map(Number);
   return { neighbors, fdb, routes };
 }
@@ -25,19 +36,22 @@ export function total(c: EntryCounts): number {
   return c.neighbors + c.fdb + c.routes;
 }
 
-/** Polls until the node holds at least `wanted` entries of each kind; returns ms since `startedAt`. */
-export async function waitForEntries(scope: NetnsScope, ns: string, wanted: number, startedAt: number, timeoutMs: number): Promise<number> {
+/** Polls until the node holds at least `wanted` entries of each kind and family; returns ms since `startedAt`. */
+export async function waitForEntries(
+  scope: NetnsScope, ns: string, wanted: number, startedAt: number, timeoutMs: number, families: readonly IpFamily[] = ['ipv4'],
+): Promise<number> {
   const deadline = startedAt + timeoutMs;
+  const enough = (c: EntryCounts): boolean => c.neighbors >= wanted && c.fdb >= wanted && c.routes >= wanted;
   while (performance.now() < deadline) {
-    const c = await countEntries(scope, ns);
-    if (c.neighbors >= wanted && c.fdb >= wanted && c.routes >= wanted) return performance.now() - startedAt;
+    const counts = await Promise.all(families.map((family) => countEntries(scope, ns, family)));
+    if (counts.every(enough)) return performance.now() - startedAt;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  throw new Error(`${ns}: fewer than ${wanted} entries of each kind after ${timeoutMs} ms`);
+  throw new Error(`${ns}: fewer than ${wanted} entries of each kind (${families.join(', ')}) after ${timeoutMs} ms`);
 }
 
-/** Makes flannel.1 by hand, as flannel would, in a fresh namespace; returns the namespace. */
-export async function handMadeVxlan(scope: NetnsScope, name: string): Promise<string> {
+/** Makes flannel.1 (and flannel-v6.1 for dual stack) by hand, as flannel would, in a fresh namespace; returns the namespace. */
+export async function handMadeVxlan(scope: NetnsScope, name: string, stack: BenchStack = 'ipv4'): Promise<string> {
   const ns = await scope.createNamespace(name);
   await scope.ipBatch(ns, [
     'link add eth0 type veth peer name eth1',
@@ -47,6 +61,12 @@ export async function handMadeVxlan(scope: NetnsScope, name: string): Promise<st
     'link add flannel.1 type vxlan id 1 local 192.0.2.10 dev eth0 dstport 8472 nolearning',
     'link set flannel.1 mtu 1450 up',
     'addr add 10.0.0.0/32 dev flannel.1',
+    ...(stack === 'dual' ? [
+      'addr add 2001:db8::10/64 dev eth0 nodad',
+      'link add flannel-v6.1 type vxlan id 1 local 2001:db8::10 dev eth0 dstport 8472 nolearning',
+      'link set flannel-v6.1 up',
+      'addr add fd00:10::/128 dev flannel-v6.1 nodad',
+    ] : []),
   ]);
   return ns;
 }
@@ -58,14 +78,18 @@ export interface BatchFigures {
   cpuSeconds: number;
 }
 
-/** Adds peers [0, n) to a hand-made flannel.1 with iproute2's batch mode, timed by bash. */
-export async function timedBatch(scope: NetnsScope, ns: string, n: number): Promise<BatchFigures> {
+/** Adds peers [0, n) to the hand-made devices with iproute2's batch mode, timed by bash. */
+export async function timedBatch(scope: NetnsScope, ns: string, n: number, stack: BenchStack = 'ipv4'): Promise<BatchFigures> {
   const ipLines: string[] = [];
   const bridgeLines: string[] = [];
   for (let i = 0; i < n; i++) {
-    const p = fakePeer(i);
-    ipLines.push(`neigh replace ${p.vtep} lladdr ${p.mac} dev flannel.1 nud permanent`, `route replace ${p.subnet} via ${p.vtep} dev flannel.1 onlink`);
-    bridgeLines.push(`fdb replace ${p.mac} dev flannel.1 dst ${p.publicIp} self permanent`);
+    const peer = stackPeer(stack, i);
+    for (const [family, p] of [['ipv4', peer], ['ipv6', peer.ipv6]] as const) {
+      if (!p) continue;
+      const dev = DEVICES[family].dev;
+      ipLines.push(`neigh replace ${p.vtep} lladdr ${p.mac} dev ${dev} nud permanent`, `route replace ${p.subnet} via ${p.vtep} dev ${dev} onlink`);
+      bridgeLines.push(`fdb replace ${p.mac} dev ${dev} dst ${p.publicIp} self permanent`);
+    }
   }
   const dir = await mkdtemp(join(tmpdir(), 'weft-bench-batch-'));
   try {
@@ -75,8 +99,10 @@ export async function timedBatch(scope: NetnsScope, ns: string, n: number): Prom
     const script = `TIMEFORMAT='%3R %3U %3S'; time { ip -batch ${dir}/ip && bridge -batch ${dir}/bridge; }`;
     const { stderr } = await scope.exec(ns, 'bash', ['-c', script]);
     const [real = NaN, user = NaN, sys = NaN] = stderr.trim().split('\n').at(-1)?.split(' ').map(Number) ?? [];
-    const counts = await countEntries(scope, ns);
-    if (counts.neighbors !== n || counts.fdb !== n || counts.routes !== n) throw new Error(`baseline made ${JSON.stringify(counts)} for ${n}`);
+    for (const family of stackFamilies(stack)) {
+      const counts = await countEntries(scope, ns, family);
+      if (counts.neighbors !== n || counts.fdb !== n || counts.routes !== n) throw new Error(`baseline made ${JSON.stringify(counts)} ${family} entries for ${n}`);
+    }
     return { ms: real * 1000, cpuSeconds: user + sys };
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -84,10 +110,10 @@ export async function timedBatch(scope: NetnsScope, ns: string, n: number): Prom
 }
 
 /** The baseline in a namespace of its own, removed afterwards. */
-export async function baselineBatch(scope: NetnsScope, name: string, n: number): Promise<BatchFigures> {
-  const ns = await handMadeVxlan(scope, name);
+export async function baselineBatch(scope: NetnsScope, name: string, n: number, stack: BenchStack = 'ipv4'): Promise<BatchFigures> {
+  const ns = await handMadeVxlan(scope, name, stack);
   try {
-    return await timedBatch(scope, ns, n);
+    return await timedBatch(scope, ns, n, stack);
   } finally {
     await scope.deleteNamespace(ns);
   }

@@ -1,7 +1,7 @@
 // weft's benchmarks: every row of the footprint targets (issue 13) plus the datapath and CNI rows,
 // each next to a baseline measured in the same run, written to test/bench/results/report.{md,json}.
 // `--smoke`: tiny sizes, about a minute or two. `--long`: the leak check churns for 10 minutes.
-// `--sections a,b`: only those sections (startup, memory, convergence, churn, heap, kube, flags, datapath, cni).
+// `--sections a,b`: only those sections (startup, memory, convergence, churn, dualstack, heap, kube, flags, datapath, cni).
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import { measurePipelineChurn, measureWeftdChurn } from './churn.js';
 import { CNI_OVERHEAD_TARGET_MS, measureCni } from './cni-latency.js';
 import { idleRssEtcd, measureConvergence, type ConvergenceFigures } from './convergence.js';
 import { measureByHand, measureWeft } from './datapath.js';
+import { dualStackRows, measureDualStack } from './dual-stack.js';
 import { measureHeapFlags } from './heap-flags.js';
 import { measureHeapPerPeer } from './heap-profile.js';
 import { median } from './kernel-state.js';
@@ -19,7 +20,7 @@ import { runSoak, soakRows } from './soak-run.js';
 import { measureStartup } from './startup.js';
 import { HEAP_FLAGS } from './weftd-process.js';
 
-const ALL = ['startup', 'memory', 'convergence', 'churn', 'heap', 'kube', 'flags', 'datapath', 'cni'];
+const ALL = ['startup', 'memory', 'convergence', 'churn', 'dualstack', 'heap', 'kube', 'flags', 'datapath', 'cni'];
 const { values } = parseArgs({ options: {
   smoke: { type: 'boolean', default: false },
   long: { type: 'boolean', default: false },
@@ -115,6 +116,15 @@ await section('churn', async () => {
   const slope = weft.rssSlopeMibPerMinute ?? NaN;
   rows.push({ measure: `RSS slope over ${fmt(leakSeconds / 60, 1)} min of churn at ${churnPeers} peers (MiB/min)`, weft: fmt(slope, 2), baseline: `${fmt(weft.rss?.[0]?.[1] ?? NaN)} -> ${fmt(weft.rss?.at(-1)?.[1] ?? NaN)} MiB`, ratio: undefined, target: '~0 (< 0.1)', met: Math.abs(slope) < 0.1 });
   if (!values.long) notes.push(`The leak check churned ${leakSeconds} s; \`--long\` runs the full 10 minutes.`);
+});
+
+await section('dualstack', async () => {
+  say(`[dualstack] ${mid} peers, IPv4 only and dual stack in the same run: start with leases, bulk insert, CPU, RSS (${runs} runs each); churn 100/s for ${churnSeconds} s`);
+  const d = await measureDualStack({ peers: mid, runs, settleMs, churnSeconds }, say);
+  raw['dualStack'] = d;
+  const r = dualStackRows(d);
+  rows.push(...r.rows);
+  notes.push(...r.notes);
 });
 
 await section('heap', async () => {

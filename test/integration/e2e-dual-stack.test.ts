@@ -109,14 +109,18 @@ describe.each([['vxlan'], ['host-gw']] as const)('dual stack, three nodes, %s', 
   });
 
   it("turns a dual-stack lease written by hand in flannel's format into a peer of both families, and removes both when it is deleted", async () => {
-    // As flanneld writes them (pkg/subnet MakeSubnetKey, pkg/lease LeaseAttrs); public IPs nobody holds.
-    const key = `${PREFIX}/subnets/10.244.200.0-24&fd00:10:244:c8::-64`;
+    // Subnets no node holds (each node picked its own at random), as flanneld writes the key and
+    // value (pkg/subnet MakeSubnetKey, pkg/lease LeaseAttrs); public IPs nobody holds.
+    const free = [200, 201, 202, 203].find((k) => !peers.some((p) =>
+      p.subnets.ipv4?.toString() === `10.244.${k}.0/24` || p.subnets.ipv6?.toString() === `fd00:10:244:${k.toString(16)}::/64`)) ?? 204;
+    const [v4, v6] = [`10.244.${free}.0`, `fd00:10:244:${free.toString(16)}::`];
+    const key = `${PREFIX}/subnets/${v4}-24&${v6}-64`;
     const value = backend === 'vxlan'
       ? '{"PublicIP":"192.0.2.99","PublicIPv6":"2001:db8::99","BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"02:11:22:33:44:55"},"BackendV6Data":{"VNI":1,"VtepMAC":"02:11:22:33:66:55"}}'
       : '{"PublicIP":"192.0.2.99","PublicIPv6":"2001:db8::99","BackendType":"host-gw"}';
     const byHand: Peer = {
       name: 'by-hand',
-      subnets: { ipv4: net('10.244.200.0/24'), ipv6: net('fd00:10:244:c8::/64') },
+      subnets: { ipv4: net(`${v4}/24`), ipv6: net(`${v6}/64`) },
       macs: { ipv4: '02:11:22:33:44:55', ipv6: '02:11:22:33:66:55' },
       publicIp: { ipv4: '192.0.2.99', ipv6: '2001:db8::99' },
     };
