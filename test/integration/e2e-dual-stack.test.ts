@@ -13,7 +13,7 @@ import {
 } from '../lab/peer-expectations.js';
 import { repairsLogged, repairsSince, timeUntil } from '../lab/repair-checks.js';
 import { DEFAULT_IPV6_NETWORK, DEFAULT_NETWORK } from '../lab/topology.js';
-import { FLANNEL_POD_MTU, startFamilyLab } from '../lab/family-lab.js';
+import { podMtu, startFamilyLab } from '../lab/family-lab.js';
 
 jest.setTimeout(120_000);
 
@@ -43,7 +43,7 @@ describe.each([['vxlan'], ['host-gw']] as const)('dual stack, three nodes, %s', 
         `FLANNEL_SUBNET=${v4?.host(1n)?.toString() ?? ''}/24`,
         `FLANNEL_IPV6_NETWORK=${DEFAULT_IPV6_NETWORK}`,
         `FLANNEL_IPV6_SUBNET=${v6?.host(1n)?.toString() ?? ''}/64`,
-        `FLANNEL_MTU=${FLANNEL_POD_MTU[backend]}`,
+        `FLANNEL_MTU=${podMtu(backend, FAMILIES)}`,
         'FLANNEL_IPMASQ=false',
         '',
       ].join('\n'));

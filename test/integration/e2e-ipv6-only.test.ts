@@ -11,7 +11,7 @@ import {
   entryMisfits, type Peer,
 } from '../lab/peer-expectations.js';
 import { DEFAULT_IPV6_NETWORK } from '../lab/topology.js';
-import { FLANNEL_POD_MTU, startFamilyLab } from '../lab/family-lab.js';
+import { podMtu, startFamilyLab } from '../lab/family-lab.js';
 
 jest.setTimeout(120_000);
 
@@ -42,7 +42,7 @@ describe.each([['vxlan'], ['host-gw']] as const)('IPv6 only, three nodes, %s', (
       expect(await lab.readSubnetEnv(node)).toBe([
         `FLANNEL_IPV6_NETWORK=${DEFAULT_IPV6_NETWORK}`,
         `FLANNEL_IPV6_SUBNET=${subnet?.host(1n)?.toString() ?? ''}/64`,
-        `FLANNEL_MTU=${FLANNEL_POD_MTU[backend]}`,
+        `FLANNEL_MTU=${podMtu(backend, FAMILIES)}`,
         'FLANNEL_IPMASQ=false',
         '',
       ].join('\n'));

@@ -6,8 +6,15 @@ import type { LabCluster, LabPod } from './cluster.js';
 import { describePeers, waitForPeerEntries, type LabBackend, type Peer } from './peer-expectations.js';
 import { DEFAULT_IPV6_NETWORK, DEFAULT_NETWORK } from './topology.js';
 
-/** flanneld's FLANNEL_MTU on the lab's 1500-byte underlay: 50 less for vxlan whatever the families (vxlan_network.go MTU()). */
-export const FLANNEL_POD_MTU: Readonly<Record<LabBackend, number>> = { vxlan: 1450, 'host-gw': 1500 };
+/**
+ * weft's FLANNEL_MTU on the lab's 1500-byte underlay: host-gw the underlay's; vxlan 50 less (IPv4
+ * tunnel), or 70 less once IPv6 is in the network, the smaller MTU of the families' tunnels (a
+ * difference from flanneld, which writes underlay - 50 whatever the families: README).
+ */
+export function podMtu(backend: LabBackend, families: readonly IpFamily[]): number {
+  if (backend === 'host-gw') return 1500;
+  return families.includes('ipv6') ? 1430 : 1450;
+}
 
 /** flannel's net-conf.json for the families (IPv6 only: EnableIPv4 false). */
 export function networkConfig(backend: LabBackend, families: readonly IpFamily[]): object {
