@@ -1,7 +1,8 @@
 // Deterministic fake peers for the benchmarks: subnets in 10.0.0.0/8, public IPs in 198.18.0.0/15
 // (benchmarking range: no traffic is ever sent to them), VTEP MACs derived from the index. A
-// dual-stack peer also has an IPv6 half: a /64 of fd00:10::/48, a public IP in 2001:db8:18::/48
-// and the MAC of its own flannel-v6.1, written under flannel's dual-stack key and value.
+// dual-stack peer also has an IPv6 half: a /64 of fd00:10::/48 from fd00:10:0:1000:: on, a
+// public IP in 2001:db8:18::/48 and the MAC of its own flannel-v6.1, under flannel's dual-stack
+// key and value.
 import { Etcd3 } from 'etcd3';
 
 export const BENCH_NETWORK = '10.0.0.0/8';
@@ -36,11 +37,16 @@ export function fakePeer(i: number): FakePeer {
   };
 }
 
-/** Peer i with an IPv6 half too: fd00:10:0:<i+1 in hex>::/64, public IP 2001:db8:18::<i+1 in hex>. */
+/**
+ * Peer i with an IPv6 half too: fd00:10:0:<0x1000+i in hex>::/64, public IP 2001:db8:18::<i+1 in
+ * hex>. The offset keeps them clear of the subnets a node leases for itself (among the first 100
+ * free ones from fd00:10:0:1::, as for IPv4 below 10.1.0.0).
+ */
 export function fakeDualStackPeer(i: number): FakePeer {
+  if (i >= 0xf000) throw new RangeError(`dual-stack fake peer ${i}: fd00:10::/48 holds 61440 of them`);
   const v4 = fakePeer(i);
-  const hex = (i + 1).toString(16);
-  return { ...v4, ipv6: { subnet: `fd00:10:0:${hex}::/64`, vtep: `fd00:10:0:${hex}::`, publicIp: `2001:db8:18::${hex}`, mac: v4.mac.replace(/01$/, '06') } };
+  const subnet = `fd00:10:0:${(0x1000 + i).toString(16)}::`;
+  return { ...v4, ipv6: { subnet: `${subnet}/64`, vtep: subnet, publicIp: `2001:db8:18::${(i + 1).toString(16)}`, mac: v4.mac.replace(/01$/, '06') } };
 }
 
 export function stackPeer(stack: BenchStack, i: number): FakePeer {
