@@ -116,13 +116,13 @@ describe.each([['vxlan'], ['host-gw']] as const)('dual stack, three nodes, %s', 
     const [v4, v6] = [`10.244.${free}.0`, `fd00:10:244:${free.toString(16)}::`];
     const key = `${PREFIX}/subnets/${v4}-24&${v6}-64`;
     const value = backend === 'vxlan'
-      ? '{"PublicIP":"192.0.2.99","PublicIPv6":"2001:db8::99","BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"02:11:22:33:44:55"},"BackendV6Data":{"VNI":1,"VtepMAC":"02:11:22:33:66:55"}}'
-      : '{"PublicIP":"192.0.2.99","PublicIPv6":"2001:db8::99","BackendType":"host-gw"}';
+      ? '{"PublicIP":"192.0.2.98","PublicIPv6":"2001:db8::98","BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"02:11:22:33:44:55"},"BackendV6Data":{"VNI":1,"VtepMAC":"02:11:22:33:66:55"}}'
+      : '{"PublicIP":"192.0.2.98","PublicIPv6":"2001:db8::98","BackendType":"host-gw"}';
     const byHand: Peer = {
       name: 'by-hand',
       subnets: { ipv4: net(`${v4}/24`), ipv6: net(`${v6}/64`) },
       macs: { ipv4: '02:11:22:33:44:55', ipv6: '02:11:22:33:66:55' },
-      publicIp: { ipv4: '192.0.2.99', ipv6: '2001:db8::99' },
+      publicIp: { ipv4: '192.0.2.98', ipv6: '2001:db8::98' },
     };
     await lab.etcdctl(['put', key, value]);
     await waitForPeerEntries(lab, backend, FAMILIES, peers, [byHand], 5000);
