@@ -9,8 +9,9 @@ import { LabCluster, type LabNode, type LabPod } from '../lab/cluster.js';
 import { VXLAN_DEVICE, linkDetails, vxlanEntries, weftRoutes } from '../lab/datapath-entries.js';
 import { net } from '../addresses.js';
 import {
-  entryMisfits, subnetOf, waitForFullConnectivity, waitForPeerEntries, type Peer,
+  describePeer, entryMisfits, subnetOf, waitForFullConnectivity, waitForPeerEntries, type Peer,
 } from '../lab/peer-expectations.js';
+import { waitFor } from '../lab/netns.js';
 import { repairsLogged, repairsSince, timeUntil } from '../lab/repair-checks.js';
 import { DEFAULT_IPV6_NETWORK, DEFAULT_NETWORK } from '../lab/topology.js';
 import { podMtu, startFamilyLab } from '../lab/family-lab.js';
@@ -186,5 +187,18 @@ describe.each([['vxlan'], ['host-gw']] as const)('dual stack, three nodes, %s', 
         await waitForFullConnectivity(lab);
       });
     }
+  });
+
+  it('keeps both subnets and both VTEP MACs across a daemon restart, and traffic of both families flows again', async () => {
+    const n1 = lab.nodes[0] as LabNode;
+    const before = await describePeer(lab, n1, FAMILIES);
+    const writes = await lab.countLogLines(n1, 'subnet.env written');
+    expect((await lab.stopDaemon(n1)).code).toBe(0);
+    lab.startDaemon(n1);
+    await waitFor('the restarted daemon to rewrite subnet.env', async () =>
+      (await lab.countLogLines(n1, 'subnet.env written')) > writes ? true : undefined, 15_000);
+    expect(await describePeer(lab, n1, FAMILIES)).toEqual(before);
+    await waitForPeerEntries(lab, backend, FAMILIES, peers, [], 10_000);
+    await waitForFullConnectivity(lab);
   });
 });
