@@ -1,6 +1,6 @@
 // The seam between the reconcile loop and a datapath (vxlan, host-gw).
 import type { Logger } from 'winston';
-import type { Lease, LeaseAttrs } from '../subnet/lease.js';
+import { leaseKey, type Lease, type LeaseAttrs } from '../subnet/lease.js';
 import type { KernelEvent } from './rtnetlink.js';
 import type { IpAddress } from '../subnet/ip-address.js';
 
@@ -57,11 +57,11 @@ export class SkippedPeers {
   ) {}
 
   warnOnce(lease: Lease): void {
-    const key = `${lease.subnet.toString()} ${lease.backendType}`;
+    const key = `${leaseKey(lease)} ${lease.backendType}`;
     if (this.warned.has(key)) return;
     this.warned.add(key);
     this.logger.warn(`skipping a peer of another backend type: this node uses ${this.backendType}`, {
-      subnet: lease.subnet.toString(), backendType: lease.backendType,
+      subnet: leaseKey(lease), backendType: lease.backendType,
     });
   }
 }

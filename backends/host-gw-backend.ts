@@ -4,7 +4,7 @@
 // touches. Each pass lists them and writes only the difference, restoring deleted routes.
 import type { Logger } from 'winston';
 import { ConfigError } from '../subnet/errors.js';
-import type { Lease, LeaseAttrs } from '../subnet/lease.js';
+import { leaseHalf, type Lease, type LeaseAttrs } from '../subnet/lease.js';
 import { SkippedPeers, type ApplyResult, type Backend, type ExternalInterface } from './backend.js';
 import { planKernelWrites, type DesiredEntries } from './kernel-diff.js';
 import type { KernelEvent, RtNetlink } from './rtnetlink.js';
@@ -64,7 +64,9 @@ export class HostGwBackend implements Backend {
         this.skipped.warnOnce(lease);
         continue;
       }
-      const route = { dst: lease.subnet, gateway: lease.publicIp, oif: this.external.index, onlink: false, protocol: WEFT_ROUTE_PROTOCOL };
+      const half = leaseHalf(lease, 'ipv4');
+      if (half?.publicIp === undefined) continue; // an IPv6-only peer: no IPv4 route to it
+      const route = { dst: half.subnet, gateway: half.publicIp, oif: this.external.index, onlink: false, protocol: WEFT_ROUTE_PROTOCOL };
       perPeer.set(key, { neighbors: [], fdb: [], routes: [route] });
     }
     const desired = this.wanted.reset(perPeer);

@@ -7,7 +7,7 @@
 // device itself is gone it is recreated with the same MAC and every peer is replayed onto it.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'winston';
-import { leaseKey, type Lease, type LeaseAttrs } from '../subnet/lease.js';
+import { leaseHalf, leaseKey, leaseSubnet, type Lease, type LeaseAttrs } from '../subnet/lease.js';
 import type { VxlanOptions } from '../overlay/network-config.js';
 import { SkippedPeers, type ApplyResult, type Backend, type ExternalInterface } from './backend.js';
 import { changeFailures, planChangeWrites, planKernelWrites, type DesiredEntries } from './kernel-diff.js';
@@ -69,7 +69,7 @@ export class VxlanBackend implements Backend {
   async configureOwnLease(lease: Lease): Promise<void> {
     this.ownLease = lease;
     const device = await this.ensureDevice();
-    await this.setDeviceAddress(device.index, lease.subnet.address);
+    await this.setDeviceAddress(device.index, leaseSubnet(lease).address);
   }
 
   async applyPeers(peers: ReadonlyMap<string, Lease>): Promise<ApplyResult> {
@@ -78,7 +78,7 @@ export class VxlanBackend implements Backend {
     if (!device || !this.matches(device) || !device.up) {
       this.logger.warn(`${this.deviceName} is missing or changed; recreating it and replaying all peers`);
       device = await this.ensureDevice();
-      if (this.ownLease) await this.setDeviceAddress(device.index, this.ownLease.subnet.address);
+      if (this.ownLease) await this.setDeviceAddress(device.index, leaseSubnet(this.ownLease).address);
       linkRepairs = 1;
     }
     this.deviceIndex = device.index;
@@ -147,21 +147,24 @@ export class VxlanBackend implements Backend {
 
   /** One peer's neighbour, FDB entry and route (or its DirectRouting route); undefined for a peer of another type. */
   private peerEntries(deviceIndex: number, lease: Lease): DesiredEntries | undefined {
-    if (lease.backendType !== 'vxlan' || !lease.backendData) {
+    if (lease.backendType !== 'vxlan') {
       this.skipped.warnOnce(lease);
       return undefined;
     }
-    if (this.options.directRouting && this.connectedNets.some((net) => net.contains(lease.publicIp))) {
+    const half = leaseHalf(lease, 'ipv4');
+    if (half?.publicIp === undefined || half.backendData === undefined) return undefined; // an IPv6-only peer: no IPv4 entries
+    const { subnet, publicIp } = half;
+    if (this.options.directRouting && this.connectedNets.some((net) => net.contains(publicIp))) {
       return {
         neighbors: [], fdb: [],
-        routes: [{ dst: lease.subnet, gateway: lease.publicIp, oif: this.external.index, onlink: false, protocol: WEFT_ROUTE_PROTOCOL }],
+        routes: [{ dst: subnet, gateway: publicIp, oif: this.external.index, onlink: false, protocol: WEFT_ROUTE_PROTOCOL }],
       };
     }
-    const mac = lease.backendData.vtepMac;
+    const mac = half.backendData.vtepMac;
     return {
-      neighbors: [{ ip: lease.subnet.address, mac, permanent: true }],
-      fdb: [{ mac, dst: lease.publicIp }],
-      routes: [{ dst: lease.subnet, gateway: lease.subnet.address, oif: deviceIndex, onlink: true, protocol: ROUTE_PROTOCOL }],
+      neighbors: [{ ip: subnet.address, mac, permanent: true }],
+      fdb: [{ mac, dst: publicIp }],
+      routes: [{ dst: subnet, gateway: subnet.address, oif: deviceIndex, onlink: true, protocol: ROUTE_PROTOCOL }],
     };
   }
 

@@ -2,7 +2,7 @@
 // with the daemon's own parser before anything is written, and refused when it would strand existing
 // leases unless forced; the write is a compare-and-swap on the revision that was checked.
 import { ipv4DatapathPool, parseNetworkConfig } from '../overlay/network-config.js';
-import { configKey, parseSubnetKey, subnetsDir } from '../subnet/etcd-lease-codec.js';
+import { configKey, parseLeaseKey, subnetsDir } from '../subnet/etcd-lease-codec.js';
 import type { EtcdStore } from '../subnet/etcd-store.js';
 import { ConfigError, RemoteDataError } from '../subnet/errors.js';
 import { findOrphanedLeases } from './weftctl-orphans.js';
@@ -61,13 +61,17 @@ export async function setConfig(store: EtcdStore, prefix: string, text: string, 
   return CONFIG_OK;
 }
 
-/** The subnets of every lease key, readable value or not: a lease with bad data still holds its subnet. */
+/**
+ * The IPv4 subnets of every lease key (those the IPv4 pool checked here hands out), readable value or
+ * not: a lease with bad data still holds its subnet.
+ */
 async function leasedSubnets(store: EtcdStore, prefix: string): Promise<IpPrefix[]> {
   const listing = await store.list(subnetsDir(prefix));
   const subnets: IpPrefix[] = [];
   for (const record of listing.records) {
     try {
-      subnets.push(parseSubnetKey(prefix, record.key));
+      const { ipv4 } = parseLeaseKey(prefix, record.key);
+      if (ipv4 !== undefined) subnets.push(ipv4);
     } catch (err) {
       if (!(err instanceof RemoteDataError)) throw err;
     }

@@ -5,7 +5,7 @@ import type { Logger } from 'winston';
 import type { Backend, ExternalInterface } from '../backends/backend.js';
 import type { KernelEvent } from '../backends/rtnetlink.js';
 import { ConfigError, OutOfSubnetsError } from '../subnet/errors.js';
-import type { Lease, LeaseManager } from '../subnet/lease.js';
+import { leaseSubnet, type Lease, type LeaseManager } from '../subnet/lease.js';
 import type { DaemonOptions } from './daemon-options.js';
 import { chooseExternalInterface, type InterfaceInventory } from './external-interface.js';
 import { ipv4DatapathPool, parseNetworkConfig, type BackendOptions, type NetworkConfig } from './network-config.js';
@@ -100,7 +100,7 @@ async function serve(options: DaemonOptions, parts: DaemonParts, logger: Logger,
   const attrs = await backend.prepare(signal);
   const previousSubnet = (await readPreviousSubnets(options.subnetFile)).ipv4;
   let lease = await parts.leaseManager.acquireLease({ pool, attrs, previousSubnet }, signal);
-  logger.info('lease acquired', { subnet: lease.subnet.toString(), publicIp: lease.publicIp.toString(), vtepMac: lease.backendData?.vtepMac });
+  logger.info('lease acquired', { subnet: leaseSubnet(lease).toString(), publicIp: lease.publicIp?.toString(), vtepMac: lease.backendData?.vtepMac });
 
   const loop = new ReconcileLoop(backend, logger.child({ component: 'reconcile' }), {
     resyncMs: options.resyncMs, coalesceMs: 10, retryMinMs: 100, retryMaxMs: 10_000,
@@ -113,20 +113,20 @@ async function serve(options: DaemonOptions, parts: DaemonParts, logger: Logger,
         masquerade: options.ipMasq, forwardRules: options.iptablesForwardRules,
       }, config.enableNFTables)
       : undefined;
-  const firstFirewall = firewallFor(lease.subnet);
+  const firstFirewall = firewallFor(leaseSubnet(lease));
   const firewall = firstFirewall && new FirewallKeeper(firstFirewall, options.iptablesResyncSeconds * 1000, logger.child({ component: 'firewall' }));
   await firewall?.install();
 
   const takeOwnLease = async (next: Lease): Promise<void> => {
-    const nextFirewall = next.subnet.equals(lease.subnet) ? undefined : firewallFor(next.subnet);
+    const nextFirewall = leaseSubnet(next).equals(leaseSubnet(lease)) ? undefined : firewallFor(leaseSubnet(next));
     if (firewall && nextFirewall) await firewall.replace(nextFirewall);
     await backend.configureOwnLease(next);
-    loop.setOwnSubnet(next.subnet);
-    const ipv4 = { network: pool.network, subnet: next.subnet };
+    loop.setOwnSubnet(leaseSubnet(next));
+    const ipv4 = { network: pool.network, subnet: leaseSubnet(next) };
     await writeSubnetEnv(options.subnetFile, { ipv4, ipv6: undefined, mtu: backend.podMtu, ipMasq: options.ipMasq });
   };
   await takeOwnLease(lease);
-  logger.info('subnet.env written', { path: options.subnetFile, subnet: lease.subnet.toString(), mtu: backend.podMtu });
+  logger.info('subnet.env written', { path: options.subnetFile, subnet: leaseSubnet(lease).toString(), mtu: backend.podMtu });
 
   // What health, metrics and status read; `lease` follows re-acquisitions.
   const state: RunningState = { config, external, backend, lease, loop, firewall };

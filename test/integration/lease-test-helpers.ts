@@ -1,9 +1,10 @@
 // Shared by the lease manager integration tests (etcd and kube): a log collector, a recording watcher, etcd managers.
 import winston from 'winston';
 import { EtcdLeaseManager, type EtcdLeaseManagerOptions } from '../../subnet/etcd-lease-manager.js';
-import type { Lease, LeaseAttrs, LeaseBatch, SubnetPool } from '../../subnet/lease.js';
+import { leaseKey, type Lease, type LeaseAttrs, type LeaseBatch, type SubnetPool } from '../../subnet/lease.js';
 import type { EtcdServer } from '../lab/etcd-server.js';
-import type { KubeApiServer } from '../lab/kube-apiserver.js';
+import { KubeApiServer } from '../lab/kube-apiserver.js';
+import { NetnsScope } from '../lab/netns.js';
 import { ClientNodeKubeClient, loadKubeConfig } from '../../subnet/kube-node-client.js';
 import { KubeLeaseManager } from '../../subnet/kube-lease-manager.js';
 import { ip, net } from '../addresses.js';
@@ -37,8 +38,8 @@ export class PeerRecorder {
     this.batches.push(batch);
     if (batch.kind === 'snapshot') this.peers.clear();
     for (const lease of batch.leases) {
-      if (batch.kind === 'removed') this.peers.delete(lease.subnet.toString());
-      else this.peers.set(lease.subnet.toString(), lease);
+      if (batch.kind === 'removed') this.peers.delete(leaseKey(lease));
+      else this.peers.set(leaseKey(lease), lease);
     }
   }
   onOwnLeaseChanged(lease: Lease): void {
@@ -103,4 +104,31 @@ export async function makeKubeManager(server: KubeApiServer, nodeName: string, t
     backoff: { initialMs: 200, maxMs: 2000 },
   });
   return { manager, lines, client };
+}
+
+/**
+ * A kube-apiserver for the enclosing describe block: started before its tests, stopped with its
+ * namespace scope after them; `signal` aborts then too.
+ */
+export function useKubeApiServer(extraArgs: string[] = []): {
+  server: () => KubeApiServer;
+  signal: AbortSignal;
+  makeManager: (nodeName: string) => Promise<KubeManagerHandle>;
+} {
+  const scope = new NetnsScope();
+  const controller = new AbortController();
+  let started: KubeApiServer | undefined;
+  beforeAll(async () => {
+    started = await KubeApiServer.start({ scope, extraArgs });
+  }, 90_000);
+  afterAll(async () => {
+    controller.abort();
+    await started?.dispose();
+    await scope.dispose();
+  }, 30_000);
+  const server = (): KubeApiServer => {
+    if (started === undefined) throw new Error('the kube-apiserver did not start');
+    return started;
+  };
+  return { server, signal: controller.signal, makeManager: (nodeName) => makeKubeManager(server(), nodeName) };
 }
