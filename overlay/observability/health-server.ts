@@ -195,7 +195,8 @@ export interface StatusLease {
   expiresAt: string | undefined;
 }
 
-function statusLease(lease: Lease): StatusLease {
+/** Our lease as /status shows it. */
+export function statusLease(lease: Lease): StatusLease {
   const ipv6 = leaseHalf(lease, 'ipv6');
   return {
     subnet: leaseSubnet(lease).toString(),
