@@ -85,6 +85,11 @@ export function flannelValue(publicIp: string, mac: string): string {
   return `{"PublicIP":"${publicIp}","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"${mac}"}}`;
 }
 
+/** flannel's value for a vxlan lease of a node without IPv4 ("PublicIP" is the zero ip.IP4), written by hand in tests. */
+export function flannelV6Value(publicIpv6: string, mac: string): string {
+  return `{"PublicIP":"0.0.0.0","PublicIPv6":"${publicIpv6}","BackendType":"vxlan","BackendV6Data":{"VNI":1,"VtepMAC":"${mac}"}}`;
+}
+
 export interface KubeManagerHandle {
   manager: KubeLeaseManager;
   lines: string[];
