@@ -5,7 +5,7 @@ import type { Logger } from 'winston';
 import type { Backend, ExternalInterface } from '../backends/backend.js';
 import type { KernelEvent } from '../backends/rtnetlink.js';
 import { ConfigError, OutOfSubnetsError } from '../subnet/errors.js';
-import { leaseHalf, leaseSubnet, sameOptional, type Lease, type LeaseManager } from '../subnet/lease.js';
+import { leaseHalf, leaseSubnet, sameSubnets, type Lease, type LeaseManager } from '../subnet/lease.js';
 import type { DaemonOptions } from './daemon-options.js';
 import { chooseExternalInterface, type InterfaceInventory } from './external-interface.js';
 import { enabledFamilies, parseNetworkConfig, type BackendOptions, type NetworkConfig } from './network-config.js';
@@ -204,8 +204,4 @@ function ownFamilySubnets(config: NetworkConfig, own: Lease): (FamilySubnet & { 
     if (!half || !network) throw new Error(`the own lease has no ${family} subnet, which the network config enables`);
     return { family, network, subnet: half.subnet };
   });
-}
-
-function sameSubnets(a: Lease, b: Lease): boolean {
-  return sameOptional(a.subnet, b.subnet) && sameOptional(a.ipv6Subnet, b.ipv6Subnet);
 }
