@@ -5,7 +5,7 @@
 // (10.1.15.0-24&fd00:12:13::-56), each half picked from its own pool among the halves no key holds;
 // a key is ours to reuse only when each half fits its pool and it has an IPv6 half exactly when we want one.
 import type { Logger } from 'winston';
-import { encodeLeaseValue, leaseKey, parseLeaseKey, parseLeaseRecord, subnetsDir, type LeaseKeySubnets } from './etcd-lease-codec.js';
+import { encodeLeaseValue, leaseKey, parseLeaseKey, parseLeaseRecord, parseLeaseValue, subnetsDir, type LeaseKeySubnets } from './etcd-lease-codec.js';
 import type { EtcdRecord, EtcdStore } from './etcd-store.js';
 import { ConfigError, OutOfSubnetsError, RemoteDataError, TransientError } from './errors.js';
 import type { AcquireOptions, Lease, LeaseAttrs, SubnetPool } from './lease.js';
@@ -164,6 +164,9 @@ export class EtcdLeaseClaim {
 
   private carriesIp(record: EtcdRecord, attrs: LeaseAttrs): boolean {
     try {
+      // Every key is checked (5000 at a large cluster): the value alone first, the whole record
+      // (the same parse of the value, plus the key) only for the one that carries our IP.
+      if (!parseLeaseValue(record.key, record.value).publicIp.equals(attrs.publicIp)) return false;
       return parseLeaseRecord(this.opts.prefix, record).publicIp.equals(attrs.publicIp);
     } catch {
       return false;
