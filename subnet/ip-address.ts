@@ -23,9 +23,20 @@ export const FAMILIES: Readonly<Record<IpFamily, FamilyTraits>> = {
 
 /** The netmask of `prefixLength` leading ones in a `bits`-wide word. */
 export function maskOf(bits: number, prefixLength: number): bigint {
-  const all = (1n << BigInt(bits)) - 1n;
-  return all ^ ((1n << BigInt(bits - prefixLength)) - 1n);
+  // Made once per width and length: every lease parsed and every containment test needs one.
+  const cacheable = Number.isInteger(prefixLength) && prefixLength >= 0 && prefixLength <= bits && bits <= 128;
+  const key = bits * 256 + prefixLength;
+  let mask = cacheable ? MASKS.get(key) : undefined;
+  if (mask === undefined) {
+    const all = (1n << BigInt(bits)) - 1n;
+    mask = all ^ ((1n << BigInt(bits - prefixLength)) - 1n);
+    if (cacheable) MASKS.set(key, mask);
+  }
+  return mask;
 }
+const MASKS = new Map<number, bigint>();
+/** 2^bits of each family: the first value past its address space. */
+const LIMITS: Readonly<Record<IpFamily, bigint>> = { ipv4: 1n << 32n, ipv6: 1n << 128n };
 
 export class IpAddress {
   private constructor(
@@ -36,7 +47,7 @@ export class IpAddress {
 
   /** The address `value` of `family`; undefined when the value does not fit the family. */
   static of(family: IpFamily, value: bigint): IpAddress | undefined {
-    if (value < 0n || value >= 1n << BigInt(FAMILIES[family].bits)) return undefined;
+    if (value < 0n || value >= LIMITS[family]) return undefined;
     return new IpAddress(family, value);
   }
 
