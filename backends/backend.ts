@@ -1,18 +1,25 @@
 // The seam between the reconcile loop and a datapath (vxlan, host-gw).
 import type { Logger } from 'winston';
-import type { Lease, LeaseAttrs } from '../subnet/lease.js';
+import { leaseKey, type Lease, type LeaseAttrs, type LeaseHalf, type VxlanBackendData } from '../subnet/lease.js';
 import type { KernelEvent } from './rtnetlink.js';
-import type { IpAddress } from '../subnet/ip-address.js';
+import type { IpAddress, IpFamily } from '../subnet/ip-address.js';
+
+/** One family's underlay addresses on the external interface. */
+export interface UnderlayAddresses {
+  /** The interface's own address (the VXLAN local address). */
+  ifaceIp: IpAddress;
+  /** The address published to peers (--public-ip / --public-ipv6, else ifaceIp). */
+  publicIp: IpAddress;
+}
 
 /** The underlay interface the overlay runs on, chosen by --iface / --iface-regex / default route. */
 export interface ExternalInterface {
   name: string;
   index: number;
-  /** The interface's own IPv4 address (the VXLAN local address). */
-  ifaceIp: IpAddress;
-  /** The address published to peers (--public-ip, else ifaceIp). */
-  publicIp: IpAddress;
   mtu: number;
+  /** Per family the network runs (EnableIPv4 / EnableIPv6); undefined for a family it does not. */
+  ipv4: UnderlayAddresses | undefined;
+  ipv6: UnderlayAddresses | undefined;
 }
 
 export interface ApplyResult {
@@ -47,7 +54,27 @@ export interface Backend {
   ownsKernelEvent(event: KernelEvent): boolean;
 }
 
-/** Peers of another backend type (e.g. udp) are skipped; each is warned about once, not every pass. */
+/** What one family's datapath publishes in the lease (publicIp / backendData, or their IPv6 twins). */
+export interface FamilyAttrs {
+  publicIp: IpAddress;
+  backendData: VxlanBackendData | undefined;
+}
+
+/** One address family's datapath (a VXLAN device, or host-gw routes); PerFamilyBackend runs one per family. */
+export interface FamilyDatapath {
+  readonly family: IpFamily;
+  readonly podMtu: number;
+  prepare(): Promise<FamilyAttrs>;
+  configureOwnLease(half: LeaseHalf): Promise<void>;
+  applyPeers(peers: ReadonlyMap<string, Lease>): Promise<ApplyResult>;
+  applyChanges?(upserts: readonly Lease[], removals: readonly Lease[]): Promise<ApplyResult>;
+  ownsKernelEvent(event: KernelEvent): boolean;
+}
+
+/**
+ * Peers the datapath cannot program: of another backend type (e.g. udp), or a family's half
+ * without its public IP or backend data. Each is warned about once, not every pass.
+ */
 export class SkippedPeers {
   private readonly warned = new Set<string>();
 
@@ -57,11 +84,17 @@ export class SkippedPeers {
   ) {}
 
   warnOnce(lease: Lease): void {
-    const key = `${lease.subnet.toString()} ${lease.backendType}`;
+    this.warn(`${leaseKey(lease)} ${lease.backendType}`, `skipping a peer of another backend type: this node uses ${this.backendType}`, lease);
+  }
+
+  warnIncomplete(lease: Lease, family: IpFamily): void {
+    const what = family === 'ipv4' ? 'PublicIP/BackendData' : 'PublicIPv6/BackendV6Data';
+    this.warn(`${leaseKey(lease)} ${family}`, `skipping the ${family} half of a peer: its lease has no ${what}`, lease);
+  }
+
+  private warn(key: string, message: string, lease: Lease): void {
     if (this.warned.has(key)) return;
     this.warned.add(key);
-    this.logger.warn(`skipping a peer of another backend type: this node uses ${this.backendType}`, {
-      subnet: lease.subnet.toString(), backendType: lease.backendType,
-    });
+    this.logger.warn(message, { subnet: leaseKey(lease), backendType: lease.backendType });
   }
 }

@@ -4,13 +4,18 @@ import { rt } from 'netlink';
 import { parseVxlan } from 'netlink/dist/rt/ifla.js';
 import type { parseMessage as parseRtMessage } from 'netlink/dist/rt/structs.js';
 import type { FdbEntry, KernelEvent, NeighborEntry, RouteEntry, VxlanAttributes } from './rtnetlink-types.js';
-import { IpAddress } from '../subnet/ip-address.js';
+import { IpAddress, type IpFamily } from '../subnet/ip-address.js';
 import { IpPrefix } from '../subnet/ip-prefix.js';
 
 export const AF_INET = 2;
 export const AF_BRIDGE = 7;
 export const AF_INET6 = 10;
 export const MAIN_TABLE = 254;
+
+/** The kernel's address family number of `family`. */
+export function addressFamily(family: IpFamily): number {
+  return family === 'ipv4' ? AF_INET : AF_INET6;
+}
 export const RTNH_F_ONLINK = 4;
 
 type ParsedMessage = ReturnType<typeof parseRtMessage>;
@@ -26,7 +31,7 @@ export function kernelEventOf(parsed: ParsedMessage, deleted: boolean): KernelEv
     case 'neighbor':
       return {
         kind: 'neighbor', deleted, ifindex: parsed.data.ifindex,
-        neighbor: parsed.data.family === AF_INET ? neighborEntryOf(parsed) : undefined,
+        neighbor: parsed.data.family === AF_INET || parsed.data.family === AF_INET6 ? neighborEntryOf(parsed) : undefined,
         fdb: parsed.data.family === AF_BRIDGE ? fdbEntryOf(parsed) : undefined,
       };
     default:
@@ -50,14 +55,14 @@ export function routeEntryOf(msg: RouteMessage): RouteEntry | undefined {
 /** The neighbour; its MAC is '' when the kernel announced none (e.g. the FAILED state of a deletion). */
 export function neighborEntryOf(msg: NeighborMessage): NeighborEntry | undefined {
   const { dst, lladdr } = msg.attrs;
-  return dst?.length === 4
+  return dst?.length === 4 || dst?.length === 16
     ? { ip: addressOf(dst), mac: lladdr ? formatMac(lladdr) : '', permanent: msg.data.state?.permanent === true }
     : undefined;
 }
 
 export function fdbEntryOf(msg: NeighborMessage): FdbEntry | undefined {
   const { dst, lladdr } = msg.attrs;
-  return lladdr && dst?.length === 4 ? { mac: formatMac(lladdr), dst: addressOf(dst) } : undefined;
+  return lladdr && (dst?.length === 4 || dst?.length === 16) ? { mac: formatMac(lladdr), dst: addressOf(dst) } : undefined;
 }
 
 export function vxlanAttributes(data: Buffer): VxlanAttributes {
@@ -65,7 +70,7 @@ export function vxlanAttributes(data: Buffer): VxlanAttributes {
   return {
     vni: v.id ?? 0,
     port: v.port ? v.port.readUInt16BE(0) : 0,
-    local: v.local ? addressOf(v.local) : undefined,
+    local: v.local ? addressOf(v.local) : v.local6 ? addressOf(v.local6) : undefined,
     parentIndex: v.link,
     learning: v.learning === 1,
   };

@@ -3,7 +3,7 @@
 import { FlagsNew, type rt } from 'netlink';
 import { AttrStream, formatMessage } from 'netlink/dist/structs.js';
 import { formatNeighborMessage, formatRouteMessage } from 'netlink/dist/rt/structs.js';
-import { AF_BRIDGE, AF_INET, MAIN_TABLE, RTNH_F_ONLINK } from './rtnetlink-decode.js';
+import { addressFamily, AF_BRIDGE, MAIN_TABLE, RTNH_F_ONLINK } from './rtnetlink-decode.js';
 import type { KernelWrite } from './rtnetlink-types.js';
 
 export const REPLACE = FlagsNew.CREATE | FlagsNew.REPLACE;
@@ -32,7 +32,7 @@ function formatBody(w: KernelWrite, stream: AttrStream): number {
     case 'del-neighbor': {
       const dst = Buffer.from(w.ip.toBytes());
       const attrs = w.op === 'set-neighbor' ? { dst, lladdr: parseMac(w.mac) } : { dst };
-      formatNeighborMessage({ kind: 'neighbor', data: { family: AF_INET, ifindex: w.index, state: { permanent: true } }, attrs }, stream);
+      formatNeighborMessage({ kind: 'neighbor', data: { family: addressFamily(w.ip.family), ifindex: w.index, state: { permanent: true } }, attrs }, stream);
       return w.op === 'set-neighbor' ? RTM_NEWNEIGH : RTM_DELNEIGH;
     }
     case 'set-fdb':
@@ -45,7 +45,7 @@ function formatBody(w: KernelWrite, stream: AttrStream): number {
     case 'del-route': {
       const r = w.route;
       const data: rt.Route = {
-        family: AF_INET, dstLen: r.dst.prefixLength, table: MAIN_TABLE,
+        family: addressFamily(r.dst.address.family), dstLen: r.dst.prefixLength, table: MAIN_TABLE,
         // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment -- route protocol numbers are open-ended
         protocol: r.protocol,
         scope: 'UNIVERSE', type: 'UNICAST', flags: { __unknown: r.onlink ? RTNH_F_ONLINK : 0 },

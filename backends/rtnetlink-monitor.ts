@@ -13,7 +13,7 @@ const MONITOR_RECV_BUFFER = 8 * 1024 * 1024;
 const MONITOR_REOPEN_MS = 1000;
 
 /**
- * Link, IPv4 route and neighbour notifications on a socket of its own. When its queue overflows
+ * Link, route (both families) and neighbour notifications on a socket of its own. When its queue overflows
  * (ENOBUFS: the kernel dropped notifications) it reports a 'gap' and keeps reading; the netlink
  * package is patched (patches/netlink+0.3.0.patch) so that an overflow no longer aborts the
  * process. It is closed while we write in bulk ourselves (thousands of our own notifications
@@ -30,7 +30,7 @@ class KernelMonitor {
 
   open(): void {
     const socket = createRtNetlink({ recvBufferSize: MONITOR_RECV_BUFFER, sendBufferSize: 64 * 1024 });
-    for (const group of ['LINK', 'IPV4_ROUTE', 'NEIGH'] as const) socket.addMembership(group);
+    for (const group of ['LINK', 'IPV4_ROUTE', 'IPV6_ROUTE', 'NEIGH'] as const) socket.addMembership(group);
     socket.socket.on('message', (messages: { type: rt.MessageType; data: Buffer }[]) => {
       for (const msg of messages) {
         if (!WATCHED_TYPES.has(msg.type)) continue;

@@ -79,7 +79,7 @@ export interface KernelEvent {
   ifname?: string | undefined;
   /** The route announced, when it is in the main table. */
   route?: RouteEntry | undefined;
-  /** The IPv4 neighbour announced (one with an address and a link-layer address). */
+  /** The neighbour announced, either family (one with an address and a link-layer address). */
   neighbor?: NeighborEntry | undefined;
   /** The FDB entry announced (one with a remote destination). */
   fdb?: FdbEntry | undefined;

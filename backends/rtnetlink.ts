@@ -8,11 +8,11 @@ import { formatInfo, formatVxlan, parseInfo } from 'netlink/dist/rt/ifla.js';
 import { AttrStream } from 'netlink/dist/structs.js';
 import { NetlinkError } from './netlink-error.js';
 import { packDatagrams, sendDatagram } from './rtnetlink-datagrams.js';
-import { addressOf, AF_BRIDGE, AF_INET, fdbEntryOf, formatMac, neighborEntryOf, routeEntryOf, vxlanAttributes } from './rtnetlink-decode.js';
+import { addressFamily, addressOf, AF_BRIDGE, fdbEntryOf, formatMac, neighborEntryOf, routeEntryOf, vxlanAttributes } from './rtnetlink-decode.js';
 import { describe, objectOf, parseMac, REPLACE } from './rtnetlink-encode.js';
 import { withMonitorsPaused } from './rtnetlink-monitor.js';
 import type { AddressEntry, FdbEntry, KernelWrite, LinkInfo, NeighborEntry, RouteEntry, VxlanLinkSpec } from './rtnetlink-types.js';
-import { IpAddress } from '../subnet/ip-address.js';
+import { IpAddress, type IpFamily } from '../subnet/ip-address.js';
 import { IpPrefix } from '../subnet/ip-prefix.js';
 
 export type * from './rtnetlink-types.js';
@@ -52,40 +52,42 @@ export class RtNetlink {
     return (await this.listLinks()).find((l) => l.name === name);
   }
 
-  async listIpv4Addresses(): Promise<AddressEntry[]> {
-    const addrs = await this.call('list addresses', 'ipv4', () => this.socket.getAddresses({ family: AF_INET }));
+  /** The addresses of one family on every interface (IPv6: global and link-local alike). */
+  async listAddresses(family: IpFamily): Promise<AddressEntry[]> {
+    const addrs = await this.call('list addresses', family, () => this.socket.getAddresses({ family: addressFamily(family) }));
     return addrs.flatMap((msg) => {
+      // IFA_LOCAL is the own address of a point-to-point link; IPv6 sends IFA_ADDRESS only.
       const bytes = msg.attrs.local ?? msg.attrs.address;
-      return bytes ? [{ index: msg.data.index ?? 0, ip: addressOf(bytes), prefixLength: msg.data.prefixlen ?? 32 }] : [];
+      return bytes ? [{ index: msg.data.index ?? 0, ip: addressOf(bytes), prefixLength: msg.data.prefixlen ?? bytes.length * 8 }] : [];
     });
   }
 
-  /** Main-table IPv4 routes, optionally only those leaving through `oif`. */
-  async listRoutes(oif?: number): Promise<RouteEntry[]> {
-    const routes = await this.call('list routes', 'main table', () => this.socket.getRoutes({ family: AF_INET }));
+  /** Main-table routes of one family, optionally only those leaving through `oif`. */
+  async listRoutes(family: IpFamily, oif?: number): Promise<RouteEntry[]> {
+    const routes = await this.call('list routes', `main table ${family}`, () => this.socket.getRoutes({ family: addressFamily(family) }));
     return routes.flatMap((msg) => {
       const route = routeEntryOf(msg);
       return route && (oif === undefined || route.oif === oif) ? [route] : [];
     });
   }
 
-  /** The interface the main table's default route leaves through. */
-  async defaultRouteIndex(): Promise<number | undefined> {
-    return (await this.listRoutes()).find((r) => r.dst.prefixLength === 0 && r.oif !== undefined)?.oif;
+  /** The interface the main table's default route of `family` leaves through. */
+  async defaultRouteIndex(family: IpFamily): Promise<number | undefined> {
+    return (await this.listRoutes(family)).find((r) => r.dst.prefixLength === 0 && r.oif !== undefined)?.oif;
   }
 
   /** The interface and preferred source address the kernel would use to reach `ip` (RTM_GETROUTE, as `ip route get`). */
   async routeTo(ip: IpAddress): Promise<{ index: number; source: IpAddress | undefined } | undefined> {
     const replies = await this.call('route lookup', ip, () =>
-      this.socket.getRoute({ family: AF_INET, dstLen: 32 }, { dst: Buffer.from(ip.toBytes()) }),
+      this.socket.getRoute({ family: addressFamily(ip.family), dstLen: ip.bits }, { dst: Buffer.from(ip.toBytes()) }),
     ).catch(() => []);
     const attrs = replies[0]?.attrs;
     if (attrs?.oif === undefined) return undefined;
-    return { index: attrs.oif, source: attrs.prefsrc?.length === 4 ? IpAddress.fromBytes(attrs.prefsrc) : undefined };
+    return { index: attrs.oif, source: attrs.prefsrc ? IpAddress.fromBytes(attrs.prefsrc) : undefined };
   }
 
-  async listNeighbors(index: number): Promise<NeighborEntry[]> {
-    const all = await this.call('list neighbours', index, () => this.socket.getNeighbors({ family: AF_INET }));
+  async listNeighbors(family: IpFamily, index: number): Promise<NeighborEntry[]> {
+    const all = await this.call('list neighbours', index, () => this.socket.getNeighbors({ family: addressFamily(family) }));
     return all.flatMap((msg) => {
       const entry = msg.data.ifindex === index ? neighborEntryOf(msg) : undefined;
       return entry && entry.mac !== '' ? [entry] : [];
@@ -107,7 +109,8 @@ export class RtNetlink {
       learning: spec.learning ? 1 : 0,
       port: Buffer.from([spec.port >> 8, spec.port & 255]),
     };
-    if (spec.local !== undefined) vxlan.local = Buffer.from(spec.local.toBytes());
+    if (spec.local?.family === 'ipv4') vxlan.local = Buffer.from(spec.local.toBytes());
+    if (spec.local?.family === 'ipv6') vxlan.local6 = Buffer.from(spec.local.toBytes());
     if (spec.parentIndex !== undefined) vxlan.link = spec.parentIndex;
     if (spec.gbp) vxlan.gbp = true;
     data.emit(formatVxlan(vxlan));
@@ -133,16 +136,14 @@ export class RtNetlink {
   }
 
   async addAddress(index: number, ip: IpAddress, prefixLength: number): Promise<void> {
-    const bytes = Buffer.from(ip.toBytes());
     await this.call('add address', index, () =>
-      this.socket.newAddress({ family: AF_INET, prefixlen: prefixLength, index }, { local: bytes, address: bytes }, { flags: REPLACE }),
+      this.socket.newAddress({ family: addressFamily(ip.family), prefixlen: prefixLength, index, ...addressFlags(ip) }, addressAttrs(ip), { flags: REPLACE }),
     );
   }
 
   async deleteAddress(index: number, ip: IpAddress, prefixLength: number): Promise<void> {
-    const bytes = Buffer.from(ip.toBytes());
     await this.call('delete address', index, () =>
-      this.socket.delAddress({ family: AF_INET, prefixlen: prefixLength, index }, { local: bytes, address: bytes }),
+      this.socket.delAddress({ family: addressFamily(ip.family), prefixlen: prefixLength, index }, addressAttrs(ip)),
     true);
   }
 
@@ -202,4 +203,19 @@ export class RtNetlink {
       throw error;
     }
   }
+}
+
+/** IPv4 names the own address in IFA_LOCAL (and IFA_ADDRESS); IPv6 only in IFA_ADDRESS. */
+function addressAttrs(ip: IpAddress): { local?: Buffer; address: Buffer } {
+  const bytes = Buffer.from(ip.toBytes());
+  return ip.family === 'ipv4' ? { local: bytes, address: bytes } : { address: bytes };
+}
+
+/**
+ * IPv6 addresses skip duplicate address detection, as the lab's underlay does: on a VXLAN device
+ * without a default FDB entry nobody could answer, and the address would sit tentative (unusable as
+ * a source) for a second after every start.
+ */
+function addressFlags(ip: IpAddress): { flags?: { nodad: true } } {
+  return ip.family === 'ipv6' ? { flags: { nodad: true } } : {};
 }

@@ -1,22 +1,26 @@
-// VXLAN backend, as flannel's: one device flannel.<VNI> with learning off; each peer gets a
-// permanent neighbour (its subnet address -> its VTEP MAC), an FDB entry (VTEP MAC -> its public
-// IP) and a route (its subnet via its subnet address, onlink). The kernel then encapsulates pod
-// traffic to the peer's node without any ARP or flooding. With DirectRouting, peers on the same
-// L2 segment get a plain route via their public IP instead. Every pass lists what the kernel
-// holds and writes only the difference, which also repairs whatever someone deleted; if the
-// device itself is gone it is recreated with the same MAC and every peer is replayed onto it.
+// VXLAN datapath of one address family, as flannel's: one device (flannel.<VNI> for IPv4,
+// flannel-v6.<VNI> for IPv6, its local address that family's underlay address) with learning off;
+// each peer gets a permanent neighbour (its subnet address -> its VTEP MAC), an FDB entry (VTEP MAC
+// -> its public IP of the family) and a route (its subnet via its subnet address, onlink). The
+// kernel then encapsulates pod traffic to the peer's node without any ARP/NDP or flooding. With
+// DirectRouting, peers on the same L2 segment get a plain route via their public IP instead. Every
+// pass lists what the kernel holds and writes only the difference, which also repairs whatever
+// someone deleted; if the device itself is gone it is recreated with the same MAC and every peer is
+// replayed onto it.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'winston';
-import { leaseKey, type Lease, type LeaseAttrs } from '../subnet/lease.js';
+import { leaseHalf, leaseKey, type Lease, type LeaseHalf } from '../subnet/lease.js';
 import type { VxlanOptions } from '../overlay/network-config.js';
-import { SkippedPeers, type ApplyResult, type Backend, type ExternalInterface } from './backend.js';
+import type { ApplyResult, ExternalInterface, FamilyAttrs, FamilyDatapath, SkippedPeers, UnderlayAddresses } from './backend.js';
 import { changeFailures, planChangeWrites, planKernelWrites, type DesiredEntries } from './kernel-diff.js';
 import type { KernelEvent, LinkInfo, RouteEntry, RtNetlink } from './rtnetlink.js';
 import { WantedEntries } from './wanted-entries.js';
-import { IpAddress } from '../subnet/ip-address.js';
+import { IpAddress, type IpFamily } from '../subnet/ip-address.js';
 import { IpPrefix } from '../subnet/ip-prefix.js';
 
-const VXLAN_OVERHEAD = 50;
+/** Outer IP + UDP + VXLAN headers and the inner Ethernet header, per underlay family. */
+const VXLAN_OVERHEAD: Record<IpFamily, number> = { ipv4: 50, ipv6: 70 };
+const DEVICE_PREFIX: Record<IpFamily, string> = { ipv4: 'flannel.', ipv6: 'flannel-v6.' };
 const LINUX_VXLAN_PORT = 8472;
 /** RTPROT_BOOT: what `ip route add` uses, and what flannel's routes carry. */
 const ROUTE_PROTOCOL = 3;
@@ -25,51 +29,58 @@ export const WEFT_ROUTE_PROTOCOL = 0x57;
 
 export type VxlanNetlink = Pick<
   RtNetlink,
-  'findLink' | 'createVxlan' | 'deleteLink' | 'setLinkUp' | 'listIpv4Addresses' | 'addAddress' | 'deleteAddress' | 'listNeighbors' | 'listFdb' | 'listRoutes' | 'writeAll'
+  'findLink' | 'createVxlan' | 'deleteLink' | 'setLinkUp' | 'listAddresses' | 'addAddress' | 'deleteAddress' | 'listNeighbors' | 'listFdb' | 'listRoutes' | 'writeAll'
 >;
 
-export class VxlanBackend implements Backend {
-  readonly type = 'vxlan';
+/** The VXLAN device name of a family, e.g. flannel.1 / flannel-v6.1. */
+export function vxlanDeviceName(family: IpFamily, vni: number): string {
+  return `${DEVICE_PREFIX[family]}${vni}`;
+}
+
+/** Whether `name` is a VXLAN device name of `family`, of any VNI. */
+export function isVxlanDeviceName(family: IpFamily, name: string): boolean {
+  const prefix = DEVICE_PREFIX[family];
+  return name.startsWith(prefix) && /^\d+$/.test(name.slice(prefix.length));
+}
+
+export class VxlanDatapath implements FamilyDatapath {
   readonly podMtu: number;
   private readonly deviceName: string;
   private readonly port: number;
   private mac: string | undefined;
-  private ownLease: Lease | undefined;
+  private ownHalf: LeaseHalf | undefined;
   private connectedNets: IpPrefix[] = [];
   private deviceIndex: number | undefined;
   private readonly wanted = new WantedEntries();
-  private readonly skipped: SkippedPeers;
 
   constructor(
+    readonly family: IpFamily,
     private readonly netlink: VxlanNetlink,
-    private readonly external: ExternalInterface,
+    private readonly external: Pick<ExternalInterface, 'name' | 'index' | 'mtu'>,
+    private readonly underlay: UnderlayAddresses,
     private readonly options: VxlanOptions,
+    private readonly skipped: SkippedPeers,
     private readonly logger: Logger,
     /** A MAC to give a newly created device (e.g. from the node's annotation in kube mode). */
     previousMac?: string,
   ) {
-    this.deviceName = `flannel.${options.vni}`;
+    this.deviceName = vxlanDeviceName(family, options.vni);
     this.port = options.port === 0 ? LINUX_VXLAN_PORT : options.port;
-    this.podMtu = (options.mtu ?? external.mtu) - VXLAN_OVERHEAD;
+    this.podMtu = (options.mtu ?? external.mtu) - VXLAN_OVERHEAD[family];
     this.mac = previousMac;
-    this.skipped = new SkippedPeers('vxlan', logger);
   }
 
-  async prepare(): Promise<LeaseAttrs> {
+  async prepare(): Promise<FamilyAttrs> {
     await this.ensureDevice();
-    const addresses = await this.netlink.listIpv4Addresses();
+    const addresses = await this.netlink.listAddresses(this.family);
     this.connectedNets = addresses.filter((a) => a.index === this.external.index).map((a) => IpPrefix.of(a.ip, a.prefixLength));
-    return {
-      publicIp: this.external.publicIp,
-      backendType: 'vxlan',
-      backendData: { vni: this.options.vni, vtepMac: this.mac ?? '' },
-    };
+    return { publicIp: this.underlay.publicIp, backendData: { vni: this.options.vni, vtepMac: this.mac ?? '' } };
   }
 
-  async configureOwnLease(lease: Lease): Promise<void> {
-    this.ownLease = lease;
+  async configureOwnLease(half: LeaseHalf): Promise<void> {
+    this.ownHalf = half;
     const device = await this.ensureDevice();
-    await this.setDeviceAddress(device.index, lease.subnet.address);
+    await this.setDeviceAddress(device.index, half.subnet.address);
   }
 
   async applyPeers(peers: ReadonlyMap<string, Lease>): Promise<ApplyResult> {
@@ -78,7 +89,7 @@ export class VxlanBackend implements Backend {
     if (!device || !this.matches(device) || !device.up) {
       this.logger.warn(`${this.deviceName} is missing or changed; recreating it and replaying all peers`);
       device = await this.ensureDevice();
-      if (this.ownLease) await this.setDeviceAddress(device.index, this.ownLease.subnet.address);
+      if (this.ownHalf) await this.setDeviceAddress(device.index, this.ownHalf.subnet.address);
       linkRepairs = 1;
     }
     this.deviceIndex = device.index;
@@ -89,10 +100,10 @@ export class VxlanBackend implements Backend {
     }));
     const desired = this.wanted.reset(perPeer);
     const [neighbors, fdb, deviceRoutes, externalRoutes] = await Promise.all([
-      this.netlink.listNeighbors(device.index),
+      this.netlink.listNeighbors(this.family, device.index),
       this.netlink.listFdb(device.index),
-      this.netlink.listRoutes(device.index),
-      this.netlink.listRoutes(this.external.index),
+      this.netlink.listRoutes(this.family, device.index),
+      this.netlink.listRoutes(this.family, this.external.index),
     ]);
     // Our protocol on the external interface: DirectRouting routes, or leftovers of host-gw.
     const routes = [...deviceRoutes, ...externalRoutes.filter((r) => r.protocol === WEFT_ROUTE_PROTOCOL)];
@@ -139,29 +150,37 @@ export class VxlanBackend implements Backend {
     return event.neighbor !== undefined && this.wanted.neighborNeedsPass(event.neighbor, event.deleted);
   }
 
-  /** Routes on our device, and DirectRouting routes (our protocol) on the external interface. */
+  /** Routes of our family on our device, and DirectRouting routes (our protocol) on the external interface. */
   private ownsRoute(route: RouteEntry): boolean {
+    if (route.dst.family !== this.family) return false;
     return (route.oif !== undefined && route.oif === this.deviceIndex) ||
       (route.oif === this.external.index && route.protocol === WEFT_ROUTE_PROTOCOL);
   }
 
-  /** One peer's neighbour, FDB entry and route (or its DirectRouting route); undefined for a peer of another type. */
+  /** One peer's neighbour, FDB entry and route (or its DirectRouting route); undefined when it has none of this family. */
   private peerEntries(deviceIndex: number, lease: Lease): DesiredEntries | undefined {
-    if (lease.backendType !== 'vxlan' || !lease.backendData) {
+    const half = leaseHalf(lease, this.family);
+    if (!half) return undefined; // a peer without this family: nothing to program for it here
+    if (lease.backendType !== 'vxlan') {
       this.skipped.warnOnce(lease);
       return undefined;
     }
-    if (this.options.directRouting && this.connectedNets.some((net) => net.contains(lease.publicIp))) {
+    const { subnet, publicIp, backendData } = half;
+    if (!backendData || !publicIp) {
+      this.skipped.warnIncomplete(lease, this.family);
+      return undefined;
+    }
+    if (this.options.directRouting && this.connectedNets.some((net) => net.contains(publicIp))) {
       return {
         neighbors: [], fdb: [],
-        routes: [{ dst: lease.subnet, gateway: lease.publicIp, oif: this.external.index, onlink: false, protocol: WEFT_ROUTE_PROTOCOL }],
+        routes: [{ dst: subnet, gateway: publicIp, oif: this.external.index, onlink: false, protocol: WEFT_ROUTE_PROTOCOL }],
       };
     }
-    const mac = lease.backendData.vtepMac;
+    const mac = backendData.vtepMac;
     return {
-      neighbors: [{ ip: lease.subnet.address, mac, permanent: true }],
-      fdb: [{ mac, dst: lease.publicIp }],
-      routes: [{ dst: lease.subnet, gateway: lease.subnet.address, oif: deviceIndex, onlink: true, protocol: ROUTE_PROTOCOL }],
+      neighbors: [{ ip: subnet.address, mac, permanent: true }],
+      fdb: [{ mac, dst: publicIp }],
+      routes: [{ dst: subnet, gateway: subnet.address, oif: deviceIndex, onlink: true, protocol: ROUTE_PROTOCOL }],
     };
   }
 
@@ -180,7 +199,7 @@ export class VxlanBackend implements Backend {
     }
     this.mac ??= randomMac();
     await this.netlink.createVxlan({
-      name: this.deviceName, vni: this.options.vni, port: this.port, local: this.external.ifaceIp,
+      name: this.deviceName, vni: this.options.vni, port: this.port, local: this.underlay.ifaceIp,
       parentIndex: this.external.index, learning: this.options.learning, gbp: this.options.gbp, mac: this.mac, mtu: this.podMtu,
     });
     const created = await this.netlink.findLink(this.deviceName);
@@ -194,15 +213,15 @@ export class VxlanBackend implements Backend {
     const v = link.vxlan;
     return (
       link.kind === 'vxlan' && v !== undefined && v.vni === this.options.vni && v.port === this.port &&
-      IpAddress.same(v.local, this.external.ifaceIp) && v.parentIndex === this.external.index
+      IpAddress.same(v.local, this.underlay.ifaceIp) && v.parentIndex === this.external.index
     );
   }
 
-  /** Exactly `<subnet address>/32` on the device, as flannel does. */
+  /** Exactly `<subnet address>/32` (IPv6: /128) on the device, as flannel does; link-local addresses are the kernel's. */
   private async setDeviceAddress(index: number, ip: IpAddress): Promise<void> {
-    const current = (await this.netlink.listIpv4Addresses()).filter((a) => a.index === index);
-    if (!current.some((a) => a.ip.equals(ip) && a.prefixLength === 32)) await this.netlink.addAddress(index, ip, 32);
-    for (const stale of current.filter((a) => !a.ip.equals(ip) || a.prefixLength !== 32)) {
+    const current = (await this.netlink.listAddresses(this.family)).filter((a) => a.index === index && !a.ip.isLinkLocal());
+    if (!current.some((a) => a.ip.equals(ip) && a.prefixLength === ip.bits)) await this.netlink.addAddress(index, ip, ip.bits);
+    for (const stale of current.filter((a) => !a.ip.equals(ip) || a.prefixLength !== ip.bits)) {
       this.logger.info('removing a stale address from the vxlan device', { address: `${stale.ip.toString()}/${stale.prefixLength}` });
       await this.netlink.deleteAddress(index, stale.ip, stale.prefixLength);
     }

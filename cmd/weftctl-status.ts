@@ -20,7 +20,10 @@ export function formatStatus(s: StatusDocument): string {
     lines.push('lease:      none yet');
   }
   if (s.network) lines.push(`network:    ${s.network.network} (subnets /${s.network.subnetLen})`);
-  if (s.backend) lines.push(`backend:    ${s.backend.type} on ${s.backend.iface} (${s.backend.ifaceIp}), pod MTU ${s.backend.podMtu}`);
+  if (s.backend) {
+    const addresses = [s.backend.ifaceIp, s.backend.ifaceIpv6].filter((a) => a !== undefined).join(', ');
+    lines.push(`backend:    ${s.backend.type} on ${s.backend.iface} (${addresses}), pod MTU ${s.backend.podMtu}`);
+  }
   lines.push(`peers:      ${s.peers}`);
   if (s.reconcile) {
     const r = s.reconcile;

@@ -87,7 +87,8 @@ describe('weftd flags', () => {
     [['--kube-subnet-mgr', '--kube-api-url', '192.0.2.1:6443'], {}, /--kube-api-url: "192.0.2.1:6443" is not a URL like https:/],
     [['--healthz-ip', 'localhost'], {}, /--healthz-ip: "localhost" is not an IP address/],
     [['--public-ip', '1.2.3'], {}, /--public-ip: "1.2.3" is not an IPv4 address/],
-    [['--iface-can-reach', 'example.com'], {}, /--iface-can-reach: "example.com" is not an IPv4 address/],
+    [['--iface-can-reach', 'example.com'], {}, /--iface-can-reach: "example.com" is not an IP address/],
+    [['--public-ipv6', '192.0.2.1'], {}, /--public-ipv6: "192.0.2.1" is not an IPv6 address; write it like 2001:db8::10/],
     [['--iface-regex', '('], {}, /--iface-regex: "\(" is not a valid regular expression/],
     [['--kube-subnet-mgr', '--kube-annotation-prefix', 'org'], {}, /--kube-annotation-prefix: "org" is not a prefix flannel accepts/],
   ])('rejects %j %j with one line and exit code 1', async (argv, env, message) => {

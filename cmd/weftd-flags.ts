@@ -26,6 +26,7 @@ const FLAGS = {
   'iface-regex': { type: 'string', array: true, default: [] as string[], describe: 'regex matched against interface names and IPs (repeatable)' },
   'iface-can-reach': { type: 'string', default: '', describe: 'use the interface that routes to this IP' },
   'public-ip': { type: 'string', default: '', describe: 'IP published to peers (default: the interface IP)' },
+  'public-ipv6': { type: 'string', default: '', describe: 'IPv6 address published to peers with EnableIPv6 (default: the interface\'s IPv6 address)' },
   'ip-masq': { type: 'boolean', default: false, describe: 'masquerade traffic leaving the pod network' },
   'ip-masq-fully-random-disable': { type: 'boolean', default: false, describe: 'masquerade without --random-fully' },
   'subnet-file': { type: 'string', default: '/run/flannel/subnet.env', describe: 'where to write subnet.env' },
@@ -95,9 +96,10 @@ const RANGES = {
 function checkAddressFlags(flags: FlagValues, ifaceRegex: readonly string[]): void {
   const healthzIp = flags.str('healthz-ip');
   if (isIP(healthzIp) === 0) throw new ConfigError('--healthz-ip', `"${healthzIp}" is not an IP address; use e.g. 0.0.0.0 or 127.0.0.1`);
-  for (const name of ['public-ip', 'iface-can-reach']) {
+  const addressFlags = [['public-ip', 'ipv4', 'an IPv4', '192.0.2.10'], ['public-ipv6', 'ipv6', 'an IPv6', '2001:db8::10'], ['iface-can-reach', undefined, 'an IP', '192.0.2.10']] as const;
+  for (const [name, family, what, example] of addressFlags) {
     const text = flags.optional(name);
-    if (text !== undefined && IpAddress.parse(text, 'ipv4') === undefined) throw new ConfigError(`--${name}`, `"${text}" is not an IPv4 address; write it like 192.0.2.10`);
+    if (text !== undefined && IpAddress.parse(text, family) === undefined) throw new ConfigError(`--${name}`, `"${text}" is not ${what} address; write it like ${example}`);
   }
   for (const source of ifaceRegex) {
     try {
@@ -148,6 +150,7 @@ function buildOptions(a: Record<string, unknown>, env: NodeJS.ProcessEnv): Parse
         ifaceRegex,
         ifaceCanReach: optional('iface-can-reach'),
         publicIp: optional('public-ip'),
+        publicIpv6: optional('public-ipv6'),
       },
       ipMasq: bool('ip-masq'),
       ipMasqRandomFully: !bool('ip-masq-fully-random-disable'),

@@ -1,15 +1,17 @@
 // The one place where implementations are chosen: lease stores by --kube-subnet-mgr, backends by
 // net-conf.json's Backend.Type. Explicit maps, no registration by import.
 import type { Logger } from 'winston';
-import type { Backend, ExternalInterface } from '../backends/backend.js';
-import { HostGwBackend } from '../backends/host-gw-backend.js';
+import { SkippedPeers, type Backend, type ExternalInterface, type FamilyDatapath, type UnderlayAddresses } from '../backends/backend.js';
+import { HostGwDatapath } from '../backends/host-gw-backend.js';
+import { PerFamilyBackend } from '../backends/per-family-backend.js';
 import { RtNetlink, watchKernelChanges } from '../backends/rtnetlink.js';
-import { VxlanBackend } from '../backends/vxlan-backend.js';
+import { VxlanDatapath } from '../backends/vxlan-backend.js';
+import { FAMILIES, type IpFamily } from '../subnet/ip-address.js';
 import type { DaemonParts, StartupHints } from './daemon.js';
 import { runCommand } from './firewall/command-runner.js';
-import { IptablesFirewall, NftablesFirewall } from './firewall/firewall.js';
+import { firewallForFamilies } from './firewall/firewall.js';
 import type { DaemonOptions, EtcdStoreOptions, KubeStoreOptions } from './daemon-options.js';
-import type { InterfaceInventory } from './external-interface.js';
+import type { InterfaceInfo, InterfaceInventory } from './external-interface.js';
 import type { BackendOptions } from './network-config.js';
 
 export interface ClosableDaemonParts extends DaemonParts {
@@ -41,21 +43,47 @@ const stores = {
       leaseManager: manager,
       startupHints: async (s) => {
         const hints = await manager.readOwnNodeHints(s);
-        return { publicIp: hints.nodePublicIp, previousVtepMac: hints.previousVtepMac };
+        return {
+          publicIp: hints.nodePublicIp, publicIpv6: hints.nodePublicIpv6,
+          previousVtepMac: hints.previousVtepMac, previousVtepMacV6: hints.previousVtepMacV6,
+        };
       },
       ...(store.setNodeNetworkUnavailable ? { onFirstConverged: (s: AbortSignal) => manager.markNetworkAvailable(s) } : {}),
     };
   },
 };
 
-const backends = {
-  vxlan: (netlink: RtNetlink, external: ExternalInterface, options: BackendOptions, hints: StartupHints, logger: Logger): Backend =>
-    new VxlanBackend(
-      netlink, external, options as Extract<BackendOptions, { type: 'vxlan' }>, logger.child({ component: 'vxlan' }), hints.previousVtepMac,
+/** What one family's datapath is built from. */
+interface DatapathInputs {
+  family: IpFamily;
+  netlink: RtNetlink;
+  external: ExternalInterface;
+  underlay: UnderlayAddresses;
+  hints: StartupHints;
+  skipped: SkippedPeers;
+  logger: Logger;
+}
+
+const datapaths = {
+  vxlan: (options: BackendOptions, { family, netlink, external, underlay, hints, skipped, logger }: DatapathInputs): FamilyDatapath =>
+    new VxlanDatapath(
+      family, netlink, external, underlay, options as Extract<BackendOptions, { type: 'vxlan' }>, skipped,
+      logger.child({ component: family === 'ipv4' ? 'vxlan' : 'vxlan-v6' }),
+      family === 'ipv4' ? hints.previousVtepMac : hints.previousVtepMacV6,
     ),
-  'host-gw': (netlink: RtNetlink, external: ExternalInterface, _options: BackendOptions, _hints: StartupHints, logger: Logger): Backend =>
-    new HostGwBackend(netlink, external, logger.child({ component: 'host-gw' })),
+  'host-gw': (_options: BackendOptions, { family, netlink, external, underlay, skipped, logger }: DatapathInputs): FamilyDatapath =>
+    new HostGwDatapath(family, netlink, external, underlay, skipped, logger.child({ component: family === 'ipv4' ? 'host-gw' : 'host-gw-v6' })),
 } satisfies Record<BackendOptions['type'], unknown>;
+
+/** One datapath per family the external interface carries (the families net-conf.json enables). */
+function createBackend(netlink: RtNetlink, options: BackendOptions, external: ExternalInterface, hints: StartupHints, logger: Logger): Backend {
+  const skipped = new SkippedPeers(options.type, logger);
+  const perFamily = (Object.keys(FAMILIES) as IpFamily[]).flatMap((family) => {
+    const underlay = external[family];
+    return underlay ? [datapaths[options.type](options, { family, netlink, external, underlay, hints, skipped, logger })] : [];
+  });
+  return new PerFamilyBackend(options.type, perFamily);
+}
 
 /** What observers hand the lease stores (metrics count store failures). */
 export interface StoreHooks {
@@ -70,9 +98,8 @@ export async function buildDaemonParts(options: DaemonOptions, logger: Logger, s
   return {
     ...store,
     interfaceInventory: () => interfaceInventory(netlink),
-    createBackend: (backend, external, hints) => backends[backend.type](netlink, external, backend, hints, logger),
-    createFirewall: (firewallOptions, nftables) =>
-      nftables ? new NftablesFirewall(firewallOptions, runCommand) : new IptablesFirewall(firewallOptions, runCommand),
+    createBackend: (backend, external, hints) => createBackend(netlink, backend, external, hints, logger),
+    createFirewall: (perFamily, nftables) => firewallForFamilies(perFamily, nftables, runCommand),
     watchKernel: (onEvent) =>
       watchKernelChanges(onEvent, (err) => {
         logger.warn('kernel notification could not be read; the periodic resync still repairs', { error: err.message });
@@ -86,13 +113,12 @@ export async function buildDaemonParts(options: DaemonOptions, logger: Logger, s
 
 async function interfaceInventory(netlink: RtNetlink): Promise<InterfaceInventory> {
   const links = await netlink.listLinks();
-  const addresses = await netlink.listIpv4Addresses();
-  const defaultRouteIndex = await netlink.defaultRouteIndex();
+  const ipv4 = await netlink.listAddresses('ipv4');
+  const ipv6 = (await netlink.listAddresses('ipv6')).filter((a) => !a.ip.isLinkLocal());
+  const on = (index: number, addresses: typeof ipv4): InterfaceInfo['ipv4'] => addresses.filter((a) => a.index === index).map((a) => a.ip);
   return {
-    interfaces: links.map((l) => ({
-      name: l.name, index: l.index, mtu: l.mtu, ipv4: addresses.filter((a) => a.index === l.index).map((a) => a.ip),
-    })),
-    defaultRouteIndex,
+    interfaces: links.map((l) => ({ name: l.name, index: l.index, mtu: l.mtu, ipv4: on(l.index, ipv4), ipv6: on(l.index, ipv6) })),
+    defaultRouteIndex: { ipv4: await netlink.defaultRouteIndex('ipv4'), ipv6: await netlink.defaultRouteIndex('ipv6') },
     routeTo: (ip) => netlink.routeTo(ip),
   };
 }

@@ -5,16 +5,15 @@ import type { Logger } from 'winston';
 import type { Backend, ExternalInterface } from '../backends/backend.js';
 import type { KernelEvent } from '../backends/rtnetlink.js';
 import { ConfigError, OutOfSubnetsError } from '../subnet/errors.js';
-import type { Lease, LeaseManager } from '../subnet/lease.js';
+import { leaseHalf, sameOptional, type Lease, type LeaseManager } from '../subnet/lease.js';
 import type { DaemonOptions } from './daemon-options.js';
 import { chooseExternalInterface, type InterfaceInventory } from './external-interface.js';
-import { ipv4DatapathPool, parseNetworkConfig, type BackendOptions, type NetworkConfig } from './network-config.js';
+import { enabledFamilies, ipv4DatapathPool, parseNetworkConfig, type BackendOptions, type NetworkConfig } from './network-config.js';
 import type { Firewall, FirewallOptions } from './firewall/firewall.js';
 import { FirewallKeeper } from './firewall/firewall-keeper.js';
 import { ReconcileLoop } from './reconcile-loop.js';
-import { readPreviousSubnets, writeSubnetEnv } from './subnet-env.js';
-import type { IpAddress } from '../subnet/ip-address.js';
-import type { IpPrefix } from '../subnet/ip-prefix.js';
+import { readPreviousSubnets, writeSubnetEnv, type FamilySubnet } from './subnet-env.js';
+import type { IpAddress, IpFamily } from '../subnet/ip-address.js';
 
 /** The parts the daemon drives; cmd/ wires the real ones, tests may pass fakes. */
 export interface DaemonParts {
@@ -25,8 +24,8 @@ export interface DaemonParts {
   startupHints?(signal: AbortSignal): Promise<StartupHints>;
   /** Reports kernel deletions and link changes until the returned function is called. */
   watchKernel?(onEvent: (event: KernelEvent) => void): () => void;
-  /** Masquerade/forward rules (iptables, or nftables when net-conf says EnableNFTables). */
-  createFirewall?(options: FirewallOptions, nftables: boolean): Firewall;
+  /** Masquerade/forward rules of each family (iptables, or nftables when net-conf says EnableNFTables). */
+  createFirewall?(perFamily: readonly FirewallOptions[], nftables: boolean): Firewall;
   /** Called once the kernel first holds every known peer (kube mode: NetworkUnavailable=False). */
   onFirstConverged?(signal: AbortSignal): Promise<void>;
 }
@@ -34,8 +33,11 @@ export interface DaemonParts {
 export interface StartupHints {
   /** Overrides --public-ip (kube: `<P>/node-public-ip`). */
   publicIp?: IpAddress | undefined;
-  /** The MAC for a newly created VXLAN device, so peers' entries stay valid. */
+  /** Overrides --public-ipv6 (kube: `<P>/node-public-ipv6`). */
+  publicIpv6?: IpAddress | undefined;
+  /** The MACs for newly created VXLAN devices (flannel.<VNI>, flannel-v6.<VNI>), so peers' entries stay valid. */
   previousVtepMac?: string | undefined;
+  previousVtepMacV6?: string | undefined;
 }
 
 /** Observers the health and metrics server hooks into. */
@@ -85,48 +87,58 @@ async function serve(options: DaemonOptions, parts: DaemonParts, logger: Logger,
   const config = parseNetworkConfig(await parts.leaseManager.readNetworkConfig(signal));
   for (const warning of config.warnings) logger.warn(warning);
   const pool = ipv4DatapathPool(config);
+  const families = enabledFamilies(config);
   logger.info('network config', {
-    network: pool.network.toString(), subnetLen: pool.subnetLen, backend: config.backend.type,
+    network: pool.network.toString(), subnetLen: pool.subnetLen, ipv6Network: config.ipv6?.network.toString(), backend: config.backend.type,
   });
 
   const hints = (await parts.startupHints?.(signal)) ?? {};
-  const choice = hints.publicIp === undefined ? options.interfaceChoice : { ...options.interfaceChoice, publicIp: hints.publicIp.toString() };
-  const external = await chooseExternalInterface(await parts.interfaceInventory(), choice);
+  const choice = {
+    ...options.interfaceChoice,
+    ...(hints.publicIp && { publicIp: hints.publicIp.toString() }),
+    ...(hints.publicIpv6 && { publicIpv6: hints.publicIpv6.toString() }),
+  };
+  const external = await chooseExternalInterface(await parts.interfaceInventory(), choice, families);
   logger.info('using interface', {
-    iface: external.name, ifaceIp: external.ifaceIp.toString(), publicIp: external.publicIp.toString(), mtu: external.mtu,
+    iface: external.name, mtu: external.mtu, ifaceIp: external.ipv4?.ifaceIp.toString(), publicIp: external.ipv4?.publicIp.toString(),
+    ifaceIpv6: external.ipv6?.ifaceIp.toString(), publicIpv6: external.ipv6?.publicIp.toString(),
   });
 
   const backend = parts.createBackend(config.backend, external, hints);
   const attrs = await backend.prepare(signal);
-  const previousSubnet = (await readPreviousSubnets(options.subnetFile)).ipv4;
-  let lease = await parts.leaseManager.acquireLease({ pool, attrs, previousSubnet }, signal);
-  logger.info('lease acquired', { subnet: lease.subnet.toString(), publicIp: lease.publicIp.toString(), vtepMac: lease.backendData?.vtepMac });
+  const previous = await readPreviousSubnets(options.subnetFile);
+  let lease = await parts.leaseManager.acquireLease(
+    { pool, ipv6Pool: config.ipv6, attrs, previousSubnet: previous.ipv4, previousIpv6Subnet: previous.ipv6 }, signal,
+  );
+  logger.info('lease acquired', {
+    subnet: lease.subnet.toString(), ipv6Subnet: lease.ipv6Subnet?.toString(), publicIp: lease.publicIp.toString(), vtepMac: lease.backendData?.vtepMac,
+  });
 
   const loop = new ReconcileLoop(backend, logger.child({ component: 'reconcile' }), {
     resyncMs: options.resyncMs, coalesceMs: 10, retryMinMs: 100, retryMaxMs: 10_000,
   });
   // Rules go in before subnet.env exists, so no pod can send traffic out unmasqueraded.
-  const firewallFor = (subnet: IpPrefix): Firewall | undefined =>
+  const firewallFor = (own: Lease): Firewall | undefined =>
     options.ipMasq || options.iptablesForwardRules
-      ? parts.createFirewall?.({
-        network: pool.network, podSubnet: subnet, randomFully: options.ipMasqRandomFully,
-        masquerade: options.ipMasq, forwardRules: options.iptablesForwardRules,
-      }, config.enableNFTables)
+      ? parts.createFirewall?.(ownFamilySubnets(config, own).map(({ network, subnet }) => ({
+        network, podSubnet: subnet, randomFully: options.ipMasqRandomFully, masquerade: options.ipMasq, forwardRules: options.iptablesForwardRules,
+      })), config.enableNFTables)
       : undefined;
-  const firstFirewall = firewallFor(lease.subnet);
+  const firstFirewall = firewallFor(lease);
   const firewall = firstFirewall && new FirewallKeeper(firstFirewall, options.iptablesResyncSeconds * 1000, logger.child({ component: 'firewall' }));
   await firewall?.install();
 
   const takeOwnLease = async (next: Lease): Promise<void> => {
-    const nextFirewall = next.subnet.equals(lease.subnet) ? undefined : firewallFor(next.subnet);
+    const nextFirewall = sameSubnets(next, lease) ? undefined : firewallFor(next);
     if (firewall && nextFirewall) await firewall.replace(nextFirewall);
     await backend.configureOwnLease(next);
     loop.setOwnSubnet(next.subnet);
-    const ipv4 = { network: pool.network, subnet: next.subnet };
-    await writeSubnetEnv(options.subnetFile, { ipv4, ipv6: undefined, mtu: backend.podMtu, ipMasq: options.ipMasq });
+    const subnets = ownFamilySubnets(config, next);
+    const ofFamily = (family: IpFamily): FamilySubnet | undefined => subnets.find((s) => s.family === family);
+    await writeSubnetEnv(options.subnetFile, { ipv4: ofFamily('ipv4'), ipv6: ofFamily('ipv6'), mtu: backend.podMtu, ipMasq: options.ipMasq });
   };
   await takeOwnLease(lease);
-  logger.info('subnet.env written', { path: options.subnetFile, subnet: lease.subnet.toString(), mtu: backend.podMtu });
+  logger.info('subnet.env written', { path: options.subnetFile, subnet: lease.subnet.toString(), ipv6Subnet: lease.ipv6Subnet?.toString(), mtu: backend.podMtu });
 
   // What health, metrics and status read; `lease` follows re-acquisitions.
   const state: RunningState = { config, external, backend, lease, loop, firewall };
@@ -181,4 +193,18 @@ async function serve(options: DaemonOptions, parts: DaemonParts, logger: Logger,
     clearTimeout(gapTimer);
   }
   logger.info('stopping; the datapath and the lease stay in place');
+}
+
+/** The own lease's subnet of each family the network runs, with that family's network. */
+function ownFamilySubnets(config: NetworkConfig, own: Lease): (FamilySubnet & { family: IpFamily })[] {
+  return enabledFamilies(config).map((family) => {
+    const half = leaseHalf(own, family);
+    const network = config[family]?.network;
+    if (!half || !network) throw new Error(`the own lease has no ${family} subnet, which the network config enables`);
+    return { family, network, subnet: half.subnet };
+  });
+}
+
+function sameSubnets(a: Lease, b: Lease): boolean {
+  return a.subnet.equals(b.subnet) && sameOptional(a.ipv6Subnet, b.ipv6Subnet);
 }

@@ -1,6 +1,6 @@
 import { ConfigError } from '../subnet/errors.js';
 import type { SubnetPool } from '../subnet/lease.js';
-import { ipv4DatapathPool, parseNetworkConfig, type NetworkConfig } from './network-config.js';
+import { enabledFamilies, ipv4DatapathPool, parseNetworkConfig, type NetworkConfig } from './network-config.js';
 
 const v4 = (conf: NetworkConfig): SubnetPool => {
   if (!conf.ipv4) throw new Error('no IPv4 pool');
@@ -202,14 +202,26 @@ describe('ipv4DatapathPool', () => {
     ]);
   });
 
-  it.each([
-    '{"Network":"10.244.0.0/16","EnableIPv6":true,"IPv6Network":"fd00::/8"}',
-    '{"EnableIPv4":false,"EnableIPv6":true,"IPv6Network":"fd00::/8"}',
-  ])('refuses a valid dual-stack or IPv6-only config in one line: %s', (text) => {
-    const config = parseNetworkConfig(text);
+  it('gives the IPv4 pool of a dual-stack config', () => {
+    const pool = ipv4DatapathPool(parseNetworkConfig('{"Network":"10.244.0.0/16","EnableIPv6":true,"IPv6Network":"fd00::/8"}'));
+    expect(pool.network.toString()).toBe('10.244.0.0/16');
+  });
+
+  it('refuses a valid IPv6-only config in one line', () => {
+    const config = parseNetworkConfig('{"EnableIPv4":false,"EnableIPv6":true,"IPv6Network":"fd00::/8"}');
     const caught = configErrorOf(() => ipv4DatapathPool(config));
-    expect(caught.field).toBe('EnableIPv6');
-    expect(caught.message).toMatch(/^EnableIPv6: the config is valid, but weft's dual-stack and IPv6-only datapath is not yet supported; set EnableIPv6 to false/);
+    expect(caught.field).toBe('EnableIPv4');
+    expect(caught.message).toMatch(/^EnableIPv4: is false: the config is valid, but weft's IPv6-only networks are not yet supported/);
     expect(caught.message).not.toContain('\n');
+  });
+});
+
+describe('enabledFamilies', () => {
+  it.each([
+    ['{"Network":"10.244.0.0/16"}', ['ipv4']],
+    ['{"Network":"10.244.0.0/16","EnableIPv6":true,"IPv6Network":"fd00::/8"}', ['ipv4', 'ipv6']],
+    ['{"EnableIPv4":false,"EnableIPv6":true,"IPv6Network":"fd00::/8"}', ['ipv6']],
+  ])('lists the families %s runs, IPv4 first', (text, families) => {
+    expect(enabledFamilies(parseNetworkConfig(text))).toEqual(families);
   });
 });

@@ -1,7 +1,7 @@
 // net-conf.json: parsed and validated exactly as flannel does (keys match case-insensitively), with
 // errors that name the field and the fix. The one divergence: a missing Backend means vxlan, not udp.
 // Both address families go through one set of rules (FAMILY_RULES holds what differs: field names
-// and flannel's limits); ipv4DatapathPool is where today's IPv4-only datapath meets the result.
+// and flannel's limits).
 import { FAMILIES, IpAddress, type IpFamily } from '../subnet/ip-address.js';
 import { IpPrefix } from '../subnet/ip-prefix.js';
 import { ConfigError } from '../subnet/errors.js';
@@ -94,17 +94,21 @@ export function parseNetworkConfig(text: string): NetworkConfig {
   };
 }
 
+/** The families the network runs, IPv4 first (the primary family picks the underlay interface). */
+export function enabledFamilies(config: Pick<NetworkConfig, 'ipv4' | 'ipv6'>): IpFamily[] {
+  return (['ipv4', 'ipv6'] as const).filter((family) => config[family] !== undefined);
+}
+
 /**
- * The IPv4 pool the datapath runs on. The datapath (backends, firewall, CNI) is IPv4-only for now: a
- * dual-stack or IPv6-only config is parsed and validated in full, and refused here, when the daemon
- * starts (or weftctl would write it), so that no half-working dual stack runs. Goes away when the
- * datapath takes both families.
+ * The IPv4 pool leases are taken from. IPv4-only and dual-stack networks run; an IPv6-only config
+ * is parsed and validated in full, and refused here, when the daemon starts (or weftctl would write
+ * it), until leases without an IPv4 half exist.
  */
 export function ipv4DatapathPool(config: NetworkConfig): SubnetPool {
-  if (config.ipv6 !== undefined || config.ipv4 === undefined) {
+  if (config.ipv4 === undefined) {
     throw new ConfigError(
-      'EnableIPv6',
-      "the config is valid, but weft's dual-stack and IPv6-only datapath is not yet supported; set EnableIPv6 to false (with EnableIPv4 true and a Network) to run IPv4 only",
+      'EnableIPv4',
+      "is false: the config is valid, but weft's IPv6-only networks are not yet supported; set EnableIPv4 to true with a Network to run dual stack",
     );
   }
   return config.ipv4;

@@ -86,6 +86,11 @@ describe('IpAddress values', () => {
     expect(addr('::1').isUnspecified()).toBe(false);
   });
 
+  it('knows link-local addresses of both families', () => {
+    expect(['fe80::1', 'febf:ffff::1', '169.254.3.4'].map((t) => addr(t).isLinkLocal())).toEqual([true, true, true]);
+    expect(['fec0::1', 'fe7f::1', '2001:db8::1', '169.255.0.1', '10.244.0.1'].map((t) => addr(t).isLinkLocal())).toEqual([false, false, false, false, false]);
+  });
+
   it('builds masks of any length for both widths', () => {
     expect(maskOf(32, 0)).toBe(0n);
     expect(maskOf(32, 24)).toBe(0xffffff00n);

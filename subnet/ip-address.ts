@@ -99,6 +99,11 @@ export class IpAddress {
     return this.value === 0n;
   }
 
+  /** 169.254.0.0/16 or fe80::/10: an address the kernel gives itself, never one weft manages. */
+  isLinkLocal(): boolean {
+    return this.family === 'ipv4' ? this.value >> 16n === 0xa9fen : this.value >> 118n === 0x3fan;
+  }
+
   /** Text in JSON too (log fields, API output): JSON.stringify cannot write a bigint. */
   toJSON(): string {
     return this.toString();

@@ -133,8 +133,10 @@ export class HealthServer {
         type: state.backend.type,
         podMtu: state.backend.podMtu,
         iface: state.external.name,
-        ifaceIp: state.external.ifaceIp.toString(),
-        publicIp: state.external.publicIp.toString(),
+        ifaceIp: state.external.ipv4?.ifaceIp.toString(),
+        publicIp: state.external.ipv4?.publicIp.toString(),
+        ifaceIpv6: state.external.ipv6?.ifaceIp.toString(),
+        publicIpv6: state.external.ipv6?.publicIp.toString(),
       },
       peers: loop?.peers ?? 0,
       reconcile: loop && {
@@ -194,7 +196,13 @@ export interface StatusDocument {
     | { subnet: string; publicIp: string; backendType: string; vni: number | undefined; vtepMac: string | undefined; expiresAt: string | undefined }
     | undefined;
   network: { network: string; subnetLen: number } | undefined;
-  backend: { type: string; podMtu: number; iface: string; ifaceIp: string; publicIp: string } | undefined;
+  backend:
+    | {
+      type: string; podMtu: number; iface: string;
+      /** Per family the network runs: undefined for the other (JSON leaves it out). */
+      ifaceIp: string | undefined; publicIp: string | undefined; ifaceIpv6: string | undefined; publicIpv6: string | undefined;
+    }
+    | undefined;
   peers: number;
   reconcile:
     | { passes: number; failures: number; converged: boolean; lastPassAt: string | undefined; lastError: string | undefined }

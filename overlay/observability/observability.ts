@@ -10,6 +10,8 @@ import { HealthServer } from './health-server.js';
 import { IcmpPinger, type Pinger } from './icmp-pinger.js';
 import { DeferredMetrics } from './deferred-metrics.js';
 import type { ProbeSummary } from './probe-book.js';
+import { enabledFamilies } from '../network-config.js';
+import type { IpFamily } from '../../subnet/ip-address.js';
 
 /**
  * The probe learns the applied peer set at most this often: under churn a pass runs per lease
@@ -26,7 +28,6 @@ export interface ObservabilityOptions {
   probe: Partial<DatapathProbeOptions> | false;
   version?: string | undefined;
   /** Tests: another pinger than the raw-socket one. */
-  openPinger?: (onError: (err: Error) => void) => Pinger;
   processMetrics?: boolean;
 }
 
@@ -100,7 +101,7 @@ export class Observability {
     this.metrics.setSources({ reconcile: () => state.loop.status, ownLeaseHeld: () => true });
     state.loop.onPass((result, durationMs, reasons) => { this.metrics.recordPass(result, durationMs, reasons); });
     this.backendType = state.backend.type;
-    if (this.enabled && this.options.probe !== false) this.startProbe(this.options.probe);
+    if (this.enabled && this.options.probe !== false) this.startProbe(this.options.probe, enabledFamilies(state.config));
     this.loadMetricsSoon();
   }
 
@@ -111,17 +112,17 @@ export class Observability {
     });
   }
 
-  private startProbe(overrides: Partial<DatapathProbeOptions>): void {
+  private startProbe(overrides: Partial<DatapathProbeOptions>, families: readonly IpFamily[]): void {
     const onSocketError = (err: Error): void => { this.logger.warn('datapath probe socket error', { error: err.message }); };
     let pinger: Pinger;
     try {
-      pinger = (this.options.openPinger ?? ((onError) => IcmpPinger.open(onError)))(onSocketError);
+      pinger = IcmpPinger.open(onSocketError, families);
     } catch (err) {
       this.probeError = `cannot open a raw ICMP socket (${(err as Error).message}); needs CAP_NET_RAW`;
       this.logger.warn(`datapath probe off: ${this.probeError}`);
       return;
     }
-    const probe = new DatapathProbe(pinger, { ...DEFAULT_PROBE_OPTIONS, ...overrides });
+    const probe = new DatapathProbe(pinger, { ...DEFAULT_PROBE_OPTIONS, families, ...overrides });
     probe.onResult((_target, rttMs) => { this.metrics.recordProbe(rttMs); });
     this.probe = probe;
     this.tellProbePeers();

@@ -73,7 +73,7 @@ describe('health server', () => {
       loop.onBatch({ kind: 'snapshot', leases: [lease('10.244.2.0/24', '192.0.2.2'), lease('10.244.3.0/24', '192.0.2.3')] });
       observability.events.onReady?.({
         config: parseNetworkConfig('{"Network":"10.244.0.0/16","Backend":{"Type":"host-gw"}}'),
-        external: { name: 'eth0', index: 2, ifaceIp: ip('192.0.2.1'), publicIp: ip('192.0.2.1'), mtu: 1500 },
+        external: { name: 'eth0', index: 2, mtu: 1500, ipv4: { ifaceIp: ip('192.0.2.1'), publicIp: ip('192.0.2.1') }, ipv6: undefined },
         backend,
         lease: { subnet: net('10.244.1.0/24'), publicIp: ip('192.0.2.1'), backendType: 'vxlan', backendData: { vni: 1, vtepMac: '02:00:00:00:00:99' } },
         loop,
