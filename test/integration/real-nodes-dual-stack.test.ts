@@ -35,9 +35,13 @@ function ofFamily(texts: string[], family: Family): string {
   return found[0] ?? '';
 }
 
-function inCidr(ip: string, cidr: string): boolean {
-  const address = IpAddress.parse(ip);
-  return address !== undefined && (IpPrefix.parse(cidr)?.contains(address) ?? false);
+/** Whether `inner` (an address or a CIDR) lies inside `cidr`. */
+function inCidr(inner: string, cidr: string): boolean {
+  const network = IpPrefix.parse(cidr);
+  const address = IpAddress.parse(inner);
+  if (address) return network?.contains(address) ?? false;
+  const prefix = IpPrefix.parse(inner);
+  return prefix !== undefined && (network?.containsPrefix(prefix) ?? false);
 }
 
 /** host:port for a URL: IPv6 literals go in brackets. */
@@ -81,7 +85,7 @@ describe('real nodes, dual stack: weft from its manifest with EnableIPv6', () =>
       expect(ips.map(familyOf).sort()).toEqual(FAMILIES);
       for (const family of FAMILIES) expect(inCidr(ofFamily(ips, family), ofFamily(node.podCidrs, family))).toBe(true);
     }
-    expect(inCidr(ofFamily(cluster.nodes[0]?.podCidrs ?? [], 'ipv6'), DEFAULT_IPV6_NETWORK)).toBe(true);
+    for (const node of cluster.nodes) expect(inCidr(ofFamily(node.podCidrs, 'ipv6'), DEFAULT_IPV6_NETWORK)).toBe(true);
   });
 
   it('writes flannel\'s dual-stack subnet.env on each node: FLANNEL_IPV6_NETWORK and FLANNEL_IPV6_SUBNET beside the IPv4 lines', async () => {
