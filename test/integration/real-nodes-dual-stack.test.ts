@@ -3,8 +3,8 @@
 // podCIDR and an InternalIP of each family. weft comes from manifests/weft.yaml with EnableIPv6 and
 // IPv6Network in its ConfigMap (vxlan); its CNI plugin gives pods one address of each family.
 // Checked: pod addresses, traffic across nodes over both families, flannel's subnet.env and node
-// annotations for IPv6, the flannel-v6.1 device, and a dual-stack Service through kube-proxy
-// (iptables mode, both families).
+// annotations for IPv6, the flannel-v6.1 device, a dual-stack Service through kube-proxy (iptables
+// mode, both families), then host-gw through the ConfigMap (IPv6 routes via the peer's IPv6 address).
 import { jest } from '@jest/globals';
 import { IpAddress } from '../../subnet/ip-address.js';
 import { IpPrefix } from '../../subnet/ip-prefix.js';
@@ -12,7 +12,7 @@ import { waitFor } from '../lab/netns.js';
 import { SERVICE_CIDR, SERVICE_CIDR6 } from '../lab/kube/control-plane.js';
 import { RealCluster, type RealNode } from '../lab/kube/real-cluster.js';
 import { httpGet, ping, PodsByNode, runTestPods, WEB_PORT, type TestPod } from '../lab/kube/test-pods.js';
-import { applyWeft, enableDualStack, waitForWeft } from '../lab/kube/weft-install.js';
+import { applyWeft, enableDualStack, switchBackend, waitForWeft } from '../lab/kube/weft-install.js';
 import { DEFAULT_IPV6_NETWORK, DEFAULT_NETWORK } from '../lab/topology.js';
 
 jest.setTimeout(120_000);
@@ -88,7 +88,7 @@ describe('real nodes, dual stack: weft from its manifest with EnableIPv6', () =>
     for (const node of cluster.nodes) expect(inCidr(ofFamily(node.podCidrs, 'ipv6'), DEFAULT_IPV6_NETWORK)).toBe(true);
   });
 
-  it('writes flannel\'s dual-stack subnet.env on each node: FLANNEL_IPV6_NETWORK and FLANNEL_IPV6_SUBNET beside the IPv4 lines', async () => {
+  it('writes flannel\'s dual-stack subnet.env on each node: FLANNEL_IPV6_NETWORK and FLANNEL_IPV6_SUBNET beside the IPv4 lines, the smaller tunnel MTU', async () => {
     for (const node of cluster.nodes) {
       const text = (await node.host.exec('cat', ['/run/flannel/subnet.env'])).stdout;
       const env = new Map(text.trim().split('\n').map((line) => line.split('=', 2) as [string, string]));
@@ -97,7 +97,10 @@ describe('real nodes, dual stack: weft from its manifest with EnableIPv6', () =>
       expect(env.get('FLANNEL_SUBNET')).toBe(`${v4?.host(1n)?.toString()}/${v4?.prefixLength}`);
       expect(env.get('FLANNEL_IPV6_NETWORK')).toBe(DEFAULT_IPV6_NETWORK);
       expect(env.get('FLANNEL_IPV6_SUBNET')).toBe(`${v6?.host(1n)?.toString()}/${v6?.prefixLength}`);
-      expect(env.get('FLANNEL_MTU')).toMatch(/^\d+$/);
+      // Pods get the smaller of the two tunnels' MTUs, so packets of either family fit without fragmenting.
+      const tunnelMtus = await Promise.all(['flannel.1', 'flannel-v6.1'].map(async (device) =>
+        Number(/ mtu (\d+) /.exec((await node.host.exec('ip', ['link', 'show', device])).stdout)?.[1])));
+      expect(env.get('FLANNEL_MTU')).toBe(String(Math.min(...tunnelMtus)));
       expect(env.get('FLANNEL_IPMASQ')).toBe('true');
     }
   });
@@ -119,7 +122,8 @@ describe('real nodes, dual stack: weft from its manifest with EnableIPv6', () =>
     }
   });
 
-  it.each(FAMILIES)('connects pods across nodes over %s: ping and HTTP both ways', async (family) => {
+  /** Each test pod pings and fetches /hostname from the other node's pod at its `family` address. */
+  async function expectAcrossNodes(family: Family): Promise<void> {
     for (const node of cluster.nodes) {
       const [from, to] = [pod(node.name), pod(other(node).name)];
       const target = ofFamily(to.ips, family);
@@ -127,6 +131,10 @@ describe('real nodes, dual stack: weft from its manifest with EnableIPv6', () =>
       expect(await ping(cluster, from.name, target, 3)).toBe(3);
       expect((await httpGet(cluster, from.name, `http://${hostPort(target, WEB_PORT)}/hostname`)).trim()).toBe(to.name);
     }
+  }
+
+  it.each(FAMILIES)('connects pods across nodes over %s: ping and HTTP both ways', async (family) => {
+    await expectAcrossNodes(family);
   });
 
   it('reaches pods on both nodes through each ClusterIP of a RequireDualStack Service (kube-proxy, iptables mode)', async () => {
@@ -150,4 +158,14 @@ describe('real nodes, dual stack: weft from its manifest with EnableIPv6', () =>
       expect([family, [...seen].sort()]).toEqual([family, ['a-n1', 'a-n2']]);
     }
   });
+
+  it('switches to host-gw through the ConfigMap: IPv6 routes via the peer\'s IPv6 address, pods connect over both families', async () => {
+    await switchBackend(cluster, 'host-gw');
+    for (const node of cluster.nodes) {
+      const peer = other(node);
+      expect((await node.host.exec('ip', ['-6', 'route', 'show', ofFamily(peer.podCidrs, 'ipv6')])).stdout).toContain(`via ${peer.host.ipv6 ?? '?'} dev eth0`);
+      expect((await node.host.exec('ip', ['route', 'show', peer.podCidr])).stdout).toContain(`via ${peer.ip} dev eth0`);
+    }
+    for (const family of FAMILIES) await expectAcrossNodes(family);
+  }, 300_000);
 });
