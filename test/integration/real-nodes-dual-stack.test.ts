@@ -4,8 +4,10 @@
 // IPv6Network in its ConfigMap (vxlan); its CNI plugin gives pods one address of each family.
 // Checked: pod addresses, traffic across nodes over both families, flannel's subnet.env and node
 // annotations for IPv6, the flannel-v6.1 device, a dual-stack Service through kube-proxy (iptables
-// mode, both families), then host-gw through the ConfigMap (IPv6 routes via the peer's IPv6 address).
+// mode, both families), masquerade of traffic leaving the pod network (both families), then
+// host-gw through the ConfigMap (IPv6 routes via the peer's IPv6 address).
 import { jest } from '@jest/globals';
+import { once } from 'node:events';
 import { IpAddress } from '../../subnet/ip-address.js';
 import { IpPrefix } from '../../subnet/ip-prefix.js';
 import { waitFor } from '../lab/netns.js';
@@ -13,11 +15,13 @@ import { SERVICE_CIDR, SERVICE_CIDR6 } from '../lab/kube/control-plane.js';
 import { RealCluster, type RealNode } from '../lab/kube/real-cluster.js';
 import { httpGet, ping, PodsByNode, runTestPods, WEB_PORT, type TestPod } from '../lab/kube/test-pods.js';
 import { applyWeft, enableDualStack, switchBackend, waitForWeft } from '../lab/kube/weft-install.js';
-import { DEFAULT_IPV6_NETWORK, DEFAULT_NETWORK } from '../lab/topology.js';
+import { DEFAULT_IPV6_NETWORK, DEFAULT_NETWORK, UNDERLAY6_GATEWAY, UNDERLAY_GATEWAY } from '../lab/topology.js';
 
 jest.setTimeout(120_000);
 
 const ANNOTATION = 'flannel.alpha.coreos.com';
+/** Port of the stand-in outside server in the underlay namespace (nothing of the cluster listens there). */
+const OUTSIDE_PORT = 18080;
 
 type Family = 'ipv4' | 'ipv6';
 const FAMILIES: Family[] = ['ipv4', 'ipv6'];
@@ -156,6 +160,17 @@ describe('real nodes, dual stack: weft from its manifest with EnableIPv6', () =>
         else await new Promise((r) => setTimeout(r, 500));
       }
       expect([family, [...seen].sort()]).toEqual([family, ['a-n1', 'a-n2']]);
+    }
+  });
+
+  it('masquerades pod traffic leaving the pod network over both families: the underlay host sees the node\'s address', async () => {
+    // A server in the underlay namespace (outside the pod network) answers with the source address it sees.
+    const server = cluster.underlaySpawn(process.execPath, ['-e', `require('http').createServer((q, s) => s.end(q.socket.remoteAddress.replace(/^::ffff:/, '')))
+      .listen(${OUTSIDE_PORT}, '::', () => console.log('ready'))`]);
+    if (server.stdout) await once(server.stdout, 'data');
+    const n1 = cluster.node('n1');
+    for (const [outside, nodeAddress] of [[UNDERLAY_GATEWAY, n1.ip], [UNDERLAY6_GATEWAY, n1.host.ipv6]]) {
+      expect((await httpGet(cluster, pod('n1').name, `http://${hostPort(outside ?? '?', OUTSIDE_PORT)}/`)).trim()).toBe(nodeAddress);
     }
   });
 
