@@ -5,10 +5,6 @@
 import type { ApplyResult, Backend, FamilyDatapath } from './backend.js';
 import { leaseHalf, type Lease, type LeaseAttrs } from '../subnet/lease.js';
 import type { KernelEvent } from './rtnetlink.js';
-import { IpAddress } from '../subnet/ip-address.js';
-
-/** flannel's PublicIP of a node without IPv4 ("0.0.0.0"); 0 always fits, hence the cast. */
-const NO_IPV4 = IpAddress.of('ipv4', 0n) as IpAddress;
 
 export class PerFamilyBackend implements Backend {
   readonly podMtu: number;
@@ -26,7 +22,7 @@ export class PerFamilyBackend implements Backend {
   }
 
   async prepare(): Promise<LeaseAttrs> {
-    const attrs: LeaseAttrs = { publicIp: NO_IPV4, backendType: this.type };
+    const attrs: LeaseAttrs = { backendType: this.type }; // no publicIp without IPv4: the codec writes flannel's "0.0.0.0"
     for (const datapath of this.datapaths) {
       const { publicIp, backendData } = await datapath.prepare();
       if (datapath.family === 'ipv4') Object.assign(attrs, { publicIp, backendData });

@@ -1,8 +1,8 @@
 // `weftctl config get|set` for the network config at <prefix>/config in etcd. A new config is parsed
 // with the daemon's own parser before anything is written, and refused when it would strand existing
 // leases unless forced; the write is a compare-and-swap on the revision that was checked.
-import { ipv4DatapathPool, parseNetworkConfig } from '../overlay/network-config.js';
-import { configKey, parseSubnetKey, subnetsDir } from '../subnet/etcd-lease-codec.js';
+import { parseNetworkConfig } from '../overlay/network-config.js';
+import { configKey, parseLeaseKey, subnetsDir } from '../subnet/etcd-lease-codec.js';
 import type { EtcdStore } from '../subnet/etcd-store.js';
 import { ConfigError, RemoteDataError } from '../subnet/errors.js';
 import { findOrphanedLeases } from './weftctl-orphans.js';
@@ -25,10 +25,8 @@ export async function getConfig(store: EtcdStore, prefix: string, io: Output): P
 
 export async function setConfig(store: EtcdStore, prefix: string, text: string, force: boolean, io: Output): Promise<number> {
   let config;
-  let pool;
   try {
-    config = parseNetworkConfig(text);
-    pool = ipv4DatapathPool(config); // what every weft node would refuse at start is not written
+    config = parseNetworkConfig(text); // what every weft node would refuse at start is not written
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     io.err(`weftctl: refusing the new config: ${err.message}\n`);
@@ -39,7 +37,7 @@ export async function setConfig(store: EtcdStore, prefix: string, text: string, 
   // write fails if anybody changed the config in between.
   const current = (await store.list(key)).records.find((r) => r.key === key);
   const subnets = await leasedSubnets(store, prefix);
-  const orphans = findOrphanedLeases(pool, subnets);
+  const orphans = findOrphanedLeases({ ipv4: config.ipv4, ipv6: config.ipv6 }, subnets);
   if (orphans.length > 0) {
     const lines = orphans.map((o) => `  ${o.subnet.toString()}: ${o.reason}`).join('\n');
     if (!force) {
@@ -61,13 +59,14 @@ export async function setConfig(store: EtcdStore, prefix: string, text: string, 
   return CONFIG_OK;
 }
 
-/** The subnets of every lease key, readable value or not: a lease with bad data still holds its subnet. */
+/** The subnets (both halves) of every lease key, readable value or not: a lease with bad data still holds its subnets. */
 async function leasedSubnets(store: EtcdStore, prefix: string): Promise<IpPrefix[]> {
   const listing = await store.list(subnetsDir(prefix));
   const subnets: IpPrefix[] = [];
   for (const record of listing.records) {
     try {
-      subnets.push(parseSubnetKey(prefix, record.key));
+      const { ipv4, ipv6 } = parseLeaseKey(prefix, record.key);
+      subnets.push(...[ipv4, ipv6].filter((s) => s !== undefined));
     } catch (err) {
       if (!(err instanceof RemoteDataError)) throw err;
     }

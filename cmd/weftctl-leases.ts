@@ -8,7 +8,7 @@ import { RemoteDataError } from '../subnet/errors.js';
 import { isManagedNode, annotationKeys, nodeName, nodePodCidr, nodeToLease } from '../subnet/kube-annotations.js';
 import { KubeLeaseManager } from '../subnet/kube-lease-manager.js';
 import { ClientNodeKubeClient, loadKubeConfig, type KubeNode, type KubeNodeClient, type NodeList, type NodeWatchEventType } from '../subnet/kube-node-client.js';
-import type { LeaseManager } from '../subnet/lease.js';
+import { leaseKey, type LeaseManager } from '../subnet/lease.js';
 import { LeaseDiff } from './weftctl-lease-diff.js';
 import { formatChange, leaseJson, leaseTable, sortRows, type LeaseRow, type StoreKind } from './weftctl-table.js';
 
@@ -125,7 +125,7 @@ export async function watchLeases(target: StoreTarget, options: WatchOptions, io
           if (batch.kind === 'snapshot') first = false;
           if (quiet) return;
           for (const change of changes) {
-            const row: LeaseRow = { lease: change.lease, node: names.of(change.lease.subnet.toString()) };
+            const row: LeaseRow = { lease: change.lease, node: names.of(leaseKey(change.lease)) };
             io.out(formatChange({ type: change.type, row }, target.kind, options.json));
           }
         },
@@ -149,8 +149,8 @@ class NodeNames {
   recording(inner: KubeNodeClient): KubeNodeClient {
     const remember = (node: KubeNode): void => {
       try {
-        const subnet = nodePodCidr(node)?.toString();
-        if (subnet !== undefined) this.bySubnet.set(subnet, nodeName(node));
+        // Both families: an IPv6-only lease is keyed by its IPv6 pod CIDR.
+        for (const subnet of [nodePodCidr(node), nodePodCidr(node, 'ipv6')]) if (subnet !== undefined) this.bySubnet.set(subnet.toString(), nodeName(node));
       } catch {
         // A malformed pod CIDR: the lease manager skips (and logs) that node too.
       }

@@ -14,8 +14,13 @@ export function formatStatus(s: StatusDocument): string {
   lines.push(`ready:      ${s.ready ? 'yes' : 'no'}${s.live ? '' : ' (liveness failing)'}`);
   for (const check of s.checks) lines.push(`  [${check.ok ? '+' : '-'}] ${check.name}: ${check.detail}`);
   if (s.lease) {
-    const mac = s.lease.vtepMac ? ` vtep ${s.lease.vtepMac}` : '';
-    lines.push(`lease:      ${s.lease.subnet} public ${s.lease.publicIp} ${s.lease.backendType}${mac} expires ${s.lease.expiresAt ?? 'never'}`);
+    const l = s.lease;
+    const mac = l.vtepMac ?? l.vtepMacV6;
+    // A dual-stack lease: the IPv6 half after the IPv4 one; an IPv6-only lease is named by its IPv6 subnet.
+    const ipv6 = l.publicIp !== undefined && l.ipv6Subnet !== undefined ? ` ipv6 ${l.ipv6Subnet} public ${l.publicIpv6 ?? '-'}${l.vtepMacV6 ? ` vtep ${l.vtepMacV6}` : ''}` : '';
+    lines.push(
+      `lease:      ${l.subnet} public ${l.publicIp ?? l.publicIpv6 ?? '-'} ${l.backendType}${mac ? ` vtep ${mac}` : ''}${ipv6} expires ${l.expiresAt ?? 'never'}`,
+    );
   } else {
     lines.push('lease:      none yet');
   }

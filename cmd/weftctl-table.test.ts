@@ -51,8 +51,33 @@ describe('lease table and JSON', () => {
   });
 });
 
+describe('IPv6-only and dual-stack leases in the table and JSON', () => {
+  const v6Only: Lease = { ipv6Subnet: net('fd00:10:244:3::/64'), publicIpv6: ip('2001:db8::3'), backendType: 'vxlan', backendV6Data: { vni: 1, vtepMac: '02:00:00:00:06:03' } };
+  const dual: Lease = { ...vxlan('10.244.2.0/24', '192.0.2.2', '02:00:00:00:00:02'), ipv6Subnet: net('fd00:10:244:2::/64'), publicIpv6: ip('2001:db8::2'), backendV6Data: { vni: 1, vtepMac: '02:00:00:00:06:02' } };
+
+  it('shows an IPv6-only lease by its IPv6 half, after the IPv4 ones, and a dual-stack one by its IPv4 half', () => {
+    expect(leaseTable([{ lease: v6Only, node: 'n3' }, { lease: dual, node: 'n2' }], 'kube')).toBe(
+      'SUBNET              PUBLIC-IP    BACKEND  VTEP-MAC           NODE\n' +
+        '10.244.2.0/24       192.0.2.2    vxlan    02:00:00:00:00:02  n2\n' +
+        'fd00:10:244:3::/64  2001:db8::3  vxlan    02:00:00:00:06:03  n3\n',
+    );
+    expect(formatChange({ type: 'added', row: { lease: v6Only } }, 'etcd', false)).toBe('ADDED    fd00:10:244:3::/64  2001:db8::3  vxlan  02:00:00:00:06:03\n');
+  });
+
+  it('writes both halves in JSON, and no IPv4 fields for an IPv6-only lease', () => {
+    expect(leaseJson({ lease: v6Only, expiresAt: new Date('2026-11-23T10:00:00Z') }, 'etcd')).toEqual({
+      subnet: 'fd00:10:244:3::/64', backendType: 'vxlan', ipv6Subnet: 'fd00:10:244:3::/64', publicIpv6: '2001:db8::3', vniV6: 1, vtepMacV6: '02:00:00:00:06:03',
+      expiresAt: '2026-11-23T10:00:00.000Z',
+    });
+    expect(leaseJson({ lease: dual, node: 'n2' }, 'kube')).toEqual({
+      subnet: '10.244.2.0/24', publicIp: '192.0.2.2', backendType: 'vxlan', vni: 1, vtepMac: '02:00:00:00:00:02',
+      ipv6Subnet: 'fd00:10:244:2::/64', publicIpv6: '2001:db8::2', vniV6: 1, vtepMacV6: '02:00:00:00:06:02', node: 'n2',
+    });
+  });
+});
+
 describe('findOrphanedLeases', () => {
-  const pool = { network: net('10.244.0.0/16'), subnetLen: 24 };
+  const pool = { ipv4: { network: net('10.244.0.0/16'), subnetLen: 24 } };
   it('finds leases outside the network or of another size', () => {
     const orphans = findOrphanedLeases(pool, [net('10.244.1.0/24'), net('10.245.1.0/24'), net('10.244.2.0/25'), net('10.0.0.0/8')]);
     expect(orphans.map((o) => [o.subnet.toString(), o.reason])).toEqual([
@@ -64,6 +89,16 @@ describe('findOrphanedLeases', () => {
   it('finds none when every lease fits', () => {
     expect(findOrphanedLeases(pool, [net('10.244.1.0/24'), net('10.244.255.0/24')])).toEqual([]);
   });
+  it('checks IPv6 halves against IPv6Network, and halves of a family no longer enabled', () => {
+    const dual = { ...pool, ipv6: { network: net('fd00:10:244::/56'), subnetLen: 64 } };
+    const halves = [net('fd00:10:244:1::/64'), net('fd00:10:245::/64'), net('fd00:10:244:2::/80')];
+    expect(findOrphanedLeases(dual, halves).map((o) => [o.subnet.toString(), o.reason])).toEqual([
+      ['fd00:10:245::/64', 'outside IPv6Network fd00:10:244::/56'],
+      ['fd00:10:244:2::/80', 'prefix /80 differs from IPv6SubnetLen 64'],
+    ]);
+    expect(findOrphanedLeases(pool, [net('fd00:10:244:1::/64')]).map((o) => o.reason)).toEqual(['IPv6 is no longer enabled (EnableIPv6)']);
+    expect(findOrphanedLeases({ ipv6: dual.ipv6 }, [net('10.244.1.0/24')]).map((o) => o.reason)).toEqual(['IPv4 is no longer enabled (EnableIPv4)']);
+  });
 });
 
 describe('LeaseDiff', () => {
@@ -72,7 +107,7 @@ describe('LeaseDiff', () => {
     const a = hostGw('10.244.1.0/24', '192.0.2.1');
     const b = hostGw('10.244.2.0/24', '192.0.2.2');
     const bMoved = hostGw('10.244.2.0/24', '192.0.2.22');
-    const show = (changes: ReturnType<LeaseDiff['apply']>): string[] => changes.map((c) => `${c.type} ${c.lease.subnet.toString()}`);
+    const show = (changes: ReturnType<LeaseDiff['apply']>): string[] => changes.map((c) => `${c.type} ${c.lease.subnet?.toString()}`);
     expect(show(diff.apply({ kind: 'snapshot', leases: [a, b] }))).toEqual(['added 10.244.1.0/24', 'added 10.244.2.0/24']);
     expect(show(diff.apply({ kind: 'added', leases: [a] }))).toEqual([]);
     expect(show(diff.apply({ kind: 'snapshot', leases: [bMoved] }))).toEqual(['removed 10.244.1.0/24', 'added 10.244.2.0/24']);

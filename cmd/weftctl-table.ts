@@ -1,5 +1,5 @@
 // How weftctl shows leases: aligned tables for people, JSON for scripts. Pure functions.
-import type { Lease } from '../subnet/lease.js';
+import { leaseHalf, leaseSubnet, type Lease } from '../subnet/lease.js';
 
 /** A lease as listed, with what the store adds: its expiry (etcd) or its node (kube). */
 export interface LeaseRow {
@@ -12,12 +12,20 @@ export interface LeaseRow {
 
 export type StoreKind = 'etcd' | 'kube';
 
+/**
+ * `subnet` names the lease, as the SUBNET column does (its IPv4 subnet, else its IPv6 subnet); the
+ * other fields are those of each half it has: IPv4 (publicIp, vni, vtepMac), IPv6 (ipv6Subnet ...).
+ */
 export interface LeaseJson {
   subnet: string;
-  publicIp: string;
+  publicIp?: string;
   backendType: string;
   vni?: number;
   vtepMac?: string;
+  ipv6Subnet?: string;
+  publicIpv6?: string;
+  vniV6?: number;
+  vtepMacV6?: string;
   expiresAt?: string | null;
   node?: string;
 }
@@ -34,10 +42,12 @@ export function leaseHeaders(kind: StoreKind): string[] {
   return ['SUBNET', 'PUBLIC-IP', 'BACKEND', 'VTEP-MAC', kind === 'etcd' ? 'EXPIRES' : 'NODE'];
 }
 
+/** A row shows the half the lease is named by: IPv4, else (an IPv6-only lease) IPv6; --json has both. */
 export function leaseCells(row: LeaseRow, kind: StoreKind): string[] {
   const { lease } = row;
   const last = kind === 'etcd' ? formatExpiry(row) : (row.node ?? '-');
-  return [lease.subnet.toString(), lease.publicIp.toString(), lease.backendType, lease.backendData?.vtepMac ?? '-', last];
+  const shown = leaseHalf(lease, lease.subnet ? 'ipv4' : 'ipv6');
+  return [leaseSubnet(lease).toString(), shown?.publicIp?.toString() ?? '-', lease.backendType, shown?.backendData?.vtepMac ?? '-', last];
 }
 
 function formatExpiry(row: LeaseRow): string {
@@ -51,10 +61,20 @@ export function leaseTable(rows: readonly LeaseRow[], kind: StoreKind): string {
 
 export function leaseJson(row: LeaseRow, kind: StoreKind): LeaseJson {
   const { lease } = row;
-  const json: LeaseJson = { subnet: lease.subnet.toString(), publicIp: lease.publicIp.toString(), backendType: lease.backendType };
+  const json: LeaseJson = {
+    subnet: leaseSubnet(lease).toString(),
+    ...(lease.publicIp && { publicIp: lease.publicIp.toString() }),
+    backendType: lease.backendType,
+  };
   if (lease.backendData) {
     json.vni = lease.backendData.vni;
     json.vtepMac = lease.backendData.vtepMac;
+  }
+  if (lease.ipv6Subnet) json.ipv6Subnet = lease.ipv6Subnet.toString();
+  if (lease.publicIpv6) json.publicIpv6 = lease.publicIpv6.toString();
+  if (lease.backendV6Data) {
+    json.vniV6 = lease.backendV6Data.vni;
+    json.vtepMacV6 = lease.backendV6Data.vtepMac;
   }
   if (kind === 'etcd') json.expiresAt = row.reservation ? null : (row.expiresAt?.toISOString() ?? null);
   if (kind === 'kube' && row.node !== undefined) json.node = row.node;
@@ -72,5 +92,9 @@ export function formatChange(change: LeaseChange, kind: StoreKind, json: boolean
 }
 
 export function sortRows(rows: readonly LeaseRow[]): LeaseRow[] {
-  return [...rows].sort((a, b) => a.lease.subnet.address.compare(b.lease.subnet.address) || a.lease.subnet.prefixLength - b.lease.subnet.prefixLength);
+  const order = (a: LeaseRow, b: LeaseRow): number => {
+    const [x, y] = [leaseSubnet(a.lease), leaseSubnet(b.lease)];
+    return x.address.compare(y.address) || x.prefixLength - y.prefixLength; // IPv4 leases before IPv6-only ones
+  };
+  return [...rows].sort(order);
 }

@@ -5,10 +5,10 @@ import type { Logger } from 'winston';
 import type { Backend, ExternalInterface } from '../backends/backend.js';
 import type { KernelEvent } from '../backends/rtnetlink.js';
 import { ConfigError, OutOfSubnetsError } from '../subnet/errors.js';
-import { leaseHalf, sameOptional, type Lease, type LeaseManager } from '../subnet/lease.js';
+import { leaseHalf, leaseSubnet, sameOptional, type Lease, type LeaseManager } from '../subnet/lease.js';
 import type { DaemonOptions } from './daemon-options.js';
 import { chooseExternalInterface, type InterfaceInventory } from './external-interface.js';
-import { enabledFamilies, ipv4DatapathPool, parseNetworkConfig, type BackendOptions, type NetworkConfig } from './network-config.js';
+import { enabledFamilies, parseNetworkConfig, type BackendOptions, type NetworkConfig } from './network-config.js';
 import type { Firewall, FirewallOptions } from './firewall/firewall.js';
 import { FirewallKeeper } from './firewall/firewall-keeper.js';
 import { ReconcileLoop } from './reconcile-loop.js';
@@ -86,10 +86,10 @@ export async function runDaemon(
 async function serve(options: DaemonOptions, parts: DaemonParts, logger: Logger, signal: AbortSignal, events: DaemonEvents): Promise<void> {
   const config = parseNetworkConfig(await parts.leaseManager.readNetworkConfig(signal));
   for (const warning of config.warnings) logger.warn(warning);
-  const pool = ipv4DatapathPool(config);
   const families = enabledFamilies(config);
   logger.info('network config', {
-    network: pool.network.toString(), subnetLen: pool.subnetLen, ipv6Network: config.ipv6?.network.toString(), backend: config.backend.type,
+    network: config.ipv4?.network.toString(), subnetLen: config.ipv4?.subnetLen,
+    ipv6Network: config.ipv6?.network.toString(), ipv6SubnetLen: config.ipv6?.subnetLen, backend: config.backend.type,
   });
 
   const hints = (await parts.startupHints?.(signal)) ?? {};
@@ -108,10 +108,11 @@ async function serve(options: DaemonOptions, parts: DaemonParts, logger: Logger,
   const attrs = await backend.prepare(signal);
   const previous = await readPreviousSubnets(options.subnetFile);
   let lease = await parts.leaseManager.acquireLease(
-    { pool, ipv6Pool: config.ipv6, attrs, previousSubnet: previous.ipv4, previousIpv6Subnet: previous.ipv6 }, signal,
+    { pool: config.ipv4, ipv6Pool: config.ipv6, attrs, previousSubnet: previous.ipv4, previousIpv6Subnet: previous.ipv6 }, signal,
   );
   logger.info('lease acquired', {
-    subnet: lease.subnet.toString(), ipv6Subnet: lease.ipv6Subnet?.toString(), publicIp: lease.publicIp.toString(), vtepMac: lease.backendData?.vtepMac,
+    subnet: lease.subnet?.toString(), ipv6Subnet: lease.ipv6Subnet?.toString(), publicIp: lease.publicIp?.toString(),
+    publicIpv6: lease.publicIpv6?.toString(), vtepMac: lease.backendData?.vtepMac, vtepMacV6: lease.backendV6Data?.vtepMac,
   });
 
   const loop = new ReconcileLoop(backend, logger.child({ component: 'reconcile' }), {
@@ -132,13 +133,13 @@ async function serve(options: DaemonOptions, parts: DaemonParts, logger: Logger,
     const nextFirewall = sameSubnets(next, lease) ? undefined : firewallFor(next);
     if (firewall && nextFirewall) await firewall.replace(nextFirewall);
     await backend.configureOwnLease(next);
-    loop.setOwnSubnet(next.subnet);
+    loop.setOwnSubnet(leaseSubnet(next));
     const subnets = ownFamilySubnets(config, next);
     const ofFamily = (family: IpFamily): FamilySubnet | undefined => subnets.find((s) => s.family === family);
     await writeSubnetEnv(options.subnetFile, { ipv4: ofFamily('ipv4'), ipv6: ofFamily('ipv6'), mtu: backend.podMtu, ipMasq: options.ipMasq });
   };
   await takeOwnLease(lease);
-  logger.info('subnet.env written', { path: options.subnetFile, subnet: lease.subnet.toString(), ipv6Subnet: lease.ipv6Subnet?.toString(), mtu: backend.podMtu });
+  logger.info('subnet.env written', { path: options.subnetFile, subnet: lease.subnet?.toString(), ipv6Subnet: lease.ipv6Subnet?.toString(), mtu: backend.podMtu });
 
   // What health, metrics and status read; `lease` follows re-acquisitions.
   const state: RunningState = { config, external, backend, lease, loop, firewall };
@@ -206,5 +207,5 @@ function ownFamilySubnets(config: NetworkConfig, own: Lease): (FamilySubnet & { 
 }
 
 function sameSubnets(a: Lease, b: Lease): boolean {
-  return a.subnet.equals(b.subnet) && sameOptional(a.ipv6Subnet, b.ipv6Subnet);
+  return sameOptional(a.subnet, b.subnet) && sameOptional(a.ipv6Subnet, b.ipv6Subnet);
 }

@@ -35,3 +35,27 @@ describe('LeaseConflicts', () => {
     expect(sink.lines).toHaveLength(2);
   });
 });
+
+describe('LeaseConflicts with IPv6', () => {
+  it('reports IPv6-only leases sharing a public IPv6 address or IPv6 VTEP MAC, by their IPv6 subnets', () => {
+    const lines: string[] = [];
+    const conflicts = new LeaseConflicts(recordingLogger(lines));
+    const v6 = (subnet: string, publicIpv6: string, vtepMac: string): Lease => {
+      const net = IpPrefix.parse(subnet, { family: 'ipv6' });
+      if (!net) throw new Error(subnet);
+      return { ipv6Subnet: net, publicIpv6: ip(publicIpv6), backendType: 'vxlan', backendV6Data: { vni: 1, vtepMac } };
+    };
+    // A dual-stack lease whose two devices share one MAC does not conflict with itself.
+    const dual: Lease = { ...lease('10.244.4.0/24', '192.0.2.14', '02:00:00:00:00:04'), ...v6('fd00:10:244:4::/64', '2001:db8::14', '02:00:00:00:00:04') };
+    conflicts.reset([v6('fd00:10:244:1::/64', '2001:db8::11', '02:00:00:00:06:01'), dual]);
+    expect(lines).toEqual([]);
+    conflicts.upsert(v6('fd00:10:244:2::/64', '2001:db8::11', '02:00:00:00:06:01'));
+    expect(lines).toHaveLength(2);
+    expect(lines.every((l) => l.includes('fd00:10:244:1::/64 and fd00:10:244:2::/64'))).toBe(true);
+    expect(lines.filter((l) => l.includes('public IP 2001:db8::11'))).toHaveLength(1);
+    // An IPv4 address and an IPv6 address of equal value are not the same claim.
+    conflicts.upsert(lease('10.244.5.0/24', '0.0.0.11', '02:00:00:00:00:05'));
+    conflicts.upsert(v6('fd00:10:244:6::/64', '::b', '02:00:00:00:06:06'));
+    expect(lines).toHaveLength(2);
+  });
+});

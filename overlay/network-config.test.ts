@@ -1,6 +1,6 @@
 import { ConfigError } from '../subnet/errors.js';
 import type { SubnetPool } from '../subnet/lease.js';
-import { enabledFamilies, ipv4DatapathPool, parseNetworkConfig, type NetworkConfig } from './network-config.js';
+import { enabledFamilies, parseNetworkConfig, type NetworkConfig } from './network-config.js';
 
 const v4 = (conf: NetworkConfig): SubnetPool => {
   if (!conf.ipv4) throw new Error('no IPv4 pool');
@@ -190,28 +190,6 @@ describe('parseNetworkConfig: IPv6', () => {
     const caught = refusal(JSON.stringify({ ...DUAL, ...fields }));
     expect(caught.field).toBe(field);
     expect(caught.message).toMatch(message);
-    expect(caught.message).not.toContain('\n');
-  });
-});
-
-describe('ipv4DatapathPool', () => {
-  it('gives the IPv4 pool of an IPv4-only config in the numbers the datapath takes', () => {
-    const pool = ipv4DatapathPool(parseNetworkConfig('{"Network":"10.3.1.0/16","SubnetLen":20,"Backend":{"Type":"vxlan"}}'));
-    expect([pool.network.toString(), pool.subnetLen, pool.subnetMin.toString(), pool.subnetMax.toString()]).toEqual([
-      '10.3.0.0/16', 20, '10.3.16.0', '10.3.240.0',
-    ]);
-  });
-
-  it('gives the IPv4 pool of a dual-stack config', () => {
-    const pool = ipv4DatapathPool(parseNetworkConfig('{"Network":"10.244.0.0/16","EnableIPv6":true,"IPv6Network":"fd00::/8"}'));
-    expect(pool.network.toString()).toBe('10.244.0.0/16');
-  });
-
-  it('refuses a valid IPv6-only config in one line', () => {
-    const config = parseNetworkConfig('{"EnableIPv4":false,"EnableIPv6":true,"IPv6Network":"fd00::/8"}');
-    const caught = configErrorOf(() => ipv4DatapathPool(config));
-    expect(caught.field).toBe('EnableIPv4');
-    expect(caught.message).toMatch(/^EnableIPv4: is false: the config is valid, but weft's IPv6-only networks are not yet supported/);
     expect(caught.message).not.toContain('\n');
   });
 });

@@ -99,21 +99,6 @@ export function enabledFamilies(config: Pick<NetworkConfig, 'ipv4' | 'ipv6'>): I
   return (['ipv4', 'ipv6'] as const).filter((family) => config[family] !== undefined);
 }
 
-/**
- * The IPv4 pool leases are taken from. IPv4-only and dual-stack networks run; an IPv6-only config
- * is parsed and validated in full, and refused here, when the daemon starts (or weftctl would write
- * it), until leases without an IPv4 half exist.
- */
-export function ipv4DatapathPool(config: NetworkConfig): SubnetPool {
-  if (config.ipv4 === undefined) {
-    throw new ConfigError(
-      'EnableIPv4',
-      "is false: the config is valid, but weft's IPv6-only networks are not yet supported; set EnableIPv4 to true with a Network to run dual stack",
-    );
-  }
-  return config.ipv4;
-}
-
 function parsePool(conf: CaseInsensitiveObject, family: IpFamily, warnings: string[]): SubnetPool {
   const { fields } = FAMILY_RULES[family];
   const { label, exampleNetwork } = FAMILIES[family];

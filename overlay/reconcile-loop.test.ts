@@ -114,7 +114,7 @@ class IncrementalBackend extends RecordingBackend {
       this.failChanges = false;
       return Promise.reject(new Error('EEXIST'));
     }
-    this.changes.push(...upserts.map((l) => `+${l.subnet.toString()}`), ...removals.map((l) => `-${l.subnet.toString()}`));
+    this.changes.push(...upserts.map((l) => `+${l.subnet?.toString()}`), ...removals.map((l) => `-${l.subnet?.toString()}`));
     return Promise.resolve({ repaired: {}, removed: removals.length });
   }
 }

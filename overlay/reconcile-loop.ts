@@ -82,7 +82,7 @@ export class ReconcileLoop {
       return;
     }
     for (const lease of batch.leases) {
-      if (this.ownSubnet?.equals(lease.subnet)) continue;
+      if (leaseKey(lease) === this.ownSubnet?.toString()) continue;
       this.changes.set(leaseKey(lease), { lease, removed: batch.kind === 'removed' });
       if (batch.kind === 'removed') this.conflicts.remove(lease);
       else this.conflicts.upsert(lease);

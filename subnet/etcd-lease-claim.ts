@@ -3,12 +3,17 @@
 // two nodes racing for one subnet cannot both win; the loser chooses again.
 // Dual stack (flannel's local_manager.go): one key names a subnet of each family
 // (10.1.15.0-24&fd00:12:13::-56), each half picked from its own pool among the halves no key holds;
-// a key is ours to reuse only when each half fits its pool and it has an IPv6 half exactly when we want one.
+// a key is ours to reuse only when it has a half exactly for each pool we have, each fitting its pool.
+// IPv6 only: the key is 0.0.0.0-0&fd00:12:13::-56 and the value's PublicIP "0.0.0.0", as flannel
+// writes them; the subnet comes from the IPv6 pool alone and our key is the one carrying our public
+// IPv6 address. (flannel's etcd manager picks the IPv4 half from an empty pool, so its second
+// IPv6-only node finds no subnet, and it matches its key by PublicIP "0.0.0.0", so it would take
+// another IPv6-only node's key: weft does neither.)
 import type { Logger } from 'winston';
 import { encodeLeaseValue, leaseKey, parseLeaseKey, parseLeaseRecord, subnetsDir, type LeaseKeySubnets } from './etcd-lease-codec.js';
 import type { EtcdRecord, EtcdStore } from './etcd-store.js';
-import { ConfigError, OutOfSubnetsError, RemoteDataError, TransientError } from './errors.js';
-import type { AcquireOptions, Lease, LeaseAttrs, SubnetPool } from './lease.js';
+import { OutOfSubnetsError, RemoteDataError, TransientError } from './errors.js';
+import { checkAcquireOptions, leaseSubnet, publishedBy, type AcquireOptions, type Lease, type LeaseAttrs, type SubnetPool } from './lease.js';
 import { fitsPool, isTaken, pickFreeSubnet } from './subnet-picker.js';
 import type { IpPrefix } from './ip-prefix.js';
 
@@ -22,7 +27,7 @@ export interface OwnLease {
   modRevision: string;
   /** The value we wrote (with any fields of an earlier value we keep): renewal writes it again. */
   value: string;
-  pool: SubnetPool;
+  pool: SubnetPool | undefined;
   ipv6Pool: SubnetPool | undefined;
   attrs: LeaseAttrs;
 }
@@ -31,12 +36,6 @@ export interface OwnLease {
 interface Taken {
   ipv4: IpPrefix[];
   ipv6: IpPrefix[];
-}
-
-/** A key's subnets, with the IPv4 half every lease weft takes has. */
-interface ClaimedSubnets {
-  ipv4: IpPrefix;
-  ipv6: IpPrefix | undefined;
 }
 
 export interface LeaseClaimOptions {
@@ -56,14 +55,11 @@ export class EtcdLeaseClaim {
   /** One attempt: list, choose, write. Throws TransientError after too many lost races. */
   async claim(options: AcquireOptions): Promise<OwnLease> {
     const { store, prefix, log, maxRaceAttempts } = this.opts;
-    if (options.ipv6Pool !== undefined && options.attrs.publicIpv6 === undefined) {
-      // Peers refuse a dual-stack lease without PublicIPv6 (as flannel's do): never write one.
-      throw new ConfigError('EnableIPv6', 'the node has no IPv6 address to publish; give --public-ipv6, or an interface with an IPv6 address');
-    }
+    checkAcquireOptions(options);
     for (let race = 0; race < maxRaceAttempts; race++) {
       const listing = await store.list(subnetsDir(prefix));
       const taken: Taken = { ipv4: [], ipv6: [] };
-      let mine: { record: EtcdRecord; subnets: ClaimedSubnets } | undefined;
+      let mine: { record: EtcdRecord; subnets: LeaseKeySubnets } | undefined;
       for (const record of listing.records) {
         let subnets: LeaseKeySubnets;
         try {
@@ -75,8 +71,7 @@ export class EtcdLeaseClaim {
         // Even with an unreadable value: the subnets are somebody's.
         if (subnets.ipv4) taken.ipv4.push(subnets.ipv4);
         if (subnets.ipv6) taken.ipv6.push(subnets.ipv6);
-        const fitting = fitsPools(options, subnets);
-        if (mine === undefined && fitting && this.carriesIp(record, options.attrs)) mine = { record, subnets: fitting };
+        if (mine === undefined && fitsPools(options, subnets) && this.carriesIp(record, options.attrs)) mine = { record, subnets };
       }
 
       const result = mine
@@ -88,8 +83,8 @@ export class EtcdLeaseClaim {
     throw new TransientError(`lost the race for a free subnet ${maxRaceAttempts} times in a row`);
   }
 
-  private chooseSubnets(options: AcquireOptions, taken: Taken): ClaimedSubnets {
-    const ipv4 = this.chooseSubnet(options.pool, options.previousSubnet, taken.ipv4);
+  private chooseSubnets(options: AcquireOptions, taken: Taken): LeaseKeySubnets {
+    const ipv4 = options.pool && this.chooseSubnet(options.pool, options.previousSubnet, taken.ipv4);
     const ipv6 = options.ipv6Pool && this.chooseSubnet(options.ipv6Pool, options.previousIpv6Subnet, taken.ipv6);
     return { ipv4, ipv6 };
   }
@@ -103,14 +98,14 @@ export class EtcdLeaseClaim {
     if (subnet === undefined) {
       throw new OutOfSubnetsError(
         `out of subnets: every /${pool.subnetLen} from ${pool.subnetMin.toString()} to ${pool.subnetMax.toString()} ` +
-          `in ${pool.network.toString()} is leased or reserved (${taken.length} keys); widen Network or remove stale leases`,
+          `in ${pool.network.toString()} is leased or reserved (${taken.length} keys); widen ${pool.network.family === 'ipv6' ? 'IPv6Network' : 'Network'} or remove stale leases`,
       );
     }
     return subnet;
   }
 
   /** Creates a new lease; undefined when another node created the key first. */
-  private async create(subnets: ClaimedSubnets, options: AcquireOptions): Promise<OwnLease | undefined> {
+  private async create(subnets: LeaseKeySubnets, options: AcquireOptions): Promise<OwnLease | undefined> {
     const { store, prefix, log, ttlSeconds } = this.opts;
     const key = leaseKey(prefix, subnets);
     const value = encodeLeaseValue(options.attrs);
@@ -120,12 +115,12 @@ export class EtcdLeaseClaim {
       await store.revoke(grant.id).catch(() => undefined);
       return undefined;
     }
-    log.info('leased subnet', { ...describe(subnets), publicIp: options.attrs.publicIp.toString() });
+    log.info('leased subnet', { ...describe(subnets), ...publicIps(options.attrs) });
     return this.ownLease({ key, value }, subnets, grant, result.revision, options);
   }
 
   /** Writes our current attributes into our existing key (a lease keeps a TTL, a reservation stays one). */
-  private async rewrite(record: EtcdRecord, subnets: ClaimedSubnets, options: AcquireOptions): Promise<OwnLease | undefined> {
+  private async rewrite(record: EtcdRecord, subnets: LeaseKeySubnets, options: AcquireOptions): Promise<OwnLease | undefined> {
     const { store, log, ttlSeconds } = this.opts;
     const value = encodeLeaseValue(options.attrs, record.value);
     const reservation = record.leaseId === '0';
@@ -137,14 +132,14 @@ export class EtcdLeaseClaim {
     }
     log.info(reservation ? 'using the subnet reserved for our public IP' : 'reusing our earlier subnet', {
       ...describe(subnets),
-      publicIp: options.attrs.publicIp.toString(),
+      ...publicIps(options.attrs),
     });
     return this.ownLease({ key: record.key, value }, subnets, grant, result.revision, options);
   }
 
   private ownLease(
     { key, value }: { key: string; value: string },
-    subnets: ClaimedSubnets,
+    subnets: LeaseKeySubnets,
     grant: { id: string; ttlSeconds: number } | undefined,
     modRevision: string,
     options: AcquireOptions,
@@ -164,21 +159,30 @@ export class EtcdLeaseClaim {
 
   private carriesIp(record: EtcdRecord, attrs: LeaseAttrs): boolean {
     try {
-      return parseLeaseRecord(this.opts.prefix, record).publicIp.equals(attrs.publicIp);
+      return publishedBy(parseLeaseRecord(this.opts.prefix, record), attrs);
     } catch {
       return false;
     }
   }
 }
 
-/** The key's subnets when each half fits its pool, and it has an IPv6 half exactly when we want one (flannel's isSubnetConfigCompat/isIPv6SubnetConfigCompat). */
-function fitsPools(options: AcquireOptions, { ipv4, ipv6 }: LeaseKeySubnets): ClaimedSubnets | undefined {
-  if (ipv4 === undefined || !fitsPool(options.pool, ipv4)) return undefined;
-  const ipv6Fits = options.ipv6Pool === undefined ? ipv6 === undefined : ipv6 !== undefined && fitsPool(options.ipv6Pool, ipv6);
-  return ipv6Fits ? { ipv4, ipv6 } : undefined;
+/**
+ * Whether the key has a half exactly for each pool we have, each fitting its pool (flannel's
+ * isSubnetConfigCompat/isIPv6SubnetConfigCompat, with IPv4 as optional as IPv6).
+ */
+function fitsPools(options: AcquireOptions, { ipv4, ipv6 }: LeaseKeySubnets): boolean {
+  const fits = (pool: SubnetPool | undefined, half: IpPrefix | undefined): boolean =>
+    pool === undefined ? half === undefined : half !== undefined && fitsPool(pool, half);
+  return fits(options.pool, ipv4) && fits(options.ipv6Pool, ipv6);
 }
 
-/** Log fields: the IPv6 subnet only on a dual-stack lease (IPv4 lines stay as they were). */
-function describe({ ipv4, ipv6 }: ClaimedSubnets): { subnet: string; ipv6Subnet?: string } {
-  return ipv6 === undefined ? { subnet: ipv4.toString() } : { subnet: ipv4.toString(), ipv6Subnet: ipv6.toString() };
+/** Log fields: `subnet` names the lease (its IPv4 half, else its IPv6 half); `ipv6Subnet` is added on a dual-stack lease. */
+function describe(subnets: LeaseKeySubnets): { subnet: string; ipv6Subnet?: string } {
+  const subnet = leaseSubnet({ subnet: subnets.ipv4, ipv6Subnet: subnets.ipv6 }).toString();
+  return subnets.ipv4 && subnets.ipv6 ? { subnet, ipv6Subnet: subnets.ipv6.toString() } : { subnet };
+}
+
+/** Log fields: the public addresses we publish. */
+function publicIps(attrs: LeaseAttrs): { publicIp?: string; publicIpv6?: string } {
+  return { ...(attrs.publicIp && { publicIp: attrs.publicIp.toString() }), ...(attrs.publicIpv6 && { publicIpv6: attrs.publicIpv6.toString() }) };
 }

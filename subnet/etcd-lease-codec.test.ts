@@ -8,7 +8,6 @@ import {
   parseLeaseKey,
   parseLeaseRecord,
   parseLeaseValue,
-  parseSubnetKey,
   subnetsDir,
 } from './etcd-lease-codec.js';
 import { ip, net } from '../test/addresses.js';
@@ -35,8 +34,8 @@ describe('keys', () => {
   });
 
   it('parses subnet keys, including the IPv4 half of a dual-stack key', () => {
-    expect(parseSubnetKey(P, `${P}/subnets/10.1.15.0-24`).toString()).toBe('10.1.15.0/24');
-    expect(parseSubnetKey(P, `${P}/subnets/10.1.15.0-24&fd00:12:13::-56`).toString()).toBe('10.1.15.0/24');
+    expect(parseLeaseKey(P, `${P}/subnets/10.1.15.0-24`).ipv4?.toString()).toBe('10.1.15.0/24');
+    expect(parseLeaseKey(P, `${P}/subnets/10.1.15.0-24&fd00:12:13::-56`).ipv4?.toString()).toBe('10.1.15.0/24');
   });
 
   it.each([
@@ -53,7 +52,7 @@ describe('keys', () => {
     [`${P}/subnets/ 10.1.15.0-24`],
     [`${P}/subnets/10.1.15.0-24/extra`],
   ])('refuses the key %s with a RemoteDataError', (key) => {
-    expect(() => parseSubnetKey(P, key)).toThrow(RemoteDataError);
+    expect(() => parseLeaseKey(P, key)).toThrow(RemoteDataError);
   });
 });
 
@@ -144,15 +143,15 @@ describe('values', () => {
 describe('records', () => {
   it('turns a record into a Lease; no etcd lease means a reservation', () => {
     const expiresAt = new Date(1_000_000);
-    const leased = parseLeaseRecord(P, { key: `${P}/subnets/10.244.3.0-24`, value: FLANNEL_VXLAN, leaseId: '7587' }, net('10.244.0.0/16'), expiresAt);
-    expect(leased.subnet.toString()).toBe('10.244.3.0/24');
+    const leased = parseLeaseRecord(P, { key: `${P}/subnets/10.244.3.0-24`, value: FLANNEL_VXLAN, leaseId: '7587' }, { ipv4: net('10.244.0.0/16') }, expiresAt);
+    expect(leased.subnet?.toString()).toBe('10.244.3.0/24');
     expect(leased.expiresAt).toBe(expiresAt);
     const reserved = parseLeaseRecord(P, { key: `${P}/subnets/10.244.3.0-24`, value: FLANNEL_VXLAN, leaseId: '0' }, undefined, expiresAt);
     expect(reserved.expiresAt).toBeUndefined();
   });
 
   it('refuses a subnet outside the network', () => {
-    expect(() => parseLeaseRecord(P, { key: `${P}/subnets/10.9.3.0-24`, value: FLANNEL_VXLAN, leaseId: '1' }, net('10.244.0.0/16'))).toThrow(
+    expect(() => parseLeaseRecord(P, { key: `${P}/subnets/10.9.3.0-24`, value: FLANNEL_VXLAN, leaseId: '1' }, { ipv4: net('10.244.0.0/16') })).toThrow(
       /outside the network 10.244.0.0\/16/,
     );
   });
@@ -166,7 +165,6 @@ describe('dual-stack and IPv6-only keys', () => {
     const subnets = parseLeaseKey(P, key);
     expect([subnets.ipv4?.toString(), subnets.ipv6?.toString()]).toEqual(['10.12.13.0/24', 'fd00:12:13::/56']);
     expect(leaseKey(P, subnets)).toBe(key);
-    expect(parseSubnetKey(P, key).toString()).toBe('10.12.13.0/24');
   });
 
   it('writes and reads IPv6-only keys with flannel\'s empty IPv4 half', () => {
@@ -175,7 +173,6 @@ describe('dual-stack and IPv6-only keys', () => {
     const subnets = parseLeaseKey(P, key);
     expect(subnets.ipv4).toBeUndefined();
     expect(subnets.ipv6?.toString()).toBe('fd00:12:13::/56');
-    expect(() => parseSubnetKey(P, key)).toThrow(/IPv6-only lease/);
   });
 
   it('writes IPv4-only keys as before, and the IPv6 half in its canonical form', () => {
@@ -203,7 +200,7 @@ describe('dual-stack and IPv6-only values', () => {
       backendData: { vni: 1, vtepMac: 'c6:d2:32:6f:8f:44' }, backendV6Data: { vni: 1, vtepMac: '8e:1b:2c:3d:4e:5f' },
     }],
     ['IPv6-only vxlan', FLANNEL_V6_VXLAN, {
-      publicIp: ip('0.0.0.0'), publicIpv6: ip6('2001:db8::3'), backendType: 'vxlan', backendV6Data: { vni: 1, vtepMac: '8e:1b:2c:3d:4e:5f' },
+      publicIpv6: ip6('2001:db8::3'), backendType: 'vxlan', backendV6Data: { vni: 1, vtepMac: '8e:1b:2c:3d:4e:5f' },
     }],
     ['dual-stack host-gw', FLANNEL_DUAL_HOSTGW, { publicIp: ip('192.0.2.7'), publicIpv6: ip6('2001:db8::7'), backendType: 'host-gw' }],
   ])('reads flannel\'s %s value and writes it back byte for byte', (_name, value, attrs) => {
@@ -243,8 +240,8 @@ describe('dual-stack records', () => {
   const DUAL_KEY = `${P}/subnets/10.244.3.0-24&fd00:10:244:3::-64`;
 
   it('turns a dual-stack record into a Lease with both halves', () => {
-    const lease = parseLeaseRecord(P, { key: DUAL_KEY, value: FLANNEL_DUAL_VXLAN, leaseId: '7' }, net('10.244.0.0/16'));
-    expect(lease.subnet.toString()).toBe('10.244.3.0/24');
+    const lease = parseLeaseRecord(P, { key: DUAL_KEY, value: FLANNEL_DUAL_VXLAN, leaseId: '7' }, { ipv4: net('10.244.0.0/16') });
+    expect(lease.subnet?.toString()).toBe('10.244.3.0/24');
     expect(lease.ipv6Subnet?.toString()).toBe('fd00:10:244:3::/64');
     expect(lease.publicIpv6?.toString()).toBe('2001:db8::3');
     expect(lease.backendV6Data).toEqual({ vni: 1, vtepMac: '8e:1b:2c:3d:4e:5f' });
@@ -254,14 +251,34 @@ describe('dual-stack records', () => {
   });
 
   it.each([
-    ['an IPv6-only key', `${P}/subnets/0.0.0.0-0&fd00:10:244:3::-64`, FLANNEL_V6_VXLAN, /IPv6-only lease/],
+    ['an IPv6-only key with an IPv4 value', `${P}/subnets/0.0.0.0-0&fd00:10:244:3::-64`, FLANNEL_VXLAN, /IPv6-only lease has no PublicIPv6/],
+    ['an IPv6-only vxlan key without BackendV6Data', `${P}/subnets/0.0.0.0-0&fd00:10:244:3::-64`, FLANNEL_V6_VXLAN.replace(/,"BackendV6Data":.*}$/, '}'), /IPv6-only vxlan lease has no BackendV6Data|no BackendData object \(nor BackendV6Data\)/],
+    ['an IPv4 half without an IPv4 address', DUAL_KEY, FLANNEL_DUAL_HOSTGW.replace('192.0.2.7', '0.0.0.0'), /lease has an IPv4 subnet but PublicIP 0.0.0.0/],
+    ['an IPv6 half outside IPv6Network', `${P}/subnets/0.0.0.0-0&fd00:10:245:3::-64`, FLANNEL_V6_VXLAN, /subnet fd00:10:245:3::\/64 is outside the network fd00:10:244::\/48/],
     ['a malformed IPv6 half', `${P}/subnets/10.244.3.0-24&fd00:10:244:3::1-64`, FLANNEL_DUAL_VXLAN, /malformed IPv6 part/],
     ['no PublicIPv6 on a dual-stack key', DUAL_KEY, FLANNEL_VXLAN, /dual-stack lease has no PublicIPv6/],
     ['no BackendV6Data on a dual-stack vxlan key', DUAL_KEY, FLANNEL_DUAL_VXLAN.replace(/,"BackendV6Data":.*}$/, '}'), /no BackendV6Data object/],
     ['no BackendData on an IPv4 half', `${P}/subnets/10.244.3.0-24`, FLANNEL_V6_VXLAN, /no BackendData object for its IPv4 subnet/],
   ])('refuses %s as a whole', (_name, key, value, message) => {
-    expect(() => parseLeaseRecord(P, { key, value, leaseId: '7' })).toThrow(RemoteDataError);
-    expect(() => parseLeaseRecord(P, { key, value, leaseId: '7' })).toThrow(message);
+    const networks = { ipv4: net('10.0.0.0/8'), ipv6: net('fd00:10:244::/48') };
+    expect(() => parseLeaseRecord(P, { key, value, leaseId: '7' }, networks)).toThrow(RemoteDataError);
+    expect(() => parseLeaseRecord(P, { key, value, leaseId: '7' }, networks)).toThrow(message);
+  });
+
+  it("turns flannel's IPv6-only record into a Lease with only an IPv6 half (no IPv4 subnet, no IPv4 address)", () => {
+    const key = `${P}/subnets/0.0.0.0-0&fd00:10:244:3::-64`;
+    const lease = parseLeaseRecord(P, { key, value: FLANNEL_V6_VXLAN, leaseId: '7' }, { ipv4: net('10.244.0.0/16'), ipv6: net('fd00:10:244::/48') });
+    expect(lease).toEqual({
+      subnet: undefined, ipv6Subnet: prefix('fd00:10:244:3::/64'), publicIpv6: ip6('2001:db8::3'), backendType: 'vxlan',
+      backendV6Data: { vni: 1, vtepMac: '8e:1b:2c:3d:4e:5f' }, expiresAt: undefined,
+    });
+    expect(lease.publicIp).toBeUndefined();
+    // host-gw as flannel's hostgw.go writes it without IPv4: PublicIP "0.0.0.0", no backend data.
+    const hostGw = parseLeaseRecord(P, { key, value: '{"PublicIP":"0.0.0.0","PublicIPv6":"2001:db8::7","BackendType":"host-gw"}', leaseId: '7' });
+    expect([hostGw.subnet, hostGw.publicIp, hostGw.ipv6Subnet?.toString(), hostGw.publicIpv6?.toString()]).toEqual([undefined, undefined, 'fd00:10:244:3::/64', '2001:db8::7']);
+    // An IPv6-only reservation needs no attributes beyond PublicIP.
+    const reserved = parseLeaseRecord(P, { key, value: '{"PublicIP":"0.0.0.0","PublicIPv6":null}', leaseId: '0' });
+    expect([reserved.backendType, reserved.ipv6Subnet?.toString(), reserved.expiresAt]).toEqual(['', 'fd00:10:244:3::/64', undefined]);
   });
 });
 
@@ -279,13 +296,9 @@ function prng(seed: number): () => number {
 
 describe('fuzz: the parsers return a Lease or throw RemoteDataError, nothing else', () => {
   const ALPHABET = '0123456789abcdefABCDEF.:-/&{}[]",\\ ntrufalse\u0000\u00e9\ud83d';
-  const SEEDS = [
-    `${P}/subnets/10.244.1.0-24`,
-    `${P}/subnets/10.244.1.0-24&fd00::-64`,
-    FLANNEL_VXLAN,
-    '{"PublicIP":"192.0.2.7","PublicIPv6":null,"BackendType":"host-gw"}',
-    FLANNEL_DUAL_VXLAN,
-  ];
+  const KEYS = [`${P}/subnets/10.244.1.0-24`, `${P}/subnets/10.244.1.0-24&fd00::-64`, `${P}/subnets/0.0.0.0-0&fd00::-64`];
+  const VALUES = [FLANNEL_VXLAN, '{"PublicIP":"192.0.2.7","PublicIPv6":null,"BackendType":"host-gw"}', FLANNEL_DUAL_VXLAN, FLANNEL_V6_VXLAN];
+  const pick = (list: readonly string[], rand: () => number): string => list[Math.floor(rand() * list.length)] ?? '';
   const JSON_PIECES = ['null', 'true', '1e400', '-0', '"x"', '[]', '{}', '{"VNI":1}', '"02:00:00:00:00:01"', '9007199254740993', '"__proto__"'];
 
   function mutate(text: string, rand: () => number): string {
@@ -315,20 +328,25 @@ describe('fuzz: the parsers return a Lease or throw RemoteDataError, nothing els
     return obj;
   }
 
-  function check(key: string, value: string): 'lease' | 'dualLease' | 'refused' {
+  function check(key: string, value: string): 'lease' | 'dualLease' | 'ipv6Lease' | 'refused' {
     try {
-      const lease = parseLeaseRecord(P, { key, value, leaseId: '1' }, net('10.0.0.0/8'));
-      // A returned Lease is well-formed.
-      expect(lease.publicIp.family).toBe('ipv4');
-      expect(net('10.0.0.0/8').containsPrefix(lease.subnet)).toBe(true);
+      const lease = parseLeaseRecord(P, { key, value, leaseId: '1' }, { ipv4: net('10.0.0.0/8'), ipv6: net('fd00::/8') });
+      // A returned Lease is well-formed: a half of at least one family, each inside its network.
+      expect(lease.subnet ?? lease.ipv6Subnet).toBeDefined();
+      if (lease.subnet) expect(net('10.0.0.0/8').containsPrefix(lease.subnet)).toBe(true);
+      if (lease.ipv6Subnet) expect(net('fd00::/8').containsPrefix(lease.ipv6Subnet)).toBe(true);
+      expect(lease.publicIp?.family ?? 'ipv4').toBe('ipv4');
+      // A node's IPv4 half carries its IPv4 address ("0.0.0.0" is none).
+      if (lease.subnet && lease.backendType !== '') expect(lease.publicIp?.isUnspecified()).toBe(false);
       // No BackendType is read as flannel reads it (''), and then carries no backend data.
       if (lease.backendType === '') expect(lease.backendData).toBeUndefined();
-      if (lease.backendType === 'vxlan') expect(lease.backendData?.vtepMac).toMatch(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/);
-      // A node's dual-stack lease carries its IPv6 attributes; an IPv6 half is an IPv6 prefix.
+      if (lease.subnet && lease.backendType === 'vxlan') expect(lease.backendData?.vtepMac).toMatch(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/);
+      // A node's dual-stack or IPv6-only lease carries its IPv6 attributes; an IPv6 half is an IPv6 prefix.
       if (lease.ipv6Subnet !== undefined && lease.backendType !== '') expect(lease.publicIpv6?.family).toBe('ipv6');
       if (lease.ipv6Subnet !== undefined && lease.backendType === 'vxlan') expect(lease.backendV6Data?.vtepMac).toMatch(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/);
       expect(lease.ipv6Subnet?.family ?? 'ipv6').toBe('ipv6');
-      return lease.ipv6Subnet === undefined ? 'lease' : 'dualLease';
+      if (lease.ipv6Subnet === undefined) return 'lease';
+      return lease.subnet === undefined ? 'ipv6Lease' : 'dualLease';
     } catch (err) {
       if (!(err instanceof RemoteDataError)) throw new Error(`non-RemoteDataError for key ${JSON.stringify(key)} value ${JSON.stringify(value)}: ${String(err)}`);
       return 'refused';
@@ -337,19 +355,20 @@ describe('fuzz: the parsers return a Lease or throw RemoteDataError, nothing els
 
   it('survives 6000 mutated keys and values and 2000 random JSON objects', () => {
     const rand = prng(20261122);
-    const outcomes = { lease: 0, dualLease: 0, refused: 0 };
+    const outcomes = { lease: 0, dualLease: 0, ipv6Lease: 0, refused: 0 };
     const started = Date.now();
     for (let i = 0; i < 6000; i++) {
-      const key = rand() < 0.5 ? mutate(SEEDS[rand() < 0.5 ? 0 : 1] ?? '', rand) : (SEEDS[rand() < 0.5 ? 0 : 1] ?? '');
-      const value = rand() < 0.8 ? mutate(SEEDS[2 + Math.floor(rand() * 3)] ?? '', rand) : (SEEDS[2 + Math.floor(rand() * 3)] ?? '');
+      const key = rand() < 0.5 ? mutate(pick(KEYS, rand), rand) : pick(KEYS, rand);
+      const value = rand() < 0.8 ? mutate(pick(VALUES, rand), rand) : pick(VALUES, rand);
       outcomes[check(key, value)]++;
     }
     for (let i = 0; i < 2000; i++) {
-      outcomes[check(SEEDS[i % 2] ?? '', JSON.stringify(randomValue(rand)))]++;
+      outcomes[check(KEYS[i % KEYS.length] ?? '', JSON.stringify(randomValue(rand)))]++;
     }
-    // Both outcomes happen (the mutations are neither all harmless nor all fatal), within a time bound.
+    // Every outcome happens (the mutations are neither all harmless nor all fatal), within a time bound.
     expect(outcomes.lease).toBeGreaterThan(100);
     expect(outcomes.dualLease).toBeGreaterThan(20);
+    expect(outcomes.ipv6Lease).toBeGreaterThan(20);
     expect(outcomes.refused).toBeGreaterThan(1000);
     expect(Date.now() - started).toBeLessThan(10_000);
   });

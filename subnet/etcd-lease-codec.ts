@@ -3,6 +3,7 @@
 //   key   <prefix>/subnets/10.1.15.0-24                  IPv4
 //         <prefix>/subnets/10.1.15.0-24&fd00:12:13::-56  dual stack
 //         <prefix>/subnets/0.0.0.0-0&fd00:12:13::-56     IPv6 only (flannel's key for an empty IPv4 half)
+//   value of an IPv6-only lease: "PublicIP":"0.0.0.0" (flannel's zero ip.IP4), read back as no IPv4 address
 //   value {"PublicIP":"192.168.64.3","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"c6:d2:32:6f:8f:44"}}
 //         with IPv6: "PublicIPv6":"2001:db8::3" and "BackendV6Data":{"VNI":1,"VtepMAC":"..."} after BackendData
 // Everything read back is someone else's data: it is parsed into typed values here, and anything
@@ -71,17 +72,6 @@ function parseKeyHalf(text: string, pattern: RegExp, family: 'ipv4' | 'ipv6'): I
   return match ? IpPrefix.parse(`${match[1] ?? ''}/${match[2] ?? ''}`, { family }) : undefined;
 }
 
-/** The IPv4 subnet a lease key names (a dual-stack key's IPv4 half). An IPv6-only key has none. */
-export function parseSubnetKey(prefix: string, key: string): IpPrefix {
-  return ipv4Half(key, parseLeaseKey(prefix, key));
-}
-
-/** The datapath is IPv4-only for now: an IPv6-only lease is skipped, with this reason. */
-function ipv4Half(key: string, subnets: LeaseKeySubnets): IpPrefix {
-  if (subnets.ipv4 === undefined) throw new RemoteDataError(describeKey(key), 'IPv6-only lease; weft runs IPv4 networks only for now');
-  return subnets.ipv4;
-}
-
 /** Lease value fields holding backend data, in the order flannel writes them. */
 const DATA_FIELDS = [
   { name: 'BackendData', attr: 'backendData' },
@@ -97,7 +87,7 @@ const DATA_FIELDS = [
 export function encodeLeaseValue(attrs: LeaseAttrs, previous?: string): string {
   const kept = unknownFields(previous, attrs.backendType);
   const parts = [
-    `"PublicIP":${JSON.stringify(attrs.publicIp.toString())}`,
+    `"PublicIP":${JSON.stringify((attrs.publicIp ?? NO_PUBLIC_IP).toString())}`,
     `"PublicIPv6":${attrs.publicIpv6 === undefined ? 'null' : JSON.stringify(attrs.publicIpv6.toString())}`,
   ];
   if (attrs.backendType !== '') parts.push(`"BackendType":${JSON.stringify(attrs.backendType)}`);
@@ -120,6 +110,9 @@ interface KeptData {
   fields: string[];
   whole?: string | undefined;
 }
+
+/** What flannel writes as PublicIP for a node without IPv4 (the zero ip.IP4), and reads as "none". */
+const NO_PUBLIC_IP = '0.0.0.0';
 
 const KNOWN_FIELDS = new Set(['publicip', 'publicipv6', 'backendtype', 'backenddata', 'backendv6data']);
 const KNOWN_VXLAN_FIELDS = new Set(['vni', 'vtepmac']);
@@ -178,6 +171,7 @@ export function parseLeaseValue(source: string, text: string): LeaseAttrs {
   if (publicIp === undefined) {
     throw new RemoteDataError(source, `PublicIP ${show(publicIpText)} is not an IPv4 address`);
   }
+  const ipv4Address = publicIp.isUnspecified() ? undefined : publicIp; // IPv6 only: no IPv4 underlay
   const publicIpv6Value = fields.get('publicipv6') ?? null;
   const publicIpv6 = typeof publicIpv6Value === 'string' ? IpAddress.parse(publicIpv6Value, 'ipv6') : undefined;
   if (publicIpv6Value !== null && publicIpv6 === undefined) {
@@ -192,7 +186,8 @@ export function parseLeaseValue(source: string, text: string): LeaseAttrs {
   // {"PublicIP":"..."}): the subnet is taken, and no backend programs it as a peer.
   const backendType = (backendTypeValue ?? '').toLowerCase();
 
-  const attrs: LeaseAttrs = { publicIp, backendType };
+  const attrs: LeaseAttrs = { backendType };
+  if (ipv4Address !== undefined) attrs.publicIp = ipv4Address;
   if (publicIpv6 !== undefined) attrs.publicIpv6 = publicIpv6;
   // Other backends' data (host-gw has none) is not ours to interpret.
   if (backendType === 'vxlan') Object.assign(attrs, parseVxlanData(source, fields));
@@ -235,31 +230,44 @@ export interface StoredRecord {
   leaseId: string;
 }
 
+/** The networks of the families we run: a lease's half outside its family's network is refused. */
+export interface LeaseNetworks {
+  ipv4?: IpPrefix | undefined;
+  ipv6?: IpPrefix | undefined;
+}
+
 /**
- * Turns a stored record into a Lease. With `network`, a subnet outside it is refused too.
- * `expiresAt` comes from the etcd lease, which the value does not carry; a reservation has none.
- * A node's lease (one with a backend type) carries what each family of its key needs.
+ * Turns a stored record into a Lease (IPv4 only, dual stack or IPv6 only, as its key says). A half
+ * outside its family's network in `networks` is refused too. `expiresAt` comes from the etcd lease,
+ * which the value does not carry; a reservation has none. A node's lease (one with a backend type)
+ * carries what each family of its key needs.
  */
-export function parseLeaseRecord(prefix: string, record: StoredRecord, network?: IpPrefix, expiresAt?: Date): Lease {
-  const subnets = parseLeaseKey(prefix, record.key);
-  const subnet = ipv4Half(record.key, subnets);
-  const { ipv6 } = subnets;
+export function parseLeaseRecord(prefix: string, record: StoredRecord, networks: LeaseNetworks = {}, expiresAt?: Date): Lease {
+  const { ipv4, ipv6 } = parseLeaseKey(prefix, record.key);
   const source = describeKey(record.key);
-  if (network !== undefined && !network.containsPrefix(subnet)) {
-    throw new RemoteDataError(source, `subnet ${subnet.toString()} is outside the network ${network.toString()}`);
-  }
-  const attrs = parseLeaseValue(source, record.value);
-  if (attrs.backendType === 'vxlan' && attrs.backendData === undefined) {
-    throw new RemoteDataError(source, 'vxlan lease has no BackendData object for its IPv4 subnet');
-  }
-  if (ipv6 !== undefined && attrs.backendType !== '') {
-    if (attrs.publicIpv6 === undefined) throw new RemoteDataError(source, 'dual-stack lease has no PublicIPv6');
-    if (attrs.backendType === 'vxlan' && attrs.backendV6Data === undefined) {
-      throw new RemoteDataError(source, 'dual-stack vxlan lease has no BackendV6Data object');
+  for (const [half, network] of [[ipv4, networks.ipv4], [ipv6, networks.ipv6]] as const) {
+    if (half !== undefined && network !== undefined && !network.containsPrefix(half)) {
+      throw new RemoteDataError(source, `subnet ${half.toString()} is outside the network ${network.toString()}`);
     }
   }
+  const attrs = parseLeaseValue(source, record.value);
+  if (attrs.backendType !== '') checkHalves(source, attrs, ipv4 !== undefined, ipv6 !== undefined);
   const reservation = record.leaseId === '0' || record.leaseId === '';
-  return { ...attrs, subnet, ipv6Subnet: ipv6, expiresAt: reservation ? undefined : expiresAt };
+  return { ...attrs, subnet: ipv4, ipv6Subnet: ipv6, expiresAt: reservation ? undefined : expiresAt };
+}
+
+/** A node's lease carries, for each half of its key, the address (and vxlan data) peers program. */
+function checkHalves(source: string, attrs: LeaseAttrs, hasIpv4: boolean, hasIpv6: boolean): void {
+  const vxlan = attrs.backendType === 'vxlan';
+  if (hasIpv4) {
+    if (vxlan && attrs.backendData === undefined) throw new RemoteDataError(source, 'vxlan lease has no BackendData object for its IPv4 subnet');
+    if (attrs.publicIp === undefined) throw new RemoteDataError(source, `lease has an IPv4 subnet but PublicIP ${NO_PUBLIC_IP}`);
+  }
+  if (hasIpv6) {
+    const kind = hasIpv4 ? 'dual-stack' : 'IPv6-only';
+    if (attrs.publicIpv6 === undefined) throw new RemoteDataError(source, `${kind} lease has no PublicIPv6`);
+    if (vxlan && attrs.backendV6Data === undefined) throw new RemoteDataError(source, `${kind} vxlan lease has no BackendV6Data object`);
+  }
 }
 
 function describeKey(key: string): string {

@@ -6,7 +6,7 @@ import { EtcdLeaseManager } from './etcd-lease-manager.js';
 import { EtcdPeerTracker } from './etcd-peer-tracker.js';
 import type { EtcdListing, EtcdRecord, EtcdStore, EtcdWatch, EtcdWatchHandlers, EtcdWatchEvent, TxnResult } from './etcd-store.js';
 import { OutOfSubnetsError } from './errors.js';
-import type { Lease, LeaseAttrs, LeaseBatch, SubnetPool } from './lease.js';
+import { leaseKey, type Lease, type LeaseAttrs, type LeaseBatch, type SubnetPool } from './lease.js';
 import { ip, net } from '../test/addresses.js';
 
 const P = '/coreos.com/network';
@@ -166,7 +166,7 @@ describe('EtcdLeaseManager (fake store and clock)', () => {
   it('renews at expiry minus the margin with a new grant, and retries every minute while that fails', async () => {
     const { store, clock, manager, lines } = setup({ renewMarginMinutes: 60 });
     const lease = await manager.acquireLease({ pool: pool(), attrs: vxlan('192.0.2.1') }, signal());
-    expect(lease.subnet.toString()).toBe('10.244.1.0/24'); // random() = 0: the first free one
+    expect(lease.subnet?.toString()).toBe('10.244.1.0/24'); // random() = 0: the first free one
     expect(lease.expiresAt?.getTime()).toBe(clock.nowMs + 24 * HOUR);
     const key = `${P}/subnets/10.244.1.0-24`;
     expect(store.kvs.get(key)?.leaseId).toBe('100');
@@ -192,7 +192,7 @@ describe('EtcdLeaseManager (fake store and clock)', () => {
     const { store, manager } = setup();
     store.put(`${P}/subnets/10.244.9.0-24`, '{"PublicIP":"192.0.2.9","PublicIPv6":null,"Owner":"ops"}');
     const lease = await manager.acquireLease({ pool: pool(), attrs: vxlan('192.0.2.9', '02:00:00:00:00:aa') }, signal());
-    expect(lease.subnet.toString()).toBe('10.244.9.0/24');
+    expect(lease.subnet?.toString()).toBe('10.244.9.0/24');
     expect(store.kvs.get(`${P}/subnets/10.244.9.0-24`)?.value).toBe(
       '{"PublicIP":"192.0.2.9","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"02:00:00:00:00:aa"},"Owner":"ops"}',
     );
@@ -216,7 +216,7 @@ describe('EtcdLeaseManager (fake store and clock)', () => {
     const { store, clock, manager } = setup();
     store.put(`${P}/subnets/10.244.9.0-24`, encodeLeaseValue(vxlan('192.0.2.9', '02:00:00:00:00:09')));
     const lease = await manager.acquireLease({ pool: pool(), attrs: vxlan('192.0.2.9', '02:00:00:00:00:aa') }, signal());
-    expect(lease.subnet.toString()).toBe('10.244.9.0/24');
+    expect(lease.subnet?.toString()).toBe('10.244.9.0/24');
     expect(lease.expiresAt).toBeUndefined();
     expect(store.kvs.get(`${P}/subnets/10.244.9.0-24`)).toMatchObject({ leaseId: '0', value: encodeLeaseValue(vxlan('192.0.2.9', '02:00:00:00:00:aa')) });
     await flush();
@@ -229,7 +229,7 @@ describe('EtcdLeaseManager (fake store and clock)', () => {
     const { store, manager } = setup();
     store.put(`${P}/subnets/10.99.0.0-24`, encodeLeaseValue(vxlan('192.0.2.1')), '55');
     const lease = await manager.acquireLease({ pool: pool(), attrs: vxlan('192.0.2.1') }, signal());
-    expect(lease.subnet.toString()).toBe('10.244.1.0/24');
+    expect(lease.subnet?.toString()).toBe('10.244.1.0/24');
     await manager.close();
   });
 
@@ -240,16 +240,16 @@ describe('EtcdLeaseManager (fake store and clock)', () => {
     await expect(manager.acquireLease({ pool: pool(), ipv6Pool, attrs: vxlan('192.0.2.1') }, signal())).rejects.toThrow(/no IPv6 address/);
     store.put(`${P}/subnets/10.244.1.0-24`, encodeLeaseValue(vxlan('192.0.2.1')), '55'); // ours, IPv4 only
     const dual = await manager.acquireLease({ pool: pool(), ipv6Pool, attrs: dualAttrs }, signal());
-    expect([dual.subnet.toString(), dual.ipv6Subnet?.toString()]).toEqual(['10.244.2.0/24', 'fd00:12:13::/56']);
+    expect([dual.subnet?.toString(), dual.ipv6Subnet?.toString()]).toEqual(['10.244.2.0/24', 'fd00:12:13::/56']);
     expect(store.kvs.has(`${P}/subnets/10.244.2.0-24&fd00:12:13::-56`)).toBe(true);
     await manager.close();
 
     const again = setup();
     again.store.put(`${P}/subnets/10.244.2.0-24&fd00:12:13::-56`, encodeLeaseValue(dualAttrs), '56');
     const reused = await again.manager.acquireLease({ pool: pool(), ipv6Pool, attrs: dualAttrs }, signal());
-    expect([reused.subnet.toString(), reused.ipv6Subnet?.toString()]).toEqual(['10.244.2.0/24', 'fd00:12:13::/56']);
+    expect([reused.subnet?.toString(), reused.ipv6Subnet?.toString()]).toEqual(['10.244.2.0/24', 'fd00:12:13::/56']);
     const ipv4Only = await again.manager.acquireLease({ pool: pool(), attrs: vxlan('192.0.2.1') }, signal());
-    expect([ipv4Only.subnet.toString(), ipv4Only.ipv6Subnet]).toEqual(['10.244.1.0/24', undefined]);
+    expect([ipv4Only.subnet?.toString(), ipv4Only.ipv6Subnet]).toEqual(['10.244.1.0/24', undefined]);
     await again.manager.close();
   });
 
@@ -263,7 +263,7 @@ describe('EtcdLeaseManager (fake store and clock)', () => {
     const ac = new AbortController();
     const watching = manager.watchLeases({ onBatch: (b) => batches.push(b), onOwnLeaseChanged: () => undefined }, ac.signal);
     await flush();
-    expect(batches.map((b) => [b.kind, b.leases.map((l) => l.subnet.toString())])).toEqual([['snapshot', ['10.244.8.0/24']]]);
+    expect(batches.map((b) => [b.kind, b.leases.map((l) => l.subnet?.toString())])).toEqual([['snapshot', ['10.244.8.0/24']]]);
     ac.abort();
     await manager.close();
     await watching;
@@ -276,7 +276,7 @@ describe('EtcdLeaseManager (fake store and clock)', () => {
       if (raced++ < 2) store.put(key, encodeLeaseValue(vxlan(`192.0.2.${200 + raced}`)), '9');
     };
     const lease = await manager.acquireLease({ pool: pool(), attrs: vxlan('192.0.2.1') }, signal());
-    expect(lease.subnet.toString()).toBe('10.244.3.0/24');
+    expect(lease.subnet?.toString()).toBe('10.244.3.0/24');
     expect(lines.filter((l) => l.includes('lost a race')).length).toBe(2);
     expect(store.revoked).toEqual(['100', '101']);
     await manager.close();
@@ -321,7 +321,7 @@ describe('EtcdLeaseManager (fake store and clock)', () => {
     await flush();
     expect(lines.some((l) => l.includes('own lease changed or vanished in etcd before renewal, re-acquiring'))).toBe(true);
     expect(changes.length).toBe(1);
-    expect(changes[0]?.subnet.equals(own.subnet)).toBe(false);
+    expect(changes[0]?.subnet?.toString()).not.toBe(own.subnet?.toString());
     ac.abort();
     await watching;
     await manager.close();
@@ -346,7 +346,7 @@ describe('EtcdLeaseManager (fake store and clock)', () => {
     expect(storeErrors).toHaveLength(2); // what weft_lease_store_errors_total counts
     expect(batches).toHaveLength(1);
     expect(batches[0]?.kind).toBe('snapshot');
-    expect(batches[0]?.leases.map((l) => l.subnet.toString())).toEqual(['10.244.8.0/24']);
+    expect(batches[0]?.leases.map((l) => l.subnet?.toString())).toEqual(['10.244.8.0/24']);
     store.put(`${P}/subnets/10.244.9.0-24`, encodeLeaseValue(vxlan('192.0.2.9')), '3');
     await flush();
     expect(batches.map((b) => b.kind)).toEqual(['snapshot', 'added']);
@@ -390,10 +390,10 @@ describe('EtcdPeerTracker', () => {
     leaseId: '5',
     modRevision: '1',
   });
-  const subnets = (b: LeaseBatch | undefined): string[] => b?.leases.map((l) => l.subnet.toString()) ?? [];
+  const subnets = (b: LeaseBatch | undefined): string[] => b?.leases.map(leaseKey) ?? [];
 
   it('snapshots without our own lease, and coalesces events in order', () => {
-    const tracker = new EtcdPeerTracker({ prefix: P, log: logger, network: () => net('10.244.0.0/16'), isOwn: (key) => key.endsWith('10.244.1.0-24') });
+    const tracker = new EtcdPeerTracker({ prefix: P, log: logger, networks: () => ({ ipv4: net('10.244.0.0/16') }), isOwn: (key) => key.endsWith('10.244.1.0-24') });
     const snap = tracker.snapshot([rec('10.244.1.0-24', '192.0.2.1'), rec('10.244.2.0-24', '192.0.2.2')]);
     expect(snap.kind).toBe('snapshot');
     expect(subnets(snap)).toEqual(['10.244.2.0/24']);
@@ -417,11 +417,91 @@ describe('EtcdPeerTracker', () => {
 
   it('drops a peer whose record turns malformed, and warns once per change', () => {
     lines.length = 0;
-    const tracker = new EtcdPeerTracker({ prefix: P, log: logger, network: () => undefined, isOwn: () => false });
+    const tracker = new EtcdPeerTracker({ prefix: P, log: logger, networks: () => ({}), isOwn: () => false });
     tracker.snapshot([rec('10.244.2.0-24', '192.0.2.2')]);
     const broken = { ...rec('10.244.2.0-24', '192.0.2.2'), value: '{"PublicIP":"x"}' };
     expect(tracker.apply([{ type: 'put', record: broken }]).map((b) => [b.kind, subnets(b)])).toEqual([['removed', ['10.244.2.0/24']]]);
     expect(tracker.apply([{ type: 'put', record: broken }])).toEqual([]);
     expect(lines.filter((l) => l.startsWith('warn: skipping peer lease')).length).toBe(1);
+  });
+});
+
+// IPv6-only networks (EnableIPv4 false): flannel's key 0.0.0.0-0&<IPv6 subnet> and PublicIP
+// "0.0.0.0", the subnet from the IPv6 pool alone, our key known by our public IPv6 address.
+describe('IPv6-only leases (fake store and clock)', () => {
+  const ipv6Pool: SubnetPool = { network: net('fd00:10:244::/56'), subnetLen: 64, subnetMin: ip('fd00:10:244:1::'), subnetMax: ip('fd00:10:244:ff::') };
+  const v6 = (publicIpv6: string, mac: string): LeaseAttrs => ({ publicIpv6: ip(publicIpv6), backendType: 'vxlan', backendV6Data: { vni: 1, vtepMac: mac } });
+  const keyOf = (subnet: string): string => `${P}/subnets/0.0.0.0-0&${subnet}`;
+  const VALUE_1 = '{"PublicIP":"0.0.0.0","PublicIPv6":"2001:db8::1","BackendType":"vxlan","BackendV6Data":{"VNI":1,"VtepMAC":"02:00:00:00:06:01"}}';
+
+  it("writes flannel's IPv6-only key and value with a TTL, from the IPv6 pool alone", async () => {
+    const { store, manager, lines } = setup();
+    const lease = await manager.acquireLease({ ipv6Pool, attrs: v6('2001:db8::1', '02:00:00:00:06:01') }, signal());
+    expect([lease.subnet, lease.publicIp, lease.ipv6Subnet?.toString(), lease.publicIpv6?.toString()]).toEqual([
+      undefined, undefined, 'fd00:10:244:1::/64', '2001:db8::1',
+    ]);
+    expect([...store.kvs.keys()]).toEqual([keyOf('fd00:10:244:1::-64')]);
+    expect(store.kvs.get(keyOf('fd00:10:244:1::-64'))).toMatchObject({ value: VALUE_1, leaseId: '100' });
+    expect(lines).toContain('info: leased subnet');
+    await manager.close();
+  });
+
+  it('gives a second IPv6-only node its own subnet, and each node its own key back after a restart', async () => {
+    // flannel matches its key by PublicIP, "0.0.0.0" on every IPv6-only lease: its second node would take the first one's key.
+    const { store, manager } = setup();
+    store.put(keyOf('fd00:10:244:1::-64'), VALUE_1, '50');
+    const second = await manager.acquireLease({ ipv6Pool, attrs: v6('2001:db8::2', '02:00:00:00:06:02') }, signal());
+    expect(second.ipv6Subnet?.toString()).toBe('fd00:10:244:2::/64');
+    expect(store.kvs.get(keyOf('fd00:10:244:1::-64'))).toMatchObject({ value: VALUE_1, leaseId: '50' });
+    await manager.close();
+
+    const restarted = setup();
+    for (const record of store.kvs.values()) restarted.store.put(record.key, record.value, record.leaseId);
+    const first = await restarted.manager.acquireLease({ ipv6Pool, attrs: v6('2001:db8::1', '02:00:00:00:06:01') }, signal());
+    expect(first.ipv6Subnet?.toString()).toBe('fd00:10:244:1::/64');
+    expect(restarted.lines).toContain('info: reusing our earlier subnet');
+    expect(restarted.store.kvs.size).toBe(2);
+    await restarted.manager.close();
+  });
+
+  it('takes the previous IPv6 subnet of subnet.env when it is free and fits the pool, another one otherwise', async () => {
+    const { store, manager } = setup();
+    const previous = await manager.acquireLease({ ipv6Pool, attrs: v6('2001:db8::1', '02:00:00:00:06:01'), previousIpv6Subnet: net('fd00:10:244:7::/64') }, signal());
+    expect(previous.ipv6Subnet?.toString()).toBe('fd00:10:244:7::/64');
+    await manager.close();
+
+    const other = setup();
+    other.store.put(keyOf('fd00:10:244:7::-64'), VALUE_1, '50');
+    const taken = await other.manager.acquireLease({ ipv6Pool, attrs: v6('2001:db8::2', '02:00:00:00:06:02'), previousIpv6Subnet: net('fd00:10:244:7::/64') }, signal());
+    expect(taken.ipv6Subnet?.toString()).toBe('fd00:10:244:1::/64');
+    const outside = await other.manager.acquireLease({ ipv6Pool, attrs: v6('2001:db8::3', '02:00:00:00:06:03'), previousIpv6Subnet: net('fd00:99::/64') }, signal());
+    expect(outside.ipv6Subnet?.toString()).toBe('fd00:10:244:2::/64');
+    expect(other.lines.filter((l) => l.includes('is taken or outside the pool'))).toHaveLength(2);
+    expect(store.kvs.size).toBe(1);
+    await other.manager.close();
+  });
+
+  it('reports IPv6-only peers (not our own key, nor a key outside IPv6Network) and their deletion; refuses options it cannot write', async () => {
+    const { store, manager, lines } = setup();
+    store.put(keyOf('fd00:10:244:5::-64'), VALUE_1.replace('2001:db8::1', '2001:db8::5'), '5');
+    store.put(keyOf('fd00:99:0:5::-64'), VALUE_1.replace('2001:db8::1', '2001:db8::6'), '6');
+    const own = await manager.acquireLease({ ipv6Pool, attrs: v6('2001:db8::1', '02:00:00:00:06:01') }, signal());
+    const batches: LeaseBatch[] = [];
+    const ac = new AbortController();
+    const watching = manager.watchLeases({ onBatch: (b) => batches.push(b), onOwnLeaseChanged: () => undefined }, ac.signal);
+    await flush();
+    expect(batches.map((b) => [b.kind, b.leases.map(leaseKey)])).toEqual([['snapshot', ['fd00:10:244:5::/64']]]);
+    expect(lines.some((l) => l.includes('subnet fd00:99:0:5::/64 is outside the network fd00:10:244::/56'))).toBe(true);
+    store.put(keyOf('fd00:10:244:9::-64'), VALUE_1.replace('2001:db8::1', '2001:db8::9'), '9');
+    store.del(keyOf('fd00:10:244:5::-64'));
+    await flush();
+    expect(batches.slice(1).map((b) => [b.kind, b.leases.map(leaseKey)])).toEqual([['added', ['fd00:10:244:9::/64']], ['removed', ['fd00:10:244:5::/64']]]);
+    expect(batches.flatMap((b) => b.leases).some((l) => l.ipv6Subnet?.equals(own.ipv6Subnet ?? net('::/0')))).toBe(false);
+    ac.abort();
+    await watching;
+
+    await expect(manager.acquireLease({ attrs: v6('2001:db8::1', '02:00:00:00:06:01') }, signal())).rejects.toThrow(/EnableIPv4: no address family/);
+    await expect(manager.acquireLease({ pool: pool(), attrs: v6('2001:db8::1', '02:00:00:00:06:01') }, signal())).rejects.toThrow(/no IPv4 address to publish/);
+    await manager.close();
   });
 });

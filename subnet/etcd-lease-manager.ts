@@ -12,7 +12,7 @@ import { watchEtcdLeases } from './etcd-lease-watch.js';
 import { EtcdPeerTracker } from './etcd-peer-tracker.js';
 import { Etcd3Store, type EtcdStore } from './etcd-store.js';
 import { ConfigError, OutOfSubnetsError, TransientError } from './errors.js';
-import type { AcquireOptions, Lease, LeaseManager, LeaseWatcher } from './lease.js';
+import { leaseSubnet, publishedBy, type AcquireOptions, type Lease, type LeaseManager, type LeaseWatcher } from './lease.js';
 
 export const LEASE_TTL_SECONDS = 24 * 60 * 60;
 
@@ -124,7 +124,7 @@ export class EtcdLeaseManager implements LeaseManager {
     const tracker = new EtcdPeerTracker({
       prefix: this.prefix,
       log: this.log,
-      network: () => this.own?.pool.network,
+      networks: () => ({ ipv4: this.own?.pool?.network, ipv6: this.own?.ipv6Pool?.network }),
       isOwn: (key, lease) => this.isOwn(key, lease),
     });
     this.watchers.add(watcher);
@@ -160,7 +160,7 @@ export class EtcdLeaseManager implements LeaseManager {
     const own = this.own;
     if (own === undefined) return Promise.resolve(undefined);
     this.reacquiring ??= (async () => {
-      this.log.warn(reason, { subnet: own.lease.subnet.toString() });
+      this.log.warn(reason, { subnet: leaseSubnet(own.lease).toString() });
       try {
         const lease = await this.acquireLease(
           { pool: own.pool, ipv6Pool: own.ipv6Pool, attrs: own.attrs, previousSubnet: own.lease.subnet, previousIpv6Subnet: own.lease.ipv6Subnet },
@@ -186,7 +186,7 @@ export class EtcdLeaseManager implements LeaseManager {
 
   private isOwn(key: string, lease: Lease): boolean {
     const own = this.own;
-    return own !== undefined && (key === own.key || lease.publicIp.equals(own.attrs.publicIp));
+    return own !== undefined && (key === own.key || publishedBy(lease, own.attrs));
   }
 
   /** Records our lease and (re)starts its renewal; a reservation is never renewed. */

@@ -4,6 +4,7 @@ import type { Logger } from 'winston';
 import type { Sleep } from './backoff.js';
 import type { OwnLease } from './etcd-lease-claim.js';
 import type { EtcdStore } from './etcd-store.js';
+import { leaseSubnet } from './lease.js';
 
 export interface RenewalOptions {
   store: EtcdStore;
@@ -48,13 +49,13 @@ async function renewOnce(own: OwnLease, opts: RenewalOptions, signal: AbortSigna
       const expiresAt = new Date(opts.now() + grant.ttlSeconds * 1000);
       const renewed = { ...own, leaseId: grant.id, modRevision: result.revision, lease: { ...own.lease, expiresAt } };
       opts.onRenewed(renewed);
-      log.info('renewed subnet lease', { subnet: renewed.lease.subnet.toString(), expiresAt: expiresAt.toISOString() });
+      log.info('renewed subnet lease', { subnet: leaseSubnet(renewed.lease).toString(), expiresAt: expiresAt.toISOString() });
       return renewed;
     } catch (err) {
       if (signal.aborted) return undefined;
       opts.onStoreError(err as Error);
       log.warn(`renewing the subnet lease failed, retrying in ${opts.renewRetryMs} ms: ${(err as Error).message}`, {
-        subnet: own.lease.subnet.toString(),
+        subnet: leaseSubnet(own.lease).toString(),
       });
       await opts.sleep(opts.renewRetryMs, signal);
     }

@@ -7,7 +7,7 @@ import type { Backoff, Sleep } from './backoff.js';
 import { parseLeaseRecord, subnetsDir } from './etcd-lease-codec.js';
 import type { EtcdPeerTracker } from './etcd-peer-tracker.js';
 import type { EtcdRecord, EtcdStore, EtcdWatchResponse } from './etcd-store.js';
-import type { LeaseBatch, LeaseWatcher } from './lease.js';
+import { leaseSubnet, publishedBy, type LeaseBatch, type LeaseWatcher } from './lease.js';
 import type { OwnLease } from './etcd-lease-claim.js';
 
 export interface LeaseWatchOptions {
@@ -157,20 +157,23 @@ function ownKeyLost(
   let lost: string | undefined;
   for (const { type, record } of events) {
     if (record.key !== own.key) continue;
+    const subnet = leaseSubnet(own.lease).toString();
     if (type === 'delete') {
-      lost = `own lease deleted, re-acquiring (subnet ${own.lease.subnet.toString()})`;
+      lost = `own lease deleted, re-acquiring (subnet ${subnet})`;
       continue;
     }
-    let publicIp: string;
+    let publisher: string;
     try {
-      publicIp = parseLeaseRecord(prefix, record).publicIp.toString();
+      const lease = parseLeaseRecord(prefix, record);
+      if (publishedBy(lease, own.attrs)) {
+        lost = undefined;
+        continue;
+      }
+      publisher = (lease.publicIp ?? lease.publicIpv6 ?? 'no public IP').toString();
     } catch {
-      publicIp = 'unreadable data';
+      publisher = 'unreadable data';
     }
-    lost =
-      publicIp === own.attrs.publicIp.toString()
-        ? undefined
-        : `own lease overwritten with ${publicIp}, re-acquiring (subnet ${own.lease.subnet.toString()})`;
+    lost = `own lease overwritten with ${publisher}, re-acquiring (subnet ${subnet})`;
   }
   return lost;
 }

@@ -3,17 +3,16 @@
 // and skipped, our own lease is left out, and events that arrived together become as few batches as
 // their order allows (added, removed, added ... never reordered).
 import type { Logger } from 'winston';
-import { parseLeaseRecord } from './etcd-lease-codec.js';
+import { parseLeaseRecord, type LeaseNetworks } from './etcd-lease-codec.js';
 import type { EtcdRecord, EtcdWatchEvent } from './etcd-store.js';
 import { RemoteDataError } from './errors.js';
 import { sameDatapath, type Lease, type LeaseBatch } from './lease.js';
-import type { IpPrefix } from './ip-prefix.js';
 
 export interface PeerTrackerOptions {
   prefix: string;
   log: Logger;
-  /** Leases outside the network are refused (undefined until a lease was acquired). */
-  network: () => IpPrefix | undefined;
+  /** A lease's half outside its family's network is refused (none known until a lease was acquired). */
+  networks: () => LeaseNetworks;
   /** Our own lease: never reported as a peer. */
   isOwn: (key: string, lease: Lease) => boolean;
 }
@@ -78,7 +77,7 @@ export class EtcdPeerTracker {
   private leaseOf(record: EtcdRecord): Lease | undefined {
     let lease: Lease;
     try {
-      lease = parseLeaseRecord(this.opts.prefix, record, this.opts.network());
+      lease = parseLeaseRecord(this.opts.prefix, record, this.opts.networks());
     } catch (err) {
       if (!(err instanceof RemoteDataError)) throw err;
       if (this.warned.get(record.key) !== err.message) {

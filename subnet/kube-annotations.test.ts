@@ -72,8 +72,8 @@ describe('formats we write', () => {
 describe('nodeToLease', () => {
   it('reads a vxlan peer (MAC lower-cased)', () => {
     const lease = nodeToLease(keys, node(vxlanPeer, '10.244.3.0/24'));
-    expect(lease.subnet.toString()).toBe('10.244.3.0/24');
-    expect(lease.publicIp.toString()).toBe('192.0.2.11');
+    expect(lease.subnet?.toString()).toBe('10.244.3.0/24');
+    expect(lease.publicIp?.toString()).toBe('192.0.2.11');
     expect(lease.backendType).toBe('vxlan');
     expect(lease.backendData).toEqual({ vni: 1, vtepMac: '12:c6:0a:0b:0c:0d' });
   });
@@ -161,5 +161,52 @@ describe('read-only annotations of our own node', () => {
 
   it('parses backend-data with upper-case MACs into lower case', () => {
     expect(parseVxlanBackendData('{"VNI":4096,"VtepMAC":"AA:BB:CC:DD:EE:FF"}', 'x')).toEqual({ vni: 4096, vtepMac: 'aa:bb:cc:dd:ee:ff' });
+  });
+});
+
+// IPv6 only, as flannel's kube.go AcquireLease writes it: a vxlan node without IPv4 has no
+// BackendData ("null" is not written) and so no public-ip; host-gw writes its IPv4 pair anyway,
+// with the zero ip.IP4 ("0.0.0.0") and null data.
+describe('IPv6-only nodes', () => {
+  const v6Vxlan = {
+    [`${P}/backend-type`]: 'vxlan',
+    [`${P}/backend-v6-data`]: '{"VNI":1,"VtepMAC":"12:c6:0a:0b:06:0e"}',
+    [`${P}/public-ipv6`]: '2001:db8::12',
+    [`${P}/kube-subnet-manager`]: 'true',
+  };
+
+  it('publish the IPv6 annotations only (vxlan), or with the IPv4 pair as 0.0.0.0 and null (host-gw)', () => {
+    const publicIpv6 = ip('2001:db8::12');
+    expect(leaseAnnotations(keys, { publicIpv6, backendType: 'vxlan', backendV6Data: { vni: 1, vtepMac: '12:c6:0a:0b:06:0e' } }, undefined, publicIpv6)).toEqual(v6Vxlan);
+    expect(leaseAnnotations(keys, { publicIpv6, backendType: 'host-gw' }, undefined, publicIpv6)).toEqual({
+      [`${P}/backend-type`]: 'host-gw',
+      [`${P}/backend-data`]: 'null',
+      [`${P}/public-ip`]: '0.0.0.0',
+      [`${P}/backend-v6-data`]: 'null',
+      [`${P}/public-ipv6`]: '2001:db8::12',
+      [`${P}/kube-subnet-manager`]: 'true',
+    });
+  });
+
+  it('are peers with only an IPv6 half: spec.podCIDR IPv6, or an IPv6-only node of a dual-stack cluster', () => {
+    for (const n of [node(v6Vxlan, 'fd00:1:0:7::/64', ['fd00:1:0:7::/64']), node(v6Vxlan, '10.244.7.0/24', ['10.244.7.0/24', 'fd00:1:0:7::/64'])]) {
+      const lease = nodeToLease(keys, n);
+      expect([lease.subnet, lease.publicIp, lease.backendData]).toEqual([undefined, undefined, undefined]);
+      expect([lease.ipv6Subnet?.toString(), lease.publicIpv6?.toString(), lease.backendV6Data?.vtepMac]).toEqual(['fd00:1:0:7::/64', '2001:db8::12', '12:c6:0a:0b:06:0e']);
+    }
+    const hostGw = nodeToLease(keys, node({
+      [`${P}/backend-type`]: 'host-gw', [`${P}/backend-data`]: 'null', [`${P}/public-ip`]: '0.0.0.0',
+      [`${P}/backend-v6-data`]: 'null', [`${P}/public-ipv6`]: '2001:db8::13', [`${P}/kube-subnet-manager`]: 'true',
+    }, 'fd00:1:0:8::/64'));
+    expect([hostGw.subnet, hostGw.publicIp, hostGw.ipv6Subnet?.toString(), hostGw.publicIpv6?.toString()]).toEqual([undefined, undefined, 'fd00:1:0:8::/64', '2001:db8::13']);
+  });
+
+  it('are refused when no half is left: no public-ipv6, no backend-v6-data, or public-ip 0.0.0.0 on an IPv4 pod CIDR', () => {
+    const withoutV6Ip = Object.fromEntries(Object.entries(v6Vxlan).filter(([k]) => k !== `${P}/public-ipv6`));
+    expect(() => nodeToLease(keys, node(withoutV6Ip, 'fd00:1:0:7::/64'))).toThrow(`node n1: annotation ${P}/public-ipv6 is missing`);
+    const withoutV6Data = Object.fromEntries(Object.entries(v6Vxlan).filter(([k]) => k !== `${P}/backend-v6-data`));
+    expect(() => nodeToLease(keys, node(withoutV6Data, 'fd00:1:0:7::/64'))).toThrow(`annotation ${P}/backend-v6-data is missing`);
+    expect(() => nodeToLease(keys, node({ ...vxlanPeer, [`${P}/public-ip`]: '0.0.0.0' }, '10.244.9.0/24'))).toThrow(`annotation ${P}/public-ip is 0.0.0.0`);
+    expect(() => nodeToLease(keys, node(v6Vxlan, undefined))).toThrow('has no pod CIDR assigned');
   });
 });

@@ -3,6 +3,8 @@
 // and the rest of its lease from `<P>/backend-type`, `<P>/backend-data` and `<P>/public-ip`.
 // Dual stack (flannel's kube.go): the IPv6 pod CIDR of spec.podCIDRs, `<P>/public-ipv6` and
 // `<P>/backend-v6-data` (vxlan: the MAC of flannel-v6.<VNI>) make the lease's IPv6 half.
+// IPv6 only: spec.podCIDR is the IPv6 one; a vxlan node publishes no `<P>/public-ip` nor
+// `<P>/backend-data`, a host-gw node publishes `<P>/public-ip` "0.0.0.0" and `<P>/backend-data` null.
 import { ConfigError, RemoteDataError } from './errors.js';
 import type { Lease, LeaseAttrs, VxlanBackendData } from './lease.js';
 import { FAMILIES, IpAddress, type IpFamily } from './ip-address.js';
@@ -115,19 +117,27 @@ export function parseVxlanBackendData(text: string, source: string): VxlanBacken
   return { vni, vtepMac: mac.toLowerCase() };
 }
 
+/** What flannel publishes as `<P>/public-ip` of a host-gw node without IPv4 (the zero ip.IP4). */
+const NO_PUBLIC_IP = '0.0.0.0';
+
 /**
- * The annotations we publish on our own node (flannel also rewrites them all when any differs); with
- * a published IPv6 address (dual stack), the IPv6 ones too.
+ * The annotations we publish on our own node (flannel also rewrites them all when any differs): the
+ * IPv4 ones with a published IPv4 address, the IPv6 ones with a published IPv6 address. Like
+ * flannel's AcquireLease, a host-gw node without IPv4 still writes the IPv4 pair ("0.0.0.0", null);
+ * a vxlan one does not.
  */
-export function leaseAnnotations(keys: AnnotationKeys, attrs: LeaseAttrs, publishedIp: IpAddress, publishedIpv6?: IpAddress): Record<string, string> {
+export function leaseAnnotations(keys: AnnotationKeys, attrs: LeaseAttrs, publishedIp: IpAddress | undefined, publishedIpv6?: IpAddress): Record<string, string> {
+  const ipv4 = publishedIp === undefined && attrs.backendType === 'vxlan' ? {} : {
+    [keys.backendData]: formatBackendData(attrs.backendData),
+    [keys.publicIp]: (publishedIp ?? NO_PUBLIC_IP).toString(),
+  };
   const ipv6 = publishedIpv6 === undefined ? {} : {
     [keys.backendV6Data]: formatBackendData(attrs.backendV6Data),
     [keys.publicIpv6]: publishedIpv6.toString(),
   };
   return {
     [keys.backendType]: attrs.backendType,
-    [keys.backendData]: formatBackendData(attrs.backendData),
-    [keys.publicIp]: publishedIp.toString(),
+    ...ipv4,
     ...ipv6,
     [keys.subnetKubeManaged]: 'true',
   };
@@ -139,27 +149,33 @@ export function isManagedNode(keys: AnnotationKeys, node: NodeLike): boolean {
 }
 
 /**
- * The lease a managed peer node publishes. Throws RemoteDataError when its pod CIDR or annotations are
- * missing or malformed; callers skip that node and warn.
+ * The lease a managed peer node publishes: a half for each family the node has a pod CIDR of and
+ * publishes an address of (IPv4 only, dual stack or IPv6 only). Throws RemoteDataError when that
+ * leaves no half, or when its annotations are malformed; callers skip that node and warn.
  */
 export function nodeToLease(keys: AnnotationKeys, node: NodeLike): Lease {
   const source = `node ${nodeName(node)}`;
   const annotations = node.metadata?.annotations ?? {};
   const subnet = nodePodCidr(node);
-  if (subnet === undefined) throw new RemoteDataError(source, 'has no pod CIDR assigned');
+  const ipv6Subnet = nodePodCidr(node, 'ipv6');
+  if (subnet === undefined && ipv6Subnet === undefined) throw new RemoteDataError(source, 'has no pod CIDR assigned');
 
   const backendType = annotations[keys.backendType];
   if (!backendType) throw new RemoteDataError(source, `annotation ${keys.backendType} is missing`);
 
+  const lease: Lease = { backendType };
+  // "0.0.0.0": a host-gw node without IPv4 (or an IPv6-only node in a dual-stack cluster).
   const publicIp = annotatedIp(annotations, keys.publicIp, 'ipv4', source);
-  if (publicIp === undefined) throw new RemoteDataError(source, `annotation ${keys.publicIp} is missing`);
-  const lease: Lease = { subnet, publicIp, backendType, backendData: annotatedVxlanData(annotations, keys.backendData, backendType, source) };
-
-  // The IPv6 half: a node of a dual-stack network has an IPv6 pod CIDR and publishes its IPv6 address.
-  const ipv6Subnet = nodePodCidr(node, 'ipv6');
+  if (subnet !== undefined && publicIp !== undefined && !publicIp.isUnspecified()) {
+    Object.assign(lease, { subnet, publicIp, backendData: annotatedVxlanData(annotations, keys.backendData, backendType, source) });
+  }
   const publicIpv6 = annotatedIp(annotations, keys.publicIpv6, 'ipv6', source);
   if (ipv6Subnet !== undefined && publicIpv6 !== undefined) {
     Object.assign(lease, { ipv6Subnet, publicIpv6, backendV6Data: annotatedVxlanData(annotations, keys.backendV6Data, backendType, source) });
+  }
+  if (lease.subnet === undefined && lease.ipv6Subnet === undefined) {
+    const key = subnet === undefined ? keys.publicIpv6 : keys.publicIp;
+    throw new RemoteDataError(source, `annotation ${key} is ${publicIp?.isUnspecified() && key === keys.publicIp ? NO_PUBLIC_IP : 'missing'}`);
   }
   return lease;
 }

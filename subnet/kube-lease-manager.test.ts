@@ -11,7 +11,7 @@ import {
 } from './kube-node-client.js';
 import { KubeLeaseManager } from './kube-lease-manager.js';
 import { resolveNodeName } from './kube-node-name.js';
-import type { LeaseBatch, SubnetPool } from './lease.js';
+import { leaseKey, type LeaseBatch, type SubnetPool } from './lease.js';
 import { ip, net } from '../test/addresses.js';
 
 const P = 'flannel.alpha.coreos.com';
@@ -163,12 +163,18 @@ function setup(): {
   return { client, manager, lines, sleeps, logger, storeErrors };
 }
 
+/** kubelet registers our Node again (after a deletion): the watch sees it ADDED. */
+function registerAgain(ctx: ReturnType<typeof setup>, node: KubeNode): void {
+  ctx.client.nodes.set('self', node);
+  ctx.client.lastWatch.emit('ADDED', structuredClone(node));
+}
+
 describe('KubeLeaseManager.acquireLease', () => {
   it('takes the pod CIDR and writes exactly flannel annotations on nodes/status', async () => {
     const { client, manager } = setup();
     client.nodes.set('self', makeNode('self', '10.244.7.0/24'));
     const lease = await manager.acquireLease({ pool, attrs: vxlanAttrs }, new AbortController().signal);
-    expect(lease.subnet.toString()).toBe('10.244.7.0/24');
+    expect(lease.subnet?.toString()).toBe('10.244.7.0/24');
     expect(lease.publicIp).toEqual(ip('192.0.2.10'));
     expect(lease.expiresAt).toBeUndefined();
     expect(client.patches).toEqual([
@@ -202,7 +208,7 @@ describe('KubeLeaseManager.acquireLease', () => {
     await until('three retries', () => sleeps.length >= 3);
     client.nodes.set('self', makeNode('self', '10.244.9.0/24'));
     const lease = await pending;
-    expect(lease.subnet.toString()).toBe('10.244.9.0/24');
+    expect(lease.subnet?.toString()).toBe('10.244.9.0/24');
     expect(lines.filter((l) => l.includes('pod cidr not assigned')).length).toBeGreaterThanOrEqual(3);
     expect(lines[0]).toMatch(/^warn: node self pod cidr not assigned/);
     expect(sleeps.slice(0, 3)).toEqual([100, 200, 400]);
@@ -295,7 +301,7 @@ describe('KubeLeaseManager.watchLeases', () => {
     const done = ctx.manager.watchLeases({ onBatch: (b) => batches.push(b), onOwnLeaseChanged: () => undefined }, controller.signal);
     return { ...ctx, batches, controller, done };
   }
-  const subnets = (batch: LeaseBatch | undefined): string[] => (batch?.leases ?? []).map((l) => l.subnet.toString()).sort();
+  const subnets = (batch: LeaseBatch | undefined): string[] => (batch?.leases ?? []).map(leaseKey).sort();
 
   it('lists managed peers as a snapshot, skipping ourselves, unmanaged and malformed nodes', async () => {
     const ctx = setup();
@@ -340,7 +346,7 @@ describe('KubeLeaseManager.watchLeases', () => {
     const published = ctx.client.nodes.get('self')?.metadata?.annotations;
     const owns: string[] = [];
     const controller = new AbortController();
-    const done = ctx.manager.watchLeases({ onBatch: () => undefined, onOwnLeaseChanged: (l) => owns.push(l.subnet.toString()) }, controller.signal);
+    const done = ctx.manager.watchLeases({ onBatch: () => undefined, onOwnLeaseChanged: (l) => owns.push(leaseKey(l)) }, controller.signal);
     await until('watch opened', () => ctx.client.watches.length === 1);
     ctx.client.lastWatch.emit('MODIFIED', structuredClone(ctx.client.nodes.get('self') as KubeNode)); // a heartbeat: nothing to do
     expect(ctx.client.patches).toHaveLength(1);
@@ -348,17 +354,13 @@ describe('KubeLeaseManager.watchLeases', () => {
     ctx.client.nodes.delete('self');
     ctx.client.lastWatch.emit('DELETED', makeNode('self', '10.244.1.0/24', published));
     expect(ctx.lines.filter((l) => l.includes('own node self was deleted'))).toHaveLength(1);
-    const recreated = makeNode('self', '10.244.1.0/24'); // kubelet registers it again, without our annotations
-    ctx.client.nodes.set('self', recreated);
-    ctx.client.lastWatch.emit('ADDED', structuredClone(recreated));
+    registerAgain(ctx, makeNode('self', '10.244.1.0/24')); // without our annotations
     await until('annotations published again', () => ctx.client.patches.length === 2);
     expect(ctx.client.nodes.get('self')?.metadata?.annotations).toEqual(published);
     expect(owns).toEqual([]); // same pod CIDR: the lease is unchanged
 
     // Registered again with another pod CIDR: that becomes our lease.
-    const moved = makeNode('self', '10.244.9.0/24');
-    ctx.client.nodes.set('self', moved);
-    ctx.client.lastWatch.emit('ADDED', structuredClone(moved));
+    registerAgain(ctx, makeNode('self', '10.244.9.0/24'));
     await until('the new lease', () => owns.length === 1);
     expect(owns).toEqual(['10.244.9.0/24']);
     expect(ctx.client.nodes.get('self')?.metadata?.annotations).toEqual(published);
@@ -483,5 +485,72 @@ describe('resolveNodeName', () => {
     await expect(resolveNodeName({ podName: 'p' }, client, signal)).rejects.toThrow(/^NODE_NAME: is not set, and neither are POD_NAME and POD_NAMESPACE/);
     client.pods.set('ns/p', { spec: {} });
     await expect(resolveNodeName({ podName: 'p', podNamespace: 'ns' }, client, signal)).rejects.toThrow(/no spec.nodeName/);
+  });
+});
+
+// IPv6 only (EnableIPv4 false): spec.podCIDR is the IPv6 one; flannel writes no IPv4 annotations for vxlan.
+describe('KubeLeaseManager with an IPv6-only network', () => {
+  const ipv6Pool: SubnetPool = { network: net('fd00:10:244::/56'), subnetLen: 64, subnetMin: ip('fd00:10:244:1::'), subnetMax: ip('fd00:10:244:ff::') };
+  const v6Attrs = { publicIpv6: ip('2001:db8::10'), backendType: 'vxlan', backendV6Data: { vni: 1, vtepMac: '12:c6:00:00:06:01' } };
+  const v6Annotations = {
+    [`${P}/backend-type`]: 'vxlan',
+    [`${P}/backend-v6-data`]: '{"VNI":1,"VtepMAC":"12:c6:00:00:06:01"}',
+    [`${P}/public-ipv6`]: '2001:db8::10',
+    [`${P}/kube-subnet-manager`]: 'true',
+  };
+
+  it("takes the IPv6 pod CIDR (ignoring an IPv4 one) and writes exactly flannel's IPv6-only annotations", async () => {
+    const { client, manager } = setup();
+    client.nodes.set('self', { metadata: { name: 'self', annotations: {} }, spec: { podCIDR: '10.244.7.0/24', podCIDRs: ['10.244.7.0/24', 'fd00:10:244:7::/64'] } });
+    const lease = await manager.acquireLease({ ipv6Pool, attrs: v6Attrs }, new AbortController().signal);
+    expect([lease.subnet, lease.publicIp, lease.ipv6Subnet?.toString(), lease.publicIpv6?.toString()]).toEqual([undefined, undefined, 'fd00:10:244:7::/64', '2001:db8::10']);
+    expect(client.patches).toEqual([{ name: 'self', patch: { metadata: { annotations: v6Annotations } } }]);
+  });
+
+  it('waits for the IPv6 pod CIDR, refuses one outside IPv6Network, and takes a new one of a re-created Node as the new lease', async () => {
+    const { client, manager, lines } = setup();
+    client.nodes.set('self', makeNode('self'));
+    const acquiring = manager.acquireLease({ ipv6Pool, attrs: v6Attrs }, new AbortController().signal);
+    await until('a wait for the pod CIDR', () => lines.some((l) => l.includes('node self IPv6 pod cidr not assigned')));
+    client.nodes.set('self', makeNode('self', 'fd00:10:244:8::/64'));
+    expect((await acquiring).ipv6Subnet?.toString()).toBe('fd00:10:244:8::/64');
+
+    client.nodes.set('self', makeNode('self', 'fd00:99::/64'));
+    await expect(manager.acquireLease({ ipv6Pool, attrs: v6Attrs }, new AbortController().signal)).rejects.toThrow(/IPv6Network: node self has pod CIDR fd00:99::\/64, outside IPv6Network/);
+  });
+
+  it('re-publishes on a re-created Node and reports its new IPv6 pod CIDR as our new lease', async () => {
+    const ctx = setup();
+    ctx.client.nodes.set('self', makeNode('self', 'fd00:10:244:1::/64'));
+    await ctx.manager.acquireLease({ ipv6Pool, attrs: v6Attrs }, new AbortController().signal);
+    const owns: string[] = [];
+    const controller = new AbortController();
+    const done = ctx.manager.watchLeases({ onBatch: () => undefined, onOwnLeaseChanged: (l) => owns.push(leaseKey(l)) }, controller.signal);
+    await until('watch opened', () => ctx.client.watches.length === 1);
+    registerAgain(ctx, makeNode('self', 'fd00:10:244:9::/64')); // without our annotations, with another pod CIDR
+    await until('the new lease', () => owns.length === 1);
+    expect(owns).toEqual(['fd00:10:244:9::/64']);
+    expect(ctx.client.patches).toHaveLength(2);
+    expect(ctx.client.nodes.get('self')?.metadata?.annotations).toEqual(v6Annotations);
+    controller.abort();
+    await done;
+    await ctx.manager.close();
+  });
+
+  it('lists IPv6-only peers keyed by their IPv6 pod CIDR, and removes them when deleted', async () => {
+    const ctx = setup();
+    const peer = makeNode('peer', 'fd00:10:244:2::/64', { ...v6Annotations, [`${P}/public-ipv6`]: '2001:db8::2' });
+    ctx.client.nodes.set('peer', peer);
+    const batches: LeaseBatch[] = [];
+    const controller = new AbortController();
+    const done = ctx.manager.watchLeases({ onBatch: (b) => batches.push(b), onOwnLeaseChanged: () => undefined }, controller.signal);
+    await until('watch opened', () => ctx.client.watches.length === 1);
+    ctx.client.lastWatch.emit('DELETED', peer);
+    await until('the removal', () => batches.length === 2);
+    expect(batches.map((b) => [b.kind, b.leases.map(leaseKey)])).toEqual([['snapshot', ['fd00:10:244:2::/64']], ['removed', ['fd00:10:244:2::/64']]]);
+    expect(batches[0]?.leases[0]?.publicIpv6?.toString()).toBe('2001:db8::2');
+    controller.abort();
+    await done;
+    await ctx.manager.close();
   });
 });

@@ -20,7 +20,7 @@ import type { KubeNode, KubeNodeClient } from './kube-node-client.js';
 import { ResourceExpiredError } from './kube-node-client.js';
 import { lacksNetworkCondition, networkAvailablePatch } from './kube-node-condition.js';
 import { deliver, PeerNodes } from './kube-peer-nodes.js';
-import { sameOptional, type AcquireOptions, type Lease, type LeaseAttrs, type LeaseManager, type LeaseWatcher, type SubnetPool } from './lease.js';
+import { checkAcquireOptions, leaseSubnet, sameOptional, type AcquireOptions, type Lease, type LeaseAttrs, type LeaseManager, type LeaseWatcher, type SubnetPool } from './lease.js';
 import type { IpAddress } from './ip-address.js';
 import type { IpPrefix } from './ip-prefix.js';
 
@@ -112,28 +112,29 @@ export class KubeLeaseManager implements LeaseManager {
 
   async acquireLease(options: AcquireOptions, signal: AbortSignal): Promise<Lease> {
     const { pool, ipv6Pool, attrs } = options;
-    if (ipv6Pool !== undefined && attrs.publicIpv6 === undefined) {
-      throw new ConfigError('EnableIPv6', 'the node has no IPv6 address to publish; give --public-ipv6, or an interface with an IPv6 address');
-    }
+    checkAcquireOptions(options);
     let delayMs = this.initialMs;
     for (;;) {
       const node = await this.retry('read own node', (s) => this.opts.client.getNode(this.opts.nodeName, s), signal);
-      const subnet = nodePodCidr(node);
+      // Only the families we run: an IPv6-only network ignores the IPv4 pod CIDR of a dual-stack cluster, as flannel does.
+      const subnet = pool && nodePodCidr(node);
       const ipv6Subnet = ipv6Pool && nodePodCidr(node, 'ipv6');
-      if (subnet === undefined || (ipv6Pool !== undefined && ipv6Subnet === undefined)) {
+      const ipv4Missing = pool !== undefined && subnet === undefined;
+      if (ipv4Missing || (ipv6Pool !== undefined && ipv6Subnet === undefined)) {
         this.log.warn(
-          `node ${this.opts.nodeName} ${subnet === undefined ? '' : 'IPv6 '}pod cidr not assigned; waiting for kube-controller-manager ` +
-            `(--allocate-node-cidrs) or for spec.podCIDR${ipv6Pool ? 's' : ''} to be set; retrying in ${delayMs} ms`,
+          `node ${this.opts.nodeName} ${ipv4Missing ? '' : 'IPv6 '}pod cidr not assigned; waiting for kube-controller-manager ` +
+            `(--allocate-node-cidrs) or for spec.podCIDR${pool && ipv6Pool ? 's' : ''} to be set; retrying in ${delayMs} ms`,
         );
         await this.sleep(delayMs, signal);
         delayMs = Math.min(delayMs * 2, this.maxMs);
         continue;
       }
-      checkInNetwork(this.opts.nodeName, subnet, pool, 'Network');
-      if (ipv6Subnet !== undefined && ipv6Pool !== undefined) checkInNetwork(this.opts.nodeName, ipv6Subnet, ipv6Pool, 'IPv6Network');
+      if (subnet) checkInNetwork(this.opts.nodeName, subnet, pool, 'Network');
+      if (ipv6Subnet) checkInNetwork(this.opts.nodeName, ipv6Subnet, ipv6Pool, 'IPv6Network');
 
-      const publishedIp = this.publishedIp(node, attrs.publicIp);
-      const wanted = leaseAnnotations(this.keys, attrs, publishedIp, this.publishedIpv6(node, attrs));
+      const publishedIp = attrs.publicIp && this.publishedIp(node, attrs.publicIp);
+      const publishedIpv6 = this.publishedIpv6(node, attrs);
+      const wanted = leaseAnnotations(this.keys, attrs, publishedIp, publishedIpv6);
       const current = node.metadata?.annotations ?? {};
       if (Object.entries(wanted).some(([key, value]) => current[key] !== value)) {
         await this.retry(
@@ -141,7 +142,11 @@ export class KubeLeaseManager implements LeaseManager {
           (s) => this.opts.client.patchNodeStatus(this.opts.nodeName, { metadata: { annotations: wanted } }, s),
           signal,
         );
-        this.log.info('published lease annotations', { subnet: subnet.toString(), publicIp: publishedIp.toString() });
+        this.log.info('published lease annotations', {
+          subnet: leaseSubnet({ subnet, ipv6Subnet }).toString(),
+          ...(publishedIp && { publicIp: publishedIp.toString() }),
+          ...(publishedIpv6 && { publicIpv6: publishedIpv6.toString() }),
+        });
       }
       // Like flannel, the lease carries our own attributes: the override only changes what peers see.
       const lease = { ...attrs, subnet, ipv6Subnet, expiresAt: undefined };
@@ -233,14 +238,14 @@ export class KubeLeaseManager implements LeaseManager {
     }
     let subnetsKept: boolean;
     try {
-      const ipv6Subnet = own.lease.ipv6Subnet && nodePodCidr(node, 'ipv6');
-      subnetsKept = nodePodCidr(node)?.equals(own.lease.subnet) === true && sameOptional(ipv6Subnet, own.lease.ipv6Subnet);
+      subnetsKept = sameSubnets(own.lease, { subnet: own.lease.subnet && nodePodCidr(node), ipv6Subnet: own.lease.ipv6Subnet && nodePodCidr(node, 'ipv6') });
     } catch {
       subnetsKept = false; // acquireLease reports it
     }
     const current = node.metadata?.annotations ?? {};
     const { attrs } = own.options;
-    const wanted = leaseAnnotations(this.keys, attrs, this.publishedIp(node, attrs.publicIp, { quiet: true }), this.publishedIpv6(node, attrs, { quiet: true }));
+    const publishedIp = attrs.publicIp && this.publishedIp(node, attrs.publicIp, { quiet: true });
+    const wanted = leaseAnnotations(this.keys, attrs, publishedIp, this.publishedIpv6(node, attrs, { quiet: true }));
     const published = Object.entries(wanted).every(([key, value]) => current[key] === value);
     const conditionLost = this.networkMarked && lacksNetworkCondition(node);
     if (published && !conditionLost && subnetsKept) {
@@ -260,8 +265,8 @@ export class KubeLeaseManager implements LeaseManager {
       // flannel sets the condition once at start; a Node registered again starts without it.
       if (this.networkMarked) await this.markNetworkAvailable(this.closed.signal);
       this.ownNodeMissing = false;
-      if (!lease.subnet.equals(own.lease.subnet)) {
-        this.log.warn(`own node has a new pod CIDR ${lease.subnet.toString()} (was ${own.lease.subnet.toString()})`);
+      if (!sameSubnets(lease, own.lease)) {
+        this.log.warn(`own node has a new pod CIDR ${leaseSubnet(lease).toString()} (was ${leaseSubnet(own.lease).toString()})`);
         watcher.onOwnLeaseChanged(lease);
       }
     } catch (err) {
@@ -269,7 +274,7 @@ export class KubeLeaseManager implements LeaseManager {
     }
   }
 
-  /** The IPv6 address to publish: only a dual-stack lease has one. */
+  /** The IPv6 address to publish: only a lease with an IPv6 half has one. */
   private publishedIpv6(node: KubeNode, attrs: LeaseAttrs, { quiet = false } = {}): IpAddress | undefined {
     return attrs.publicIpv6 && this.publishedIp(node, attrs.publicIpv6, { quiet });
   }
@@ -306,6 +311,11 @@ export class KubeLeaseManager implements LeaseManager {
       }
     }
   }
+}
+
+/** Whether two leases hold the same subnets of both families. */
+function sameSubnets(a: Pick<Lease, 'subnet' | 'ipv6Subnet'>, b: Pick<Lease, 'subnet' | 'ipv6Subnet'>): boolean {
+  return sameOptional(a.subnet, b.subnet) && sameOptional(a.ipv6Subnet, b.ipv6Subnet);
 }
 
 /** A pod CIDR outside the configured network is a mismatch between net-conf.json and the cluster. */

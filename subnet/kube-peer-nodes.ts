@@ -4,7 +4,7 @@ import type { Logger } from 'winston';
 import { RemoteDataError } from './errors.js';
 import { isManagedNode, nodeName, nodeToLease, type AnnotationKeys } from './kube-annotations.js';
 import type { KubeNode, NodeWatchEventType } from './kube-node-client.js';
-import { sameDatapath, type Lease, type LeaseBatch, type LeaseWatcher } from './lease.js';
+import { leaseKey, sameDatapath, type Lease, type LeaseBatch, type LeaseWatcher } from './lease.js';
 
 /**
  * The peers we know, by node name, and how node events change them. Each node's last warning is kept so
@@ -47,7 +47,8 @@ export class PeerNodes {
     if (previous && sameDatapath(previous, lease)) return [];
     this.leases.set(name, lease);
     const batches: LeaseBatch[] = [];
-    if (previous && !previous.subnet.equals(lease.subnet)) batches.push({ kind: 'removed', leases: [previous] });
+    // Another key (a new pod CIDR): the old entries go first, as their own lease.
+    if (previous && leaseKey(previous) !== leaseKey(lease)) batches.push({ kind: 'removed', leases: [previous] });
     batches.push({ kind: 'added', leases: [lease] });
     return batches;
   }

@@ -1,11 +1,12 @@
 // The seam between lease stores (etcd, Kubernetes) and the rest of the daemon.
-import type { IpAddress, IpFamily } from './ip-address.js';
+import { IpAddress, type IpFamily } from './ip-address.js';
 import type { IpPrefix } from './ip-prefix.js';
+import { ConfigError } from './errors.js';
 
 /** What a node publishes about itself in its lease. */
 export interface LeaseAttrs {
-  /** 0.0.0.0 (as flannel writes it) for a node without IPv4. */
-  publicIp: IpAddress;
+  /** The node's IPv4 underlay address; undefined without IPv4 (flannel writes PublicIP "0.0.0.0" then). */
+  publicIp?: IpAddress | undefined;
   /** The node's IPv6 underlay address; undefined (flannel writes null) without IPv6. */
   publicIpv6?: IpAddress | undefined;
   backendType: string;
@@ -20,9 +21,11 @@ export interface VxlanBackendData {
   vtepMac: string; // lower-case aa:bb:cc:dd:ee:ff
 }
 
+/** A lease has a subnet of at least one family: IPv4 only, dual stack, or IPv6 only. */
 export interface Lease extends LeaseAttrs {
-  subnet: IpPrefix;
-  /** The IPv6 half of a dual-stack lease. */
+  /** The IPv4 half; undefined in an IPv6-only lease. */
+  subnet?: IpPrefix | undefined;
+  /** The IPv6 half (dual stack and IPv6 only). */
   ipv6Subnet?: IpPrefix | undefined;
   /** When the lease ends; undefined for a reservation (a key with no TTL), which never expires. */
   expiresAt?: Date | undefined;
@@ -52,9 +55,11 @@ export interface LeaseWatcher {
   onOwnLeaseChanged(lease: Lease): void;
 }
 
+/** At least one pool: IPv4 only, dual stack (a subnet from each pool, under one key), or IPv6 only. */
 export interface AcquireOptions {
-  pool: SubnetPool;
-  /** With EnableIPv6 (dual stack): the lease gets a subnet from each pool, under one key. */
+  /** With EnableIPv4 (the default). */
+  pool?: SubnetPool | undefined;
+  /** With EnableIPv6. */
   ipv6Pool?: SubnetPool | undefined;
   attrs: LeaseAttrs;
   /** The subnets from an earlier subnet.env, tried before random ones. */
@@ -82,20 +87,52 @@ export interface LeaseHalf {
 
 /** The lease's half of `family`, or undefined when it holds no subnet of that family. */
 export function leaseHalf(lease: Lease, family: IpFamily): LeaseHalf | undefined {
-  if (family === 'ipv4') return { subnet: lease.subnet, publicIp: lease.publicIp, backendData: lease.backendData };
+  if (family === 'ipv4') return lease.subnet && { subnet: lease.subnet, publicIp: lease.publicIp, backendData: lease.backendData };
   return lease.ipv6Subnet && { subnet: lease.ipv6Subnet, publicIp: lease.publicIpv6, backendData: lease.backendV6Data };
+}
+
+/** The subnet a lease is named by (logs, tables, keys): its IPv4 half, else its IPv6 half. */
+export function leaseSubnet(lease: Pick<Lease, 'subnet' | 'ipv6Subnet'>): IpPrefix {
+  const subnet = lease.subnet ?? lease.ipv6Subnet;
+  if (subnet === undefined) throw new TypeError('a lease has a subnet of at least one family');
+  return subnet;
 }
 
 /** The text peers are keyed by (maps of peers, wanted kernel entries): one per lease. */
 export function leaseKey(lease: Lease): string {
-  return lease.subnet.toString();
+  return leaseSubnet(lease).toString();
+}
+
+/**
+ * Whether `lease` was published by the node whose attributes are `attrs`: the same public IP (as
+ * flannel matches its own lease), or, for nodes without IPv4, the same public IPv6 address. (Every
+ * IPv6-only lease carries PublicIP "0.0.0.0": flannel's match by PublicIP alone takes another
+ * IPv6-only node's lease as its own.)
+ */
+export function publishedBy(lease: LeaseAttrs, attrs: LeaseAttrs): boolean {
+  if (attrs.publicIp !== undefined) return IpAddress.same(lease.publicIp, attrs.publicIp);
+  return lease.publicIp === undefined && attrs.publicIpv6 !== undefined && IpAddress.same(lease.publicIpv6, attrs.publicIpv6);
+}
+
+/** Refuses options no lease can be written for: no pool, or a family without an address to publish. */
+export function checkAcquireOptions({ pool, ipv6Pool, attrs }: AcquireOptions): void {
+  if (pool === undefined && ipv6Pool === undefined) {
+    throw new ConfigError('EnableIPv4', 'no address family to lease a subnet of; set EnableIPv4 or EnableIPv6 to true');
+  }
+  // Peers refuse a lease whose half has no public address (as flannel's do): never write one.
+  if (pool !== undefined && attrs.publicIp === undefined) {
+    throw new ConfigError('EnableIPv4', 'the node has no IPv4 address to publish; give --public-ip, or an interface with an IPv4 address');
+  }
+  if (ipv6Pool !== undefined && attrs.publicIpv6 === undefined) {
+    throw new ConfigError('EnableIPv6', 'the node has no IPv6 address to publish; give --public-ipv6, or an interface with an IPv6 address');
+  }
 }
 
 /** Whether two leases program the same kernel entries: a renewal (new expiry) is not a change. */
 export function sameDatapath(a: Lease, b: Lease): boolean {
   return (
-    a.subnet.equals(b.subnet) &&
-    a.publicIp.equals(b.publicIp) &&
+    sameOptional(a.subnet, b.subnet) &&
+    sameOptional(a.publicIp, b.publicIp) &&
     a.backendType === b.backendType &&
     sameBackendData(a.backendData, b.backendData) &&
     sameOptional(a.ipv6Subnet, b.ipv6Subnet) &&

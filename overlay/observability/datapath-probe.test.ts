@@ -43,6 +43,12 @@ describe('probeTargetsOf', () => {
     expect(probeTargetsOf(lease('10.244.5.0/24', '192.0.2.5', 'udp'))).toEqual([]);
   });
 
+  it('probes only the IPv6 half of an IPv6-only lease', () => {
+    const v6Only = (backendType: string): Lease => ({ ipv6Subnet: net('fd00:10:244:6::/64'), publicIpv6: ip('2001:db8::6'), backendType });
+    expect(probeTargetsOf(v6Only('vxlan'))).toEqual([{ peer: 'fd00:10:244:6::/64', address: ip('fd00:10:244:6::') }]);
+    expect(probeTargetsOf(v6Only('host-gw'))).toEqual([{ peer: 'fd00:10:244:6::/64', address: ip('2001:db8::6') }]);
+  });
+
   it('probes the IPv6 half of a dual-stack lease the same way', () => {
     const v6 = { subnet: 'fd00:10:244:3::/64', publicIp: '2001:db8::3' };
     expect(probeTargetsOf(lease('10.244.3.0/24', '192.0.2.3', 'vxlan', v6))).toEqual([

@@ -132,9 +132,9 @@ export function probeTarget(backendType: string, subnet: IpPrefix, publicIp: IpA
   return undefined;
 }
 
-/** The IPv4 target of a lease, then the IPv6 target of its IPv6 half if it has one. */
+/** The target of a lease's IPv4 half, then of its IPv6 half (each if it has one). */
 export function probeTargetsOf(lease: Lease): ProbeTarget[] {
-  const ipv4 = probeTarget(lease.backendType, lease.subnet, lease.publicIp);
+  const ipv4 = lease.subnet && probeTarget(lease.backendType, lease.subnet, lease.publicIp);
   const ipv6 = lease.ipv6Subnet && probeTarget(lease.backendType, lease.ipv6Subnet, lease.publicIpv6);
   return [ipv4, ipv6].filter((t): t is ProbeTarget => t !== undefined);
 }

@@ -5,7 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'winston';
 import type { Backend, ExternalInterface } from '../../backends/backend.js';
-import type { Lease } from '../../subnet/lease.js';
+import { leaseHalf, leaseSubnet, type Lease } from '../../subnet/lease.js';
 import type { NetworkConfig } from '../network-config.js';
 import type { ReconcileStatus } from '../reconcile-loop.js';
 import type { FirewallStatus } from '../firewall/firewall-keeper.js';
@@ -15,7 +15,7 @@ import type { ProbeSummary } from './probe-book.js';
 
 /** The part of the daemon's RunningState this server reads (tests pass small fakes). */
 export interface ObservedState {
-  config: Pick<NetworkConfig, 'ipv4'>;
+  config: Pick<NetworkConfig, 'ipv4'> & Partial<Pick<NetworkConfig, 'ipv6'>>;
   external: ExternalInterface;
   backend: Pick<Backend, 'type' | 'podMtu'>;
   lease: Lease;
@@ -115,20 +115,14 @@ export class HealthServer {
     const readiness = evaluateReadiness(input);
     const state = this.state;
     const loop = input.reconcile;
+    const pool = state && (state.config.ipv4 ?? state.config.ipv6); // the IPv6 pool of an IPv6-only network
     return {
       version: this.options.version,
       ready: readiness.ok,
       live: evaluateLiveness(input).ok,
       checks: readiness.checks,
-      lease: state && {
-        subnet: state.lease.subnet.toString(),
-        publicIp: state.lease.publicIp.toString(),
-        backendType: state.lease.backendType,
-        vni: state.lease.backendData?.vni,
-        vtepMac: state.lease.backendData?.vtepMac,
-        expiresAt: state.lease.expiresAt?.toISOString(),
-      },
-      network: state?.config.ipv4 && { network: state.config.ipv4.network.toString(), subnetLen: state.config.ipv4.subnetLen },
+      lease: state && statusLease(state.lease),
+      network: pool && { network: pool.network.toString(), subnetLen: pool.subnetLen },
       backend: state && {
         type: state.backend.type,
         podMtu: state.backend.podMtu,
@@ -187,14 +181,44 @@ export class HealthServer {
   }
 }
 
+/**
+ * Our lease in /status: `subnet` names it (its IPv4 subnet, else its IPv6 subnet, as weftctl's SUBNET
+ * column); the IPv4 fields belong to the IPv4 half, the IPv6 ones to the IPv6 half.
+ */
+export interface StatusLease {
+  subnet: string;
+  publicIp: string | undefined;
+  backendType: string;
+  vni: number | undefined;
+  vtepMac: string | undefined;
+  ipv6Subnet?: string;
+  publicIpv6?: string;
+  vtepMacV6?: string;
+  expiresAt: string | undefined;
+}
+
+/** Our lease as /status shows it. */
+export function statusLease(lease: Lease): StatusLease {
+  const ipv6 = leaseHalf(lease, 'ipv6');
+  return {
+    subnet: leaseSubnet(lease).toString(),
+    publicIp: lease.publicIp?.toString(),
+    backendType: lease.backendType,
+    vni: lease.backendData?.vni,
+    vtepMac: lease.backendData?.vtepMac,
+    ...(ipv6 && { ipv6Subnet: ipv6.subnet.toString() }),
+    ...(ipv6?.publicIp && { publicIpv6: ipv6.publicIp.toString() }),
+    ...(ipv6?.backendData && { vtepMacV6: ipv6.backendData.vtepMac }),
+    expiresAt: lease.expiresAt?.toISOString(),
+  };
+}
+
 export interface StatusDocument {
   version: string | undefined;
   ready: boolean;
   live: boolean;
   checks: CheckResult[];
-  lease:
-    | { subnet: string; publicIp: string; backendType: string; vni: number | undefined; vtepMac: string | undefined; expiresAt: string | undefined }
-    | undefined;
+  lease: StatusLease | undefined;
   network: { network: string; subnetLen: number } | undefined;
   backend:
     | {

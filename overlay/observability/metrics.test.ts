@@ -1,5 +1,5 @@
 import type { ReconcileStatus } from '../reconcile-loop.js';
-import { isRepairPass, WeftMetrics } from './metrics.js';
+import { isRepairPass, WeftMetrics, type OwnSubnet } from './metrics.js';
 import type { PeerProbeResult, ProbeSummary } from './probe-book.js';
 import { parsePrometheusText, sampleValue } from './prometheus-text.js';
 
@@ -35,7 +35,11 @@ describe('WeftMetrics', () => {
     const loop = status({ passes: 3, failures: 1, peers: 4 });
     const worst = [peerResult(1, 0.5), peerResult(2, 0.2), peerResult(3, 0.1)];
     const probe: ProbeSummary = { peers: 4, probed: 4, broken: [], lossRatio: 0.125, worst };
-    metrics.setSources({ reconcile: () => loop, ownLeaseHeld: () => true, probe: () => probe });
+    let own: OwnSubnet[] = [
+      { family: 'ipv4', subnet: '10.244.9.0/24', publicIp: '192.0.2.9' },
+      { family: 'ipv6', subnet: 'fd00:10:244:9::/64', publicIp: '2001:db8::9' },
+    ];
+    metrics.setSources({ reconcile: () => loop, ownLeaseHeld: () => true, probe: () => probe, ownSubnets: () => own });
 
     metrics.recordPass({ repaired: { neighbors: 2, routes: 1 }, removed: 1 }, 12, ['resync']);
     metrics.recordPass({ repaired: { neighbors: 5, routes: 5 }, removed: 0 }, 30, ['lease-added', 'resync']);
@@ -64,6 +68,10 @@ describe('WeftMetrics', () => {
     expect(families.get('weft_probe_peer_loss_ratio')?.samples.map((s) => s.labels['peer'])).toEqual(['10.244.1.0/24', '10.244.2.0/24']);
     expect(sampleValue(families, 'weft_probe_peer_rtt_seconds', { peer: '10.244.1.0/24' })).toBe(0.0005);
     expect(families.get('weft_reconcile_passes_total')?.type).toBe('counter');
+    expect(families.get('weft_own_subnet_info')?.samples.map((s) => s.labels)).toEqual([
+      { family: 'ipv4', subnet: '10.244.9.0/24', public_ip: '192.0.2.9' },
+      { family: 'ipv6', subnet: 'fd00:10:244:9::/64', public_ip: '2001:db8::9' },
+    ]);
 
     // Counters follow the loop; a peer that left the worst list loses its series.
     loop.passes = 7;
@@ -71,6 +79,10 @@ describe('WeftMetrics', () => {
     families = parsePrometheusText(await metrics.text());
     expect(sampleValue(families, 'weft_reconcile_passes_total')).toBe(7);
     expect(families.get('weft_probe_peer_loss_ratio')?.samples.map((s) => s.labels['peer'])).toEqual(['10.244.3.0/24']);
+    // A re-acquired lease replaces the old subnet's series.
+    own = [{ family: 'ipv4', subnet: '10.244.10.0/24', publicIp: '192.0.2.9' }];
+    families = parsePrometheusText(await metrics.text());
+    expect(families.get('weft_own_subnet_info')?.samples.map((s) => [s.labels['subnet'], s.value])).toEqual([['10.244.10.0/24', 1]]);
   });
 
   it('reports zeros before the daemon is ready and includes process metrics by default', async () => {

@@ -23,6 +23,14 @@ export interface MetricSources {
   /** Whether our own lease is held (it counts in weft_leases). */
   ownLeaseHeld?: () => boolean;
   probe?: () => ProbeSummary | undefined;
+  /** The own lease's subnet of each family the network runs. */
+  ownSubnets?: () => readonly OwnSubnet[];
+}
+
+export interface OwnSubnet {
+  family: string;
+  subnet: string;
+  publicIp: string;
 }
 
 export const DEFAULT_WORST_PEERS = 10;
@@ -57,6 +65,16 @@ export class WeftMetrics {
       registers,
       collect: () => {
         peers.set(reconcile()?.peers ?? 0);
+      },
+    });
+    const ownSubnet: Gauge<'family' | 'subnet' | 'public_ip'> = new Gauge({
+      name: 'weft_own_subnet_info',
+      help: 'This node\'s leased subnet and published underlay address, one series per address family (value 1)',
+      labelNames: ['family', 'subnet', 'public_ip'],
+      registers,
+      collect: () => {
+        ownSubnet.reset(); // a re-acquired lease must not leave the old subnet's series behind
+        for (const own of this.sources.ownSubnets?.() ?? []) ownSubnet.set({ family: own.family, subnet: own.subnet, public_ip: own.publicIp }, 1);
       },
     });
     mirrorCounter(this.registry, 'weft_reconcile_passes_total', 'Reconcile passes that succeeded', () => reconcile()?.passes);

@@ -3,12 +3,13 @@
 // sees the full desired peer set on every pass, which is what the probe should probe).
 import type { Logger } from 'winston';
 import type { Backend } from '../../backends/backend.js';
-import { leaseKey, type Lease } from '../../subnet/lease.js';
+import { leaseHalf, leaseKey, type Lease } from '../../subnet/lease.js';
 import type { DaemonEvents, DaemonParts, RunningState } from '../daemon.js';
 import { DatapathProbe, DEFAULT_PROBE_OPTIONS, type DatapathProbeOptions } from './datapath-probe.js';
 import { HealthServer } from './health-server.js';
 import { IcmpPinger, type Pinger } from './icmp-pinger.js';
 import { DeferredMetrics } from './deferred-metrics.js';
+import type { OwnSubnet } from './metrics.js';
 import type { ProbeSummary } from './probe-book.js';
 import { enabledFamilies } from '../network-config.js';
 import type { IpFamily } from '../../subnet/ip-address.js';
@@ -98,7 +99,7 @@ export class Observability {
 
   private onReady(state: RunningState): void {
     this.server.setRunning(state);
-    this.metrics.setSources({ reconcile: () => state.loop.status, ownLeaseHeld: () => true });
+    this.metrics.setSources({ reconcile: () => state.loop.status, ownLeaseHeld: () => true, ownSubnets: () => ownSubnetsOf(state) });
     state.loop.onPass((result, durationMs, reasons) => { this.metrics.recordPass(result, durationMs, reasons); });
     this.backendType = state.backend.type;
     if (this.enabled && this.options.probe !== false) this.startProbe(this.options.probe, enabledFamilies(state.config));
@@ -181,4 +182,12 @@ export function observeAppliedPeers(inner: Backend, onApplied: (peers: ReadonlyM
     }),
     ownsKernelEvent: (event) => inner.ownsKernelEvent(event),
   };
+}
+
+/** The own lease's half of each family the network runs, for weft_own_subnet_info (state.lease follows re-acquisitions). */
+function ownSubnetsOf(state: RunningState): OwnSubnet[] {
+  return enabledFamilies(state.config).flatMap((family) => {
+    const half = leaseHalf(state.lease, family);
+    return half ? [{ family, subnet: half.subnet.toString(), publicIp: half.publicIp?.toString() ?? '' }] : [];
+  });
 }

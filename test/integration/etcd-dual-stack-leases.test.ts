@@ -1,7 +1,8 @@
 // Dual-stack and IPv6-only leases written by hand in flannel's format into a real etcd 3.4 on
-// 127.0.0.1 (host namespace, no links touched), as an IPv4-only weft node sees them today: a
-// dual-stack lease is a peer (its IPv4 half blocks that subnet, its IPv6 attributes are read); an
-// IPv6-only lease and a key whose IPv6 half is malformed are logged and skipped as a whole.
+// 127.0.0.1 (host namespace, no links touched), as an IPv4-only weft node sees them: a dual-stack
+// lease is a peer (its IPv4 half blocks that subnet, its IPv6 attributes are read); an IPv6-only
+// lease is a peer with only an IPv6 half (an IPv4 datapath programs nothing for it); a key whose
+// IPv6 half is malformed is logged and skipped as a whole.
 // Then a dual-stack node: its own key with a subnet of each family, renewed and taken back.
 import type { EtcdLeaseManager } from '../../subnet/etcd-lease-manager.js';
 import { EtcdServer } from '../lab/etcd-server.js';
@@ -30,14 +31,14 @@ afterAll(async () => {
 });
 
 describe('flannel dual-stack leases in etcd, seen by an IPv4-only node', () => {
-  it('takes a dual-stack lease as a peer with its IPv6 attributes, skips IPv6-only and malformed keys, and drops it when deleted', async () => {
+  it('takes a dual-stack lease as a peer with its IPv6 attributes, an IPv6-only lease as a peer with one half, skips malformed keys, and drops it when deleted', async () => {
     const dualKey = `${PREFIX}/subnets/10.244.7.0-24&fd00:10:244:7::-64`;
     await etcd.etcdctl(['put', dualKey, DUAL_VALUE]);
     const made = makeManager(etcd.endpoint, PREFIX);
     manager = made.manager;
     // Only two subnets to choose from: the dual-stack lease holds the first.
     const own = await manager.acquireLease({ pool: pool('10.244.0.0/16', '10.244.7.0', '10.244.8.0'), attrs: vxlan('192.0.2.1', '02:00:00:00:00:01') }, AbortSignal.timeout(10_000));
-    expect(own.subnet.toString()).toBe('10.244.8.0/24');
+    expect(own.subnet?.toString()).toBe('10.244.8.0/24');
 
     const recorder = new PeerRecorder();
     const stop = new AbortController();
@@ -53,16 +54,19 @@ describe('flannel dual-stack leases in etcd, seen by an IPv4-only node', () => {
       await etcd.etcdctl(['put', `${PREFIX}/subnets/10.244.9.0-24&fd00:10:244:9::1-64`, DUAL_VALUE]); // host bits in the IPv6 half
       await etcd.etcdctl(['put', `${PREFIX}/subnets/10.244.10.0-24&fd00:10:244:a::-64`, DUAL_VALUE]);
       await waitFor('the peer after the skipped ones', () => (recorder.peers.has('10.244.10.0/24') ? true : undefined), 5000);
-      expect(recorder.subnets()).toEqual(['10.244.10.0/24', '10.244.7.0/24']);
+      expect(recorder.subnets()).toEqual(['10.244.10.0/24', '10.244.7.0/24', 'fd00:10:244:8::/64']);
+      const v6Only = recorder.peers.get('fd00:10:244:8::/64');
+      expect([v6Only?.subnet, v6Only?.publicIp, v6Only?.publicIpv6?.toString(), v6Only?.backendV6Data?.vtepMac]).toEqual([
+        undefined, undefined, '2001:db8::8', '02:00:00:00:06:08',
+      ]);
       const warnings = made.lines.filter((l) => l.startsWith('warn: skipping peer lease'));
-      expect(warnings).toHaveLength(2);
-      expect(warnings.join('\n')).toMatch(/0\.0\.0\.0-0&fd00:10:244:8::-64.*IPv6-only lease/);
+      expect(warnings).toHaveLength(1);
       expect(warnings.join('\n')).toMatch(/10\.244\.9\.0-24&fd00:10:244:9::1-64.*malformed IPv6 part of the subnet key/);
 
       await etcd.etcdctl(['del', dualKey]);
       await waitFor('the removed peer', () => (recorder.peers.has('10.244.7.0/24') ? undefined : true), 5000);
       const removed = recorder.batches.filter((b) => b.kind === 'removed');
-      expect(removed.at(-1)?.leases.map((l) => [l.subnet.toString(), l.ipv6Subnet?.toString()])).toEqual([['10.244.7.0/24', 'fd00:10:244:7::/64']]);
+      expect(removed.at(-1)?.leases.map((l) => [l.subnet?.toString(), l.ipv6Subnet?.toString()])).toEqual([['10.244.7.0/24', 'fd00:10:244:7::/64']]);
     } finally {
       stop.abort();
       await watching;
@@ -94,7 +98,7 @@ describe('a dual-stack node in etcd', () => {
     const first = makeManager(etcd.endpoint, prefix, { ttlSeconds: 5, renewMarginMinutes: 4 / 60 });
     manager = first.manager;
     const own = await manager.acquireLease({ ...pools, attrs }, AbortSignal.timeout(10_000));
-    expect([own.subnet.toString(), own.ipv6Subnet?.toString()]).toEqual(['10.1.16.0/24', 'fd00:12:13:200::/56']);
+    expect([own.subnet?.toString(), own.ipv6Subnet?.toString()]).toEqual(['10.1.16.0/24', 'fd00:12:13:200::/56']);
     expect(await etcdValue(etcd, ownKey)).toBe(ownValue);
 
     const leaseId = await etcdLeaseId(etcd, ownKey);
@@ -107,7 +111,7 @@ describe('a dual-stack node in etcd', () => {
     const watching = manager.watchLeases(recorder, stop.signal);
     try {
       await waitFor('the dual-stack peer', () => (recorder.peers.has('10.1.15.0/24') ? true : undefined), 5000);
-      expect(recorder.subnets()).toEqual(['10.1.15.0/24']); // not our own key, not the IPv6-only one
+      expect(recorder.subnets()).toEqual(['10.1.15.0/24', 'fd00:12:13:100::/56']); // not our own key
       expect(recorder.peers.get('10.1.15.0/24')?.ipv6Subnet?.toString()).toBe('fd00:12:13::/56');
     } finally {
       stop.abort();
@@ -118,7 +122,7 @@ describe('a dual-stack node in etcd', () => {
     const second = makeManager(etcd.endpoint, prefix);
     manager = second.manager;
     const again = await manager.acquireLease({ ...pools, attrs }, AbortSignal.timeout(10_000));
-    expect([again.subnet.toString(), again.ipv6Subnet?.toString()]).toEqual(['10.1.16.0/24', 'fd00:12:13:200::/56']);
+    expect([again.subnet?.toString(), again.ipv6Subnet?.toString()]).toEqual(['10.1.16.0/24', 'fd00:12:13:200::/56']);
     expect(second.lines.some((l) => l.includes('reusing our earlier subnet'))).toBe(true);
     expect((await etcd.etcdctl(['get', `${prefix}/subnets/`, '--prefix', '--keys-only'])).split('\n').filter((k) => k !== '')).toHaveLength(3);
   }, T);

@@ -71,7 +71,7 @@ describe('EtcdLeaseManager across etcd outages', () => {
       const resumedFrom = [...lines.join('\n').matchAll(/resuming from revision (\d+)/g)].map((x) => Number(x[1]));
       expect(resumedFrom.length).toBeGreaterThan(0);
       expect(Math.min(...resumedFrom)).toBeLessThanOrEqual(firstMissed); // the watch came back from before the writes
-      expect(recorder.batches.some((b) => b.kind === 'removed' && b.leases.some((l) => l.subnet.toString() === '10.244.60.0/24'))).toBe(true);
+      expect(recorder.batches.some((b) => b.kind === 'removed' && b.leases.some((l) => l.subnet?.toString() === '10.244.60.0/24'))).toBe(true);
     } finally {
       stop.abort();
       await watching;
@@ -125,7 +125,7 @@ describe('EtcdLeaseManager across etcd outages', () => {
     await etcd.etcdctl(['put', `${prefix}/config`, '{"Network":"10.244.0.0/16"}']);
     await expect(config).resolves.toBe('{"Network":"10.244.0.0/16"}');
     const lease = await acquiring;
-    expect(await etcd.etcdctl(['get', `${prefix}/subnets/${lease.subnet.toString().replace('/', '-')}`, '--print-value-only'])).toContain(
+    expect(await etcd.etcdctl(['get', `${prefix}/subnets/${lease.subnet?.toString().replace('/', '-')}`, '--print-value-only'])).toContain(
       '"PublicIP":"192.0.2.5"',
     );
   }, T);
@@ -145,7 +145,7 @@ describe('EtcdLeaseManager across etcd outages', () => {
     // A 12 s lease renewed 6 s before it ends; failed renewals are retried every 500 ms.
     const { manager: m, lines } = manager(prefix, { ttlSeconds: 12, renewMarginMinutes: 6 / 60, renewRetryMs: 500 });
     const lease = await m.acquireLease({ pool: pool(), attrs: vxlan('192.0.2.7', '02:00:00:00:00:07') }, AbortSignal.timeout(10_000));
-    const key = `${prefix}/subnets/${lease.subnet.toString().replace('/', '-')}`;
+    const key = `${prefix}/subnets/${lease.subnet?.toString().replace('/', '-')}`;
     const leaseIdOf = async (): Promise<string> => /"lease":(\d+)/.exec(await etcd.etcdctl(['get', key, '-w', 'json']))?.[1] ?? '0';
     const firstId = await leaseIdOf();
     expect(firstId).not.toBe('0');

@@ -44,7 +44,7 @@ describe('EtcdLeaseManager with TLS and with authentication', () => {
     try {
       expect(etcd.endpoint).toMatch(/^https:/);
       const lease = await manager.acquireLease({ pool: pool(), attrs: vxlan('192.0.2.1', '02:00:00:00:00:01') }, AbortSignal.timeout(15_000));
-      expect((await etcd.etcdctl(['get', `${prefix}/subnets/${lease.subnet.toString().replace('/', '-')}`, '--print-value-only'])).trim()).toBe(
+      expect((await etcd.etcdctl(['get', `${prefix}/subnets/${lease.subnet?.toString().replace('/', '-')}`, '--print-value-only'])).trim()).toBe(
         flannelValue('192.0.2.1', '02:00:00:00:00:01'),
       );
       expect(lines.filter((l) => l.startsWith('warn:'))).toEqual([]);
@@ -82,7 +82,7 @@ describe('EtcdLeaseManager with TLS and with authentication', () => {
       try {
         expect(await manager.readNetworkConfig(AbortSignal.timeout(10_000))).toBe('{"Network":"10.244.0.0/16"}');
         const lease = await manager.acquireLease({ pool: pool(), attrs: vxlan('192.0.2.2', '02:00:00:00:00:02') }, AbortSignal.timeout(10_000));
-        const value = await etcd.etcdctl(['--user', 'root:rootpw', 'get', `${prefix}/subnets/${lease.subnet.toString().replace('/', '-')}`, '--print-value-only']);
+        const value = await etcd.etcdctl(['--user', 'root:rootpw', 'get', `${prefix}/subnets/${lease.subnet?.toString().replace('/', '-')}`, '--print-value-only']);
         expect(value.trim()).toBe(flannelValue('192.0.2.2', '02:00:00:00:00:02'));
         expect(lines.join('\n')).not.toContain('s3cret'); // never log secrets
         await expect(anonymous.readNetworkConfig(AbortSignal.timeout(2000))).rejects.toThrow();

@@ -1,5 +1,5 @@
 // IPv6 masquerade and forward rules with the real ip6tables-restore and nft, in namespaces built by
-// hand (the daemon cannot run IPv6 yet): a pod namespace behind a node namespace on a dual-stack
+// hand (the firewall classes alone; e2e-masquerade-ipv6 has weftd install them): a pod namespace behind a node namespace on a dual-stack
 // underlay (192.0.2.0/24, 2001:db8::/64) with an outside host that has no route to the pods. The
 // node's firewall is installed for both families; the outside host must then see the pod's IPv6
 // (and IPv4) traffic from the node's address, and a rule deleted by hand must come back.

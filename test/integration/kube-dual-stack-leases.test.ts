@@ -3,10 +3,9 @@
 // spec.podCIDRs and publishes flannel's IPv6 annotations; a restart takes the IPv6 VTEP MAC back; a
 // dual-stack peer carries both halves.
 import type { LeaseAttrs } from '../../subnet/lease.js';
-import { KubeApiServer } from '../lab/kube-apiserver.js';
-import { NetnsScope, waitFor } from '../lab/netns.js';
+import { waitFor } from '../lab/netns.js';
 import { ip } from '../addresses.js';
-import { makeKubeManager, PeerRecorder, pool, type KubeManagerHandle } from './lease-test-helpers.js';
+import { PeerRecorder, pool, useKubeApiServer } from './lease-test-helpers.js';
 
 const P = 'flannel.alpha.coreos.com';
 const pools = {
@@ -22,28 +21,15 @@ const attrs: LeaseAttrs = {
 };
 
 describe('KubeLeaseManager with dual-stack Nodes', () => {
-  const scope = new NetnsScope();
-  let server: KubeApiServer;
-  const controller = new AbortController();
-
-  beforeAll(async () => {
-    server = await KubeApiServer.start({ scope, extraArgs: ['--feature-gates=IPv6DualStack=true'] });
-  }, 90_000);
-
-  afterAll(async () => {
-    controller.abort();
-    await server.dispose();
-    await scope.dispose();
-  }, 30_000);
-
-  const makeManager = (nodeName: string): Promise<KubeManagerHandle> => makeKubeManager(server, nodeName);
+  const lab = useKubeApiServer(['--feature-gates=IPv6DualStack=true']);
+  const { makeManager } = lab;
 
   it('takes both pod CIDRs, writes exactly flannel\'s annotations of both families, and takes the IPv6 MAC back on restart', async () => {
-    await server.createNode('dual-a', ['10.244.1.0/24', 'fd00:10:244:1::/64']);
+    await lab.server().createNode('dual-a', ['10.244.1.0/24', 'fd00:10:244:1::/64']);
     const first = await makeManager('dual-a');
-    const lease = await first.manager.acquireLease({ ...pools, attrs }, controller.signal);
-    expect([lease.subnet.toString(), lease.ipv6Subnet?.toString()]).toEqual(['10.244.1.0/24', 'fd00:10:244:1::/64']);
-    expect((await server.getNode('dual-a')).metadata.annotations).toEqual({
+    const lease = await first.manager.acquireLease({ ...pools, attrs }, lab.signal);
+    expect([lease.subnet?.toString(), lease.ipv6Subnet?.toString()]).toEqual(['10.244.1.0/24', 'fd00:10:244:1::/64']);
+    expect((await lab.server().getNode('dual-a')).metadata.annotations).toEqual({
       [`${P}/backend-type`]: 'vxlan',
       [`${P}/backend-data`]: '{"VNI":1,"VtepMAC":"12:c6:00:00:00:0a"}',
       [`${P}/public-ip`]: '192.0.2.1',
@@ -54,10 +40,10 @@ describe('KubeLeaseManager with dual-stack Nodes', () => {
     await first.manager.close();
 
     const restarted = await makeManager('dual-a');
-    expect(await restarted.manager.readOwnNodeHints(controller.signal)).toEqual({
+    expect(await restarted.manager.readOwnNodeHints(lab.signal)).toEqual({
       previousVtepMac: '12:c6:00:00:00:0a', previousVtepMacV6: '12:c6:00:00:06:0a', nodePublicIp: undefined,
     });
-    const again = await restarted.manager.acquireLease({ ...pools, attrs }, controller.signal);
+    const again = await restarted.manager.acquireLease({ ...pools, attrs }, lab.signal);
     expect(again.ipv6Subnet?.toString()).toBe('fd00:10:244:1::/64');
     await restarted.manager.close();
   }, 30_000);
@@ -66,9 +52,9 @@ describe('KubeLeaseManager with dual-stack Nodes', () => {
     const { manager } = await makeManager('dual-w');
     const recorder = new PeerRecorder();
     const stop = new AbortController();
-    const watching = manager.watchLeases(recorder, AbortSignal.any([stop.signal, controller.signal]));
+    const watching = manager.watchLeases(recorder, AbortSignal.any([stop.signal, lab.signal]));
     try {
-      await server.createNode('dual-p', ['10.244.2.0/24', 'fd00:10:244:2::/64'], {
+      await lab.server().createNode('dual-p', ['10.244.2.0/24', 'fd00:10:244:2::/64'], {
         [`${P}/backend-type`]: 'vxlan',
         [`${P}/backend-data`]: '{"VNI":1,"VtepMAC":"12:c6:00:00:00:0b"}',
         [`${P}/public-ip`]: '192.0.2.2',
@@ -76,7 +62,7 @@ describe('KubeLeaseManager with dual-stack Nodes', () => {
         [`${P}/public-ipv6`]: '2001:db8::2',
         [`${P}/kube-subnet-manager`]: 'true',
       });
-      await server.createNode('dual-q', ['10.244.3.0/24', 'fd00:10:244:3::/64'], {
+      await lab.server().createNode('dual-q', ['10.244.3.0/24', 'fd00:10:244:3::/64'], {
         [`${P}/backend-type`]: 'host-gw',
         [`${P}/backend-data`]: 'null',
         [`${P}/public-ip`]: '192.0.2.3',
@@ -84,7 +70,7 @@ describe('KubeLeaseManager with dual-stack Nodes', () => {
       });
       await waitFor('both peers', () => (recorder.peers.size >= 2 ? true : undefined), 10_000);
       const halves = (subnet: string): unknown[] => {
-        const peer = [...recorder.peers.values()].find((l) => l.subnet.toString() === subnet);
+        const peer = [...recorder.peers.values()].find((l) => l.subnet?.toString() === subnet);
         return [peer?.ipv6Subnet?.toString(), peer?.publicIpv6?.toString(), peer?.backendV6Data?.vtepMac];
       };
       expect(halves('10.244.2.0/24')).toEqual(['fd00:10:244:2::/64', '2001:db8::2', '12:c6:00:00:06:0b']);

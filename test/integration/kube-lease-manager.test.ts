@@ -48,7 +48,7 @@ describe('KubeLeaseManager against kube-apiserver (AlwaysAllow)', () => {
     await server.createNode('node-a', '10.244.1.0/24');
     const { manager } = await makeManager(server, 'node-a');
     const lease = await manager.acquireLease({ pool, attrs: vxlanAttrs('192.0.2.1', '12:c6:00:00:00:0a') }, controller.signal);
-    expect(lease.subnet.toString()).toBe('10.244.1.0/24');
+    expect(lease.subnet?.toString()).toBe('10.244.1.0/24');
 
     const node = await server.getNode('node-a');
     expect(node.metadata.annotations).toEqual({
@@ -130,7 +130,7 @@ describe('KubeLeaseManager against kube-apiserver (AlwaysAllow)', () => {
     // What kube-controller-manager does: set spec.podCIDR once.
     await server.requestOk('PATCH', '/api/v1/nodes/node-late', { spec: { podCIDR: '10.244.5.0/24', podCIDRs: ['10.244.5.0/24'] } }, { contentType: 'application/merge-patch+json' });
     const lease = await pending;
-    expect(lease.subnet.toString()).toBe('10.244.5.0/24');
+    expect(lease.subnet?.toString()).toBe('10.244.5.0/24');
     await manager.close();
   }, 30_000);
 
@@ -240,7 +240,7 @@ describe('KubeLeaseManager with RBAC, API server inside a namespace', () => {
     expect(await resolveNodeName({ podName: 'weft-xyz', podNamespace: 'kube-system' }, client, controller.signal)).toBe('rbac-a');
 
     const lease = await manager.acquireLease({ pool, attrs: vxlanAttrs('192.0.2.21', '12:c6:00:00:00:21') }, controller.signal);
-    expect(lease.subnet.toString()).toBe('10.244.21.0/24');
+    expect(lease.subnet?.toString()).toBe('10.244.21.0/24');
     await manager.markNetworkAvailable(controller.signal);
     const recorder = new PeerRecorder();
     const stop = new AbortController();

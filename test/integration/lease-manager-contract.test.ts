@@ -9,12 +9,12 @@ import { join } from 'node:path';
 import { EtcdLeaseManager } from '../../subnet/etcd-lease-manager.js';
 import { KubeLeaseManager } from '../../subnet/kube-lease-manager.js';
 import { ClientNodeKubeClient, loadKubeConfig } from '../../subnet/kube-node-client.js';
-import type { LeaseManager } from '../../subnet/lease.js';
+import { leaseKey, leaseSubnet, type LeaseManager } from '../../subnet/lease.js';
 import { EtcdServer } from '../lab/etcd-server.js';
 import { KubeApiServer } from '../lab/kube-apiserver.js';
 import { NetnsScope, waitFor } from '../lab/netns.js';
 import { ip } from '../addresses.js';
-import { PeerRecorder, flannelValue, memoryLogger, pool, vxlan } from './lease-test-helpers.js';
+import { PeerRecorder, flannelV6Value, flannelValue, memoryLogger, pool, vxlan } from './lease-test-helpers.js';
 
 jest.setTimeout(60_000);
 
@@ -25,7 +25,7 @@ const P = 'flannel.alpha.coreos.com';
 interface StoreDriver {
   /** A manager acting as node `name`, whose pod subnet (where the store assigns it) is `subnet`. */
   manager(name: string, subnet: string): Promise<{ manager: LeaseManager; lines: string[] }>;
-  /** Another node's lease, as flanneld would publish it. */
+  /** Another node's lease, as flanneld would publish it (an IPv6 subnet and address: an IPv6-only node's). */
   addPeer(name: string, subnet: string, publicIp: string, mac: string): Promise<void>;
   /** Another node's lease with garbage where the public IP goes. */
   addMalformedPeer(name: string, subnet: string): Promise<void>;
@@ -33,7 +33,8 @@ interface StoreDriver {
   dispose(): Promise<void>;
 }
 
-const etcdKey = (subnet: string): string => `/coreos.com/network/subnets/${subnet.replace('/', '-')}`;
+/** flannel's key for a subnet: an IPv6 one as an IPv6-only lease's. */
+const etcdKey = (subnet: string): string => `/coreos.com/network/subnets/${subnet.includes(':') ? '0.0.0.0-0&' : ''}${subnet.replace('/', '-')}`;
 
 async function etcdDriver(): Promise<StoreDriver> {
   const server = await EtcdServer.start();
@@ -46,7 +47,9 @@ async function etcdDriver(): Promise<StoreDriver> {
       managers.push(manager);
       return Promise.resolve({ manager, lines });
     },
-    addPeer: async (_name, subnet, publicIp, mac) => { await server.etcdctl(['put', etcdKey(subnet), flannelValue(publicIp, mac)]); },
+    addPeer: async (_name, subnet, publicIp, mac) => {
+      await server.etcdctl(['put', etcdKey(subnet), subnet.includes(':') ? flannelV6Value(publicIp, mac) : flannelValue(publicIp, mac)]);
+    },
     addMalformedPeer: async (_name, subnet) => {
       await server.etcdctl(['put', etcdKey(subnet), flannelValue('192.0.2.999', '0a:00:00:00:00:01')]);
     },
@@ -66,8 +69,11 @@ async function kubeDriver(): Promise<StoreDriver> {
   await writeFile(netConfigPath, NET_CONF);
   const kubeconfigFile = await server.writeKubeconfig();
   const managers: LeaseManager[] = [];
+  // An IPv6-only node (vxlan) writes neither public-ip nor backend-data, as flannel's kube.go.
   const annotations = (publicIp: string, backendData: string): Record<string, string> => ({
-    [`${P}/backend-type`]: 'vxlan', [`${P}/backend-data`]: backendData, [`${P}/public-ip`]: publicIp, [`${P}/kube-subnet-manager`]: 'true',
+    [`${P}/backend-type`]: 'vxlan',
+    ...(publicIp.includes(':') ? { [`${P}/backend-v6-data`]: backendData, [`${P}/public-ipv6`]: publicIp } : { [`${P}/backend-data`]: backendData, [`${P}/public-ip`]: publicIp }),
+    [`${P}/kube-subnet-manager`]: 'true',
   });
   return {
     manager: async (name, subnet) => {
@@ -115,15 +121,15 @@ describe.each([
   it('leases a subnet inside the pool with our attributes, and the same one again after a restart', async () => {
     const first = await driver.manager('node-a', '10.244.10.0/24');
     const lease = await first.manager.acquireLease({ pool: pool(), attrs: vxlan('192.0.2.10', '0a:00:00:00:0a:0a') }, controller.signal);
-    expect(pool().network.containsPrefix(lease.subnet)).toBe(true);
-    expect(lease.subnet.prefixLength).toBe(24);
+    expect(pool().network.containsPrefix(leaseSubnet(lease))).toBe(true);
+    expect(lease.subnet?.prefixLength).toBe(24);
     expect(lease.publicIp).toEqual(ip('192.0.2.10'));
     expect(lease.backendData).toEqual({ vni: 1, vtepMac: '0a:00:00:00:0a:0a' });
     await first.manager.close();
 
     const { manager } = await driver.manager('node-a', '10.244.10.0/24');
     const again = await manager.acquireLease({ pool: pool(), attrs: vxlan('192.0.2.10', '0a:00:00:00:0a:0a') }, controller.signal);
-    expect(again.subnet.toString()).toBe(lease.subnet.toString());
+    expect(again.subnet?.toString()).toBe(lease.subnet?.toString());
   });
 
   it('streams peers: a snapshot without our own lease, then additions and removals; malformed peers are skipped', async () => {
@@ -136,7 +142,7 @@ describe.each([
 
     await waitFor('the snapshot', () => (recorder.peers.has('10.244.21.0/24') ? true : undefined), 10_000);
     expect(recorder.batches[0]?.kind).toBe('snapshot');
-    expect(recorder.peers.has(own.subnet.toString())).toBe(false);
+    expect(recorder.peers.has(leaseKey(own))).toBe(false);
     expect(recorder.peers.has('10.244.23.0/24')).toBe(false);
     expect(lines.some((l) => l.startsWith('warn:') && l.includes('192.0.2.999'))).toBe(true);
     const peer = recorder.peers.get('10.244.21.0/24');
@@ -151,6 +157,28 @@ describe.each([
     expect(recorder.count('added')).toBeGreaterThanOrEqual(1);
     expect(recorder.count('removed')).toBeGreaterThanOrEqual(1);
 
+    await manager.close();
+    await watching;
+  });
+
+  it('leases an IPv6-only node a subnet of the IPv6 pool, and streams IPv6-only peers without our own', async () => {
+    const ipv6Pool = pool('fd00:10:244::/56', 'fd00:10:244:1::', 'fd00:10:244:ff::', 64);
+    await driver.addPeer('peer-v6', 'fd00:10:244:41::/64', '2001:db8::41', '0a:00:00:00:29:01');
+    const { manager } = await driver.manager('node-v6', 'fd00:10:244:40::/64');
+    const attrs = { publicIpv6: ip('2001:db8::40'), backendType: 'vxlan', backendV6Data: { vni: 1, vtepMac: '0a:00:00:00:28:01' } };
+    const own = await manager.acquireLease({ ipv6Pool, attrs }, controller.signal);
+    expect([own.subnet, own.publicIp, own.publicIpv6, own.backendV6Data]).toEqual([undefined, undefined, ip('2001:db8::40'), attrs.backendV6Data]);
+    expect(ipv6Pool.network.containsPrefix(leaseSubnet(own))).toBe(true);
+    expect(own.ipv6Subnet?.prefixLength).toBe(64);
+
+    const recorder = new PeerRecorder();
+    const watching = manager.watchLeases(recorder, controller.signal);
+    await waitFor('the IPv6-only peer', () => (recorder.peers.has('fd00:10:244:41::/64') ? true : undefined), 10_000);
+    expect(recorder.peers.has(leaseKey(own))).toBe(false);
+    const peer = recorder.peers.get('fd00:10:244:41::/64');
+    expect([peer?.subnet, peer?.publicIp, peer?.publicIpv6, peer?.backendV6Data]).toEqual([undefined, undefined, ip('2001:db8::41'), { vni: 1, vtepMac: '0a:00:00:00:29:01' }]);
+    await driver.removePeer('peer-v6', 'fd00:10:244:41::/64');
+    await waitFor('the removed IPv6-only peer', () => (recorder.peers.has('fd00:10:244:41::/64') ? undefined : true), 10_000);
     await manager.close();
     await watching;
   });

@@ -1,9 +1,10 @@
 // Shared by the lease manager integration tests (etcd and kube): a log collector, a recording watcher, etcd managers.
 import winston from 'winston';
 import { EtcdLeaseManager, type EtcdLeaseManagerOptions } from '../../subnet/etcd-lease-manager.js';
-import type { Lease, LeaseAttrs, LeaseBatch, SubnetPool } from '../../subnet/lease.js';
+import { leaseKey, type Lease, type LeaseAttrs, type LeaseBatch, type SubnetPool } from '../../subnet/lease.js';
 import type { EtcdServer } from '../lab/etcd-server.js';
-import type { KubeApiServer } from '../lab/kube-apiserver.js';
+import { KubeApiServer } from '../lab/kube-apiserver.js';
+import { NetnsScope } from '../lab/netns.js';
 import { ClientNodeKubeClient, loadKubeConfig } from '../../subnet/kube-node-client.js';
 import { KubeLeaseManager } from '../../subnet/kube-lease-manager.js';
 import { ip, net } from '../addresses.js';
@@ -37,8 +38,8 @@ export class PeerRecorder {
     this.batches.push(batch);
     if (batch.kind === 'snapshot') this.peers.clear();
     for (const lease of batch.leases) {
-      if (batch.kind === 'removed') this.peers.delete(lease.subnet.toString());
-      else this.peers.set(lease.subnet.toString(), lease);
+      if (batch.kind === 'removed') this.peers.delete(leaseKey(lease));
+      else this.peers.set(leaseKey(lease), lease);
     }
   }
   onOwnLeaseChanged(lease: Lease): void {
@@ -84,6 +85,11 @@ export function flannelValue(publicIp: string, mac: string): string {
   return `{"PublicIP":"${publicIp}","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"${mac}"}}`;
 }
 
+/** flannel's value for a vxlan lease of a node without IPv4 ("PublicIP" is the zero ip.IP4), written by hand in tests. */
+export function flannelV6Value(publicIpv6: string, mac: string): string {
+  return `{"PublicIP":"0.0.0.0","PublicIPv6":"${publicIpv6}","BackendType":"vxlan","BackendV6Data":{"VNI":1,"VtepMAC":"${mac}"}}`;
+}
+
 export interface KubeManagerHandle {
   manager: KubeLeaseManager;
   lines: string[];
@@ -103,4 +109,31 @@ export async function makeKubeManager(server: KubeApiServer, nodeName: string, t
     backoff: { initialMs: 200, maxMs: 2000 },
   });
   return { manager, lines, client };
+}
+
+/**
+ * A kube-apiserver for the enclosing describe block: started before its tests, stopped with its
+ * namespace scope after them; `signal` aborts then too.
+ */
+export function useKubeApiServer(extraArgs: string[] = []): {
+  server: () => KubeApiServer;
+  signal: AbortSignal;
+  makeManager: (nodeName: string) => Promise<KubeManagerHandle>;
+} {
+  const scope = new NetnsScope();
+  const controller = new AbortController();
+  let started: KubeApiServer | undefined;
+  beforeAll(async () => {
+    started = await KubeApiServer.start({ scope, extraArgs });
+  }, 90_000);
+  afterAll(async () => {
+    controller.abort();
+    await started?.dispose();
+    await scope.dispose();
+  }, 30_000);
+  const server = (): KubeApiServer => {
+    if (started === undefined) throw new Error('the kube-apiserver did not start');
+    return started;
+  };
+  return { server, signal: controller.signal, makeManager: (nodeName) => makeKubeManager(server(), nodeName) };
 }

@@ -117,6 +117,44 @@ describe('weftctl leases list', () => {
   }, T);
 });
 
+describe('weftctl with IPv6-only and dual-stack leases', () => {
+  const v6OnlyValue = '{"PublicIP":"0.0.0.0","PublicIPv6":"2001:db8::15","BackendType":"vxlan","BackendV6Data":{"VNI":1,"VtepMAC":"0a:00:00:00:06:15"}}';
+  const dualValue =
+    '{"PublicIP":"192.0.2.16","PublicIPv6":"2001:db8::16","BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"0a:00:00:00:00:16"},"BackendV6Data":{"VNI":1,"VtepMAC":"0a:00:00:00:06:16"}}';
+
+  it('lists an IPv6-only lease by its IPv6 half, JSON with both halves, and watches it come and go', async () => {
+    await putLease('0.0.0.0-0&fd00:10:244:15::-64', v6OnlyValue, 3600);
+    await putLease('10.244.16.0-24&fd00:10:244:16::-64', dualValue, 3600);
+    const table = await weftctl(['leases', 'list']);
+    expect(table.code).toBe(0);
+    const lines = table.stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[1]).toMatch(/^10\.244\.16\.0\/24\s+192\.0\.2\.16\s+vxlan\s+0a:00:00:00:00:16\s+\d{4}-/);
+    expect(lines[2]).toMatch(/^fd00:10:244:15::\/64\s+2001:db8::15\s+vxlan\s+0a:00:00:00:06:15\s+\d{4}-/);
+    const json = JSON.parse((await weftctl(['leases', 'list', '--json'])).stdout) as Record<string, unknown>[];
+    expect(json.map(({ expiresAt: _, ...rest }) => rest)).toEqual([
+      { subnet: '10.244.16.0/24', publicIp: '192.0.2.16', backendType: 'vxlan', vni: 1, vtepMac: '0a:00:00:00:00:16', ipv6Subnet: 'fd00:10:244:16::/64', publicIpv6: '2001:db8::16', vniV6: 1, vtepMacV6: '0a:00:00:00:06:16' },
+      { subnet: 'fd00:10:244:15::/64', backendType: 'vxlan', ipv6Subnet: 'fd00:10:244:15::/64', publicIpv6: '2001:db8::15', vniV6: 1, vtepMacV6: '0a:00:00:00:06:15' },
+    ]);
+
+    const watch = start(['--etcd-endpoints', etcd.endpoint, 'leases', 'watch', '--changes-only', '--timeout', '15']);
+    // The watch has started once a change shows up; keep rewriting the IPv6-only lease until one does.
+    let n = 20;
+    await waitFor('a change line', async () => {
+      if (watch.stdout() !== '') return true;
+      await putLease(`0.0.0.0-0&fd00:10:244:${n++}::-64`, v6OnlyValue, 3600);
+      return undefined;
+    }, 15_000, 300);
+    const added = watch.stdout().split('\n')[0] ?? '';
+    expect(added).toMatch(/^ADDED\s+fd00:10:244:\d+::\/64\s+2001:db8::15\s+vxlan\s+0a:00:00:00:06:15$/);
+    const subnet = /fd00:10:244:(\d+)::/.exec(added)?.[1] ?? '';
+    await etcd.etcdctl(['del', `${PREFIX}/subnets/0.0.0.0-0&fd00:10:244:${subnet}::-64`]);
+    await waitFor('the removal', () => (watch.stdout().includes('REMOVED') ? true : undefined), 10_000);
+    watch.child.kill('SIGINT');
+    expect((await watch.done).stdout).toMatch(new RegExp(`\\nREMOVED\\s+fd00:10:244:${subnet}::/64\\s+2001:db8::15`));
+  }, T);
+});
+
 describe('weftctl leases watch', () => {
   it('prints added and removed leases live as JSON lines and stops at --timeout', async () => {
     await putLease('10.244.1.0/24', vxlanValue('192.0.2.11', '0a:00:00:00:00:11'), 3600);
@@ -177,10 +215,10 @@ describe('weftctl config', () => {
     expect(bad.stderr).toContain('too small');
     const notJson = await weftctl(['config', 'set', '-'], {}, '{"Network": ');
     expect(notJson.code).toBe(1);
-    // Valid, but every weft node would refuse it at start while the datapath is IPv4-only.
-    const dual = await weftctl(['config', 'set', '-'], {}, '{"Network":"10.244.0.0/16","EnableIPv6":true,"IPv6Network":"fd00:10:244::/56"}');
+    // Dual stack without its IPv6 network: the field is named.
+    const dual = await weftctl(['config', 'set', '-'], {}, '{"Network":"10.244.0.0/16","EnableIPv6":true}');
     expect(dual.code).toBe(1);
-    expect(dual.stderr).toMatch(/refusing the new config: EnableIPv6: .*not yet supported/);
+    expect(dual.stderr).toMatch(/refusing the new config: IPv6Network: is missing/);
     expect(await storedConfig()).toBe(CONFIG);
   }, T);
 

@@ -13,7 +13,7 @@ import { KubeApiServer } from './kube-apiserver.js';
 import { NetnsScope, stopProcess, waitFor } from './netns.js';
 import { bridgePort, type PortBridge } from './port-bridge.js';
 import {
-  DEFAULT_NETWORK, ETCD_PORT, UNDERLAY_GATEWAY, UNDERLAY_PREFIX, UNDERLAY_PREFIX_LENGTH, UNDERLAY6_GATEWAY, UNDERLAY6_PREFIX_LENGTH,
+  DEFAULT_NETWORK, ETCD_PORT, UNDERLAY_GATEWAY, UNDERLAY_PREFIX, UNDERLAY_PREFIX_LENGTH, UNDERLAY6_GATEWAY, UNDERLAY6_PREFIX, UNDERLAY6_PREFIX_LENGTH,
   nodeUnderlayIp, nodeUnderlayIpv6,
 } from './topology.js';
 
@@ -294,13 +294,19 @@ export class LabCluster {
    * A host on the underlay outside the pod network (192.0.2.99, no route to the pods): it can only
    * answer a pod whose traffic the node masqueraded.
    */
-  async addOutsideHost(): Promise<{ ns: string; ip: string }> {
+  /** A host on the underlay with no route to the pods; with an IPv6 lab it has an IPv6 address too. */
+  async addOutsideHost(): Promise<{ ns: string; ip: string; ipv6: string | undefined }> {
     const ns = await this.scope.createNamespace('out');
     const ip = `${UNDERLAY_PREFIX}.99`;
+    const ipv6 = this.ipv6 ? `${UNDERLAY6_PREFIX}99` : undefined;
     const hostSide = `${this.scope.prefix}out`.slice(0, 15);
     await this.scope.ipBatch(this.underlayNs, [`link add ${hostSide} type veth peer name eth0 netns ${ns}`, `link set ${hostSide} master br0 up`]);
-    await this.scope.ipBatch(ns, [`addr add ${ip}/${UNDERLAY_PREFIX_LENGTH} dev eth0`, 'link set eth0 up']);
-    return { ns, ip };
+    await this.scope.ipBatch(ns, [
+      `addr add ${ip}/${UNDERLAY_PREFIX_LENGTH} dev eth0`,
+      ...(ipv6 ? [`addr add ${ipv6}/${UNDERLAY6_PREFIX_LENGTH} dev eth0 nodad`] : []),
+      'link set eth0 up',
+    ]);
+    return { ns, ip, ipv6 };
   }
 
   /** Sends `count` pings; returns the number received. */
