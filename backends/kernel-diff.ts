@@ -33,9 +33,10 @@ export function planKernelWrites(deviceIndex: number, desired: DesiredEntries, a
   const actualNeighbors = new Map(actual.neighbors.map((n) => [neighborKey(n), n]));
   const actualFdb = new Set(actual.fdb.map(fdbKey));
   const actualRoutes = new Map(actual.routes.map((r) => [routeKey(r), r]));
-  const wantedNeighbors = new Set(desired.neighbors.map(neighborKey));
-  const wantedFdb = new Set(desired.fdb.map(fdbKey));
-  const wantedRoutes = new Map(desired.routes.map((r) => [routeKey(r), r]));
+  // Indexed only to find what the kernel holds beyond the wanted: nothing to find on an empty device (a first start).
+  const wantedNeighbors = new Set(actual.neighbors.length > 0 ? desired.neighbors.map(neighborKey) : []);
+  const wantedFdb = new Set(actual.fdb.length > 0 ? desired.fdb.map(fdbKey) : []);
+  const wantedRoutes = new Map(actual.routes.length > 0 ? desired.routes.map((r) => [routeKey(r), r]) : []);
 
   const removals: KernelWrite[] = [];
   for (const r of actual.routes) {

@@ -5,10 +5,10 @@
 import type { RtNetlinkSocket } from 'netlink';
 import { constants as osConstants } from 'node:os';
 import { NetlinkError } from './netlink-error.js';
-import { encodeWrite } from './rtnetlink-encode.js';
+import { encodeWriteInto, MAX_WRITE_BYTES } from './rtnetlink-encode.js';
 import type { KernelWrite } from './rtnetlink-types.js';
 
-/** Bytes of messages packed into one datagram; well inside the kernel's default socket buffers. */
+/** Bytes of messages packed into one datagram at most; well inside the kernel's default socket buffers. */
 const DATAGRAM_BYTES = 32 * 1024;
 const NLMSG_ERROR = 2;
 
@@ -18,23 +18,21 @@ export interface Datagram {
   writes: { seq: number; write: KernelWrite }[];
 }
 
-/** Cuts `writes` into datagrams of at most ~DATAGRAM_BYTES, one at a time. */
+/** Cuts `writes` into datagrams of at most DATAGRAM_BYTES, one at a time, each encoded into one buffer. */
 export function* packDatagrams(writes: readonly KernelWrite[], nextSeq: () => number, port: number): Generator<Datagram> {
   for (let start = 0; start < writes.length; ) {
     const chunk: { seq: number; write: KernelWrite }[] = [];
-    const buffers: Buffer[] = [];
+    const buffer = Buffer.alloc(DATAGRAM_BYTES);
     let bytes = 0;
-    while (start < writes.length && bytes < DATAGRAM_BYTES - 512) {
+    while (start < writes.length) {
       const write = writes[start++] as KernelWrite;
       const seq = nextSeq();
-      const last = start === writes.length || bytes >= DATAGRAM_BYTES - 1024;
-      const message = encodeWrite(write, seq, port, last);
-      bytes += message.length;
-      buffers.push(message);
+      const last = start === writes.length || bytes + 2 * MAX_WRITE_BYTES > DATAGRAM_BYTES;
+      bytes = encodeWriteInto(write, seq, port, last, buffer, bytes);
       chunk.push({ seq, write });
       if (last) break;
     }
-    yield { bytes: Buffer.concat(buffers), writes: chunk };
+    yield { bytes: buffer.subarray(0, bytes), writes: chunk };
   }
 }
 

@@ -99,14 +99,13 @@ export class VxlanDatapath implements FamilyDatapath {
       return entries ? [[key, entries] as const] : [];
     }));
     const desired = this.wanted.reset(perPeer);
-    const [neighbors, fdb, deviceRoutes, externalRoutes] = await Promise.all([
+    const [neighbors, fdb, familyRoutes] = await Promise.all([
       this.netlink.listNeighbors(this.family, device.index),
       this.netlink.listFdb(device.index),
-      this.netlink.listRoutes(this.family, device.index),
-      this.netlink.listRoutes(this.family, this.external.index),
+      this.netlink.listRoutes(this.family), // one dump of the table for both interfaces
     ]);
-    // Our protocol on the external interface: DirectRouting routes, or leftovers of host-gw.
-    const routes = [...deviceRoutes, ...externalRoutes.filter((r) => r.protocol === WEFT_ROUTE_PROTOCOL)];
+    // Ours: the device's, and our protocol's on the external interface (DirectRouting routes, or leftovers of host-gw).
+    const routes = familyRoutes.filter((r) => r.oif === index || (r.oif === this.external.index && r.protocol === WEFT_ROUTE_PROTOCOL));
     const plan = planKernelWrites(device.index, desired, { neighbors: neighbors.filter((n) => n.permanent), fdb, routes });
     const { failed } = await this.netlink.writeAll(plan.writes);
     if (failed.length > 0) {

@@ -5,7 +5,7 @@ import type { Logger } from 'winston';
 import type { Backend, ExternalInterface } from '../backends/backend.js';
 import type { KernelEvent } from '../backends/rtnetlink.js';
 import { ConfigError, OutOfSubnetsError } from '../subnet/errors.js';
-import { leaseHalf, leaseSubnet, sameOptional, type Lease, type LeaseManager } from '../subnet/lease.js';
+import { leaseHalf, leaseSubnet, sameSubnets, type Lease, type LeaseManager } from '../subnet/lease.js';
 import type { DaemonOptions } from './daemon-options.js';
 import { chooseExternalInterface, type InterfaceInventory } from './external-interface.js';
 import { enabledFamilies, parseNetworkConfig, type BackendOptions, type NetworkConfig } from './network-config.js';
@@ -54,7 +54,10 @@ export interface RunningState {
   firewall: FirewallKeeper | undefined;
 }
 
+/** A gap from our own bulk write is checked once writes have paused this long... */
 const GAP_PASS_DELAY_MS = 1000;
+/** ...or this long after the first unchecked gap, whichever comes first. */
+const GAP_PASS_MAX_DELAY_MS = 5000;
 const OVERFLOW_WARN_MS = 60_000;
 
 export const EXIT_OK = 0;
@@ -166,9 +169,12 @@ async function serve(options: DaemonOptions, parts: DaemonParts, logger: Logger,
       announce(signal).catch((err: unknown) => logger.warn('announcing the network as available failed', { error: String(err) }));
     });
   }
-  // A gap calls for a full pass. An overflow (the kernel dropped notifications) gets it at once;
-  // the monitor pausing during our own bulk writes makes many gaps: one pass a second covers them.
+  // A gap calls for a full pass. An overflow (the kernel dropped notifications) gets it at once.
+  // The monitor pausing during our own bulk writes makes many gaps, one per write: one pass covers
+  // them once the writes stop for a second (capped at 5 s), so that 5000 leases arriving in batches
+  // cost one kernel dump at the end instead of one a second in between.
   let gapTimer: NodeJS.Timeout | undefined;
+  let firstGapAt: number | undefined;
   let overflowWarnedAt = -Infinity;
   const stopKernelWatch = parts.watchKernel?.((event) => {
     if (event.kind === 'gap' && event.cause === 'overflow') {
@@ -178,10 +184,13 @@ async function serve(options: DaemonOptions, parts: DaemonParts, logger: Logger,
       logger.log(level, 'kernel notifications were lost (the monitor socket overflowed); checking every entry');
       loop.trigger('kernel-overflow');
     } else if (event.kind === 'gap') {
-      gapTimer ??= setTimeout(() => {
+      firstGapAt ??= performance.now();
+      clearTimeout(gapTimer);
+      gapTimer = setTimeout(() => {
         gapTimer = undefined;
+        firstGapAt = undefined;
         loop.trigger('kernel-gap');
-      }, GAP_PASS_DELAY_MS);
+      }, Math.max(0, Math.min(GAP_PASS_DELAY_MS, firstGapAt + GAP_PASS_MAX_DELAY_MS - performance.now())));
     } else if (backend.ownsKernelEvent(event)) {
       loop.trigger(`kernel-${event.kind}${event.deleted ? '-deleted' : '-changed'}`);
     }
@@ -204,8 +213,4 @@ function ownFamilySubnets(config: NetworkConfig, own: Lease): (FamilySubnet & { 
     if (!half || !network) throw new Error(`the own lease has no ${family} subnet, which the network config enables`);
     return { family, network, subnet: half.subnet };
   });
-}
-
-function sameSubnets(a: Lease, b: Lease): boolean {
-  return sameOptional(a.subnet, b.subnet) && sameOptional(a.ipv6Subnet, b.ipv6Subnet);
 }

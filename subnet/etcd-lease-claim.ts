@@ -10,7 +10,7 @@
 // IPv6-only node finds no subnet, and it matches its key by PublicIP "0.0.0.0", so it would take
 // another IPv6-only node's key: weft does neither.)
 import type { Logger } from 'winston';
-import { encodeLeaseValue, leaseKey, parseLeaseKey, parseLeaseRecord, subnetsDir, type LeaseKeySubnets } from './etcd-lease-codec.js';
+import { encodeLeaseValue, leaseKey, parseLeaseKey, parseLeaseRecord, parseLeaseValue, subnetsDir, type LeaseKeySubnets } from './etcd-lease-codec.js';
 import type { EtcdRecord, EtcdStore } from './etcd-store.js';
 import { OutOfSubnetsError, RemoteDataError, TransientError } from './errors.js';
 import { checkAcquireOptions, leaseSubnet, publishedBy, type AcquireOptions, type Lease, type LeaseAttrs, type SubnetPool } from './lease.js';
@@ -159,6 +159,9 @@ export class EtcdLeaseClaim {
 
   private carriesIp(record: EtcdRecord, attrs: LeaseAttrs): boolean {
     try {
+      // Every key is checked (5000 at a large cluster): the value alone first, the whole record
+      // (the same parse of the value, plus the key) only for the one that carries our address.
+      if (!publishedBy(parseLeaseValue(record.key, record.value), attrs)) return false;
       return publishedBy(parseLeaseRecord(this.opts.prefix, record), attrs);
     } catch {
       return false;

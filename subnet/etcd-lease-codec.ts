@@ -50,20 +50,20 @@ export function leaseKey(prefix: string, subnets: LeaseKeySubnets): string {
  */
 export function parseLeaseKey(prefix: string, key: string): LeaseKeySubnets {
   const dir = subnetsDir(prefix);
-  const source = describeKey(key);
-  if (!key.startsWith(dir)) throw new RemoteDataError(source, `not under ${dir}`);
+  const source = (): string => describeKey(key); // built only for an error: every key is parsed at start
+  if (!key.startsWith(dir)) throw new RemoteDataError(source(), `not under ${dir}`);
   const [v4, v6, ...rest] = key.slice(dir.length).split('&');
-  if (rest.length > 0 || v4 === undefined) throw new RemoteDataError(source, 'malformed subnet key');
+  if (rest.length > 0 || v4 === undefined) throw new RemoteDataError(source(), 'malformed subnet key');
   const ipv6 = v6 === undefined ? undefined : parseKeyHalf(v6, /^([0-9a-f:]+)-(\d{1,3})$/, 'ipv6');
   if (v6 !== undefined && ipv6 === undefined) {
-    throw new RemoteDataError(source, 'malformed IPv6 part of the subnet key (not "x:y::-len" with host bits zero)');
+    throw new RemoteDataError(source(), 'malformed IPv6 part of the subnet key (not "x:y::-len" with host bits zero)');
   }
   if (v4 === NO_IPV4_HALF) {
-    if (ipv6 === undefined) throw new RemoteDataError(source, 'subnet key names no subnet');
+    if (ipv6 === undefined) throw new RemoteDataError(source(), 'subnet key names no subnet');
     return { ipv4: undefined, ipv6 };
   }
   const ipv4 = parseKeyHalf(v4, /^(\d{1,3}(?:\.\d{1,3}){3})-(\d{1,2})$/, 'ipv4');
-  if (ipv4 === undefined) throw new RemoteDataError(source, 'subnet key is not "a.b.c.d-len" with host bits zero');
+  if (ipv4 === undefined) throw new RemoteDataError(source(), 'subnet key is not "a.b.c.d-len" with host bits zero');
   return { ipv4, ipv6 };
 }
 

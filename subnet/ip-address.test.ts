@@ -1,4 +1,5 @@
 import { ip as addr } from '../test/addresses.js';
+import { Address4, Address6 } from 'ip-address';
 import { IpAddress, maskOf } from './ip-address.js';
 
 describe('IpAddress.parse and toString', () => {
@@ -97,5 +98,39 @@ describe('IpAddress values', () => {
     expect(maskOf(32, 32)).toBe(0xffffffffn);
     expect(maskOf(128, 64)).toBe(0xffffffffffffffff0000000000000000n);
     expect(maskOf(128, 128)).toBe((1n << 128n) - 1n);
+  });
+});
+
+describe('IpAddress fast paths', () => {
+  // A fixed linear congruential sequence: the same cases every run.
+  const numbers = (count: number, seed: number): number[] => {
+    const out: number[] = [];
+    let x = seed;
+    for (let i = 0; i < count; i++) out.push((x = (x * 1103515245 + 12345) % 2 ** 31));
+    return out;
+  };
+
+  it('accepts exactly the IPv4 text ip-address accepts', () => {
+    const tricky = ['1.2.3.4', '01.2.3.4', '1.2.3.04', '0.0.0.0', '00.0.0.0', '255.255.255.255', '256.0.0.0', '1.2.3.255',
+      '1.2.3.256', '1.2.3.1000', '001.2.3.4', '1.2.3', '1.2.3.4.', '.1.2.3.4', '1..2.3', '199.299.0.1', '249.250.251.252'];
+    const random = numbers(2000, 7).map((n) => [n % 300, (n >> 3) % 260, (n >> 7) % 256, (n >> 11) % 1100]
+      .map((o, i) => (n >> (20 + i)) % 9 === 0 ? `0${o}` : String(o)).join('.'));
+    for (const text of [...tricky, ...random]) {
+      expect([text, IpAddress.parse(text)?.toString()]).toEqual([text, Address4.isValid(text) ? text : undefined]);
+    }
+  });
+
+  it('round-trips values of both families through bytes and text', () => {
+    for (const n of numbers(500, 11)) {
+      const v4 = IpAddress.of('ipv4', BigInt(n) * 2n + BigInt(n & 1)) as IpAddress;
+      expect(IpAddress.fromBytes(v4.toBytes())?.equals(v4)).toBe(true);
+      expect(v4.toString()).toBe(Address4.fromBigInt(v4.value).correctForm());
+      expect(IpAddress.parse(v4.toString())?.equals(v4)).toBe(true);
+      const v6 = IpAddress.of('ipv6', (BigInt(n) << 96n) | (BigInt(n) << 40n) | BigInt(n & 0xffff)) as IpAddress;
+      expect(v6.toBytes()).toEqual(Address6.fromBigInt(v6.value).toByteArray().slice(-16).map((b) => b & 255));
+      expect(IpAddress.fromBytes(v6.toBytes())?.equals(v6)).toBe(true);
+    }
+    expect(IpAddress.of('ipv4', 0xffffffffn)?.toBytes()).toEqual([255, 255, 255, 255]);
+    expect(IpAddress.fromBytes([255, 255, 255, 255])?.value).toBe(0xffffffffn);
   });
 });

@@ -1,9 +1,10 @@
 // IP addresses of either family as one type: the family is data (its bit width), not a second copy
 // of the code. Values are unsigned bigints, so that arithmetic (masks, next subnet, first host) is
-// the same expression for 32 and 128 bits. Text is parsed with ip-address and printed in the form
-// Go's net.IP.String() gives (RFC 5952 for IPv6), because flannel writes these strings into etcd
+// the same expression for 32 and 128 bits. IPv6 text is parsed with ip-address (IPv4 by a pattern
+// that accepts what its Address4 does, without building one: leases are parsed by the thousand)
+// and printed in the form Go's net.IP.String() gives (RFC 5952 for IPv6), because flannel writes these strings into etcd
 // keys, lease values and subnet.env, and peers compare them as text.
-import { Address4, Address6 } from 'ip-address';
+import { Address6 } from 'ip-address';
 
 export type IpFamily = 'ipv4' | 'ipv6';
 
@@ -22,9 +23,20 @@ export const FAMILIES: Readonly<Record<IpFamily, FamilyTraits>> = {
 
 /** The netmask of `prefixLength` leading ones in a `bits`-wide word. */
 export function maskOf(bits: number, prefixLength: number): bigint {
-  const all = (1n << BigInt(bits)) - 1n;
-  return all ^ ((1n << BigInt(bits - prefixLength)) - 1n);
+  // Made once per width and length: every lease parsed and every containment test needs one.
+  const cacheable = Number.isInteger(prefixLength) && prefixLength >= 0 && prefixLength <= bits && bits <= 128;
+  const key = bits * 256 + prefixLength;
+  let mask = cacheable ? MASKS.get(key) : undefined;
+  if (mask === undefined) {
+    const all = (1n << BigInt(bits)) - 1n;
+    mask = all ^ ((1n << BigInt(bits - prefixLength)) - 1n);
+    if (cacheable) MASKS.set(key, mask);
+  }
+  return mask;
 }
+const MASKS = new Map<number, bigint>();
+/** 2^bits of each family: the first value past its address space. */
+const LIMITS: Readonly<Record<IpFamily, bigint>> = { ipv4: 1n << 32n, ipv6: 1n << 128n };
 
 export class IpAddress {
   private constructor(
@@ -35,7 +47,7 @@ export class IpAddress {
 
   /** The address `value` of `family`; undefined when the value does not fit the family. */
   static of(family: IpFamily, value: bigint): IpAddress | undefined {
-    if (value < 0n || value >= 1n << BigInt(FAMILIES[family].bits)) return undefined;
+    if (value < 0n || value >= LIMITS[family]) return undefined;
     return new IpAddress(family, value);
   }
 
@@ -52,15 +64,20 @@ export class IpAddress {
 
   /** From network-order bytes: 4 make an IPv4 address, 16 an IPv6 address. */
   static fromBytes(bytes: ArrayLike<number>): IpAddress | undefined {
-    const family = bytes.length === 4 ? 'ipv4' : bytes.length === 16 ? 'ipv6' : undefined;
-    if (family === undefined) return undefined;
+    if (bytes.length !== 4 && bytes.length !== 16) return undefined;
+    // Number arithmetic per 4 bytes, one bigint per word: bigint steps per byte showed in profiles
+    // (every kernel entry listed is parsed through here).
     let value = 0n;
-    for (let i = 0; i < bytes.length; i++) {
-      const byte = bytes[i] ?? -1;
-      if (!Number.isInteger(byte) || byte < 0 || byte > 255) return undefined;
-      value = (value << 8n) | BigInt(byte);
+    for (let word = 0; word < bytes.length; word += 4) {
+      let w = 0;
+      for (let i = word; i < word + 4; i++) {
+        const byte = bytes[i] ?? -1;
+        if (!Number.isInteger(byte) || byte < 0 || byte > 255) return undefined;
+        w = w * 256 + byte;
+      }
+      value = bytes.length === 4 ? BigInt(w) : (value << 32n) | BigInt(w);
     }
-    return new IpAddress(family, value);
+    return new IpAddress(bytes.length === 4 ? 'ipv4' : 'ipv6', value);
   }
 
   get bits(): number {
@@ -69,8 +86,9 @@ export class IpAddress {
 
   /** Network-order bytes (4 or 16), as netlink takes them. */
   toBytes(): number[] {
+    if (this.family === 'ipv4') return ipv4Octets(Number(this.value));
     const bytes: number[] = [];
-    for (let shift = BigInt(this.bits - 8); shift >= 0n; shift -= 8n) bytes.push(Number((this.value >> shift) & 255n));
+    for (let shift = 96n; shift >= 0n; shift -= 32n) bytes.push(...ipv4Octets(Number((this.value >> shift) & 0xffffffffn)));
     return bytes;
   }
 
@@ -110,16 +128,32 @@ export class IpAddress {
   }
 
   toString(): string {
-    if (this.family === 'ipv4') return this.toBytes().join('.');
+    if (this.family === 'ipv4') {
+      const v = Number(this.value);
+      return `${Math.floor(v / 0x1000000)}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
+    }
     return Address6.fromBigInt(this.value).correctForm();
   }
 }
 
+/** Four octets of a 32-bit word, most significant first. */
+function ipv4Octets(word: number): number[] {
+  return [Math.floor(word / 0x1000000), (word >>> 16) & 255, (word >>> 8) & 255, word & 255];
+}
+
+/** Dotted decimal as ip-address's Address4 accepts it (no leading zeros, octets up to 255), without building one. */
+const IPV4_TEXT = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})$/;
+
 function parseIpv4Text(text: string): IpAddress | undefined {
-  if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(text) || !Address4.isValid(text)) return undefined;
-  const parts = text.split('.').map(Number);
-  if (parts.some((p) => p > 255)) return undefined;
-  return IpAddress.fromBytes(parts);
+  const octets = IPV4_TEXT.exec(text);
+  if (!octets) return undefined;
+  let value = 0;
+  for (let i = 1; i <= 4; i++) {
+    const octet = Number(octets[i]);
+    if (octet > 255) return undefined;
+    value = value * 256 + octet;
+  }
+  return IpAddress.of('ipv4', BigInt(value));
 }
 
 function parseIpv6Text(text: string): IpAddress | undefined {

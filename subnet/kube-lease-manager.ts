@@ -12,15 +12,14 @@ import {
   leaseAnnotations,
   nodeName,
   nodePodCidr,
-  overrideIp,
-  previousVtepMac,
   type AnnotationKeys,
 } from './kube-annotations.js';
 import type { KubeNode, KubeNodeClient } from './kube-node-client.js';
 import { ResourceExpiredError } from './kube-node-client.js';
 import { lacksNetworkCondition, networkAvailablePatch } from './kube-node-condition.js';
+import { ownNodeHints, publishedAddress, type OwnNodeHints } from './kube-own-node.js';
 import { deliver, PeerNodes } from './kube-peer-nodes.js';
-import { checkAcquireOptions, leaseSubnet, sameOptional, type AcquireOptions, type Lease, type LeaseAttrs, type LeaseManager, type LeaseWatcher, type SubnetPool } from './lease.js';
+import { checkAcquireOptions, leaseSubnet, sameSubnets, type AcquireOptions, type Lease, type LeaseAttrs, type LeaseManager, type LeaseWatcher, type SubnetPool } from './lease.js';
 import type { IpAddress } from './ip-address.js';
 import type { IpPrefix } from './ip-prefix.js';
 
@@ -38,18 +37,6 @@ export interface KubeLeaseManagerOptions {
   /** Injected in tests. */
   sleep?: ((ms: number, signal: AbortSignal) => Promise<void>) | undefined;
   readFile?: ((path: string) => Promise<string>) | undefined;
-}
-
-/** What our own Node object says about an earlier run and about overrides, read before start-up. */
-export interface OwnNodeHints {
-  /** `<P>/node-public-ip`: use instead of --public-ip when set. */
-  nodePublicIp?: IpAddress | undefined;
-  /** From our `<P>/backend-data`: give a newly created VXLAN device this MAC, so peers stay valid. */
-  previousVtepMac?: string | undefined;
-  /** `<P>/node-public-ipv6`: use instead of --public-ipv6 when set. */
-  nodePublicIpv6?: IpAddress | undefined;
-  /** From our `<P>/backend-v6-data`: the MAC of flannel-v6.<VNI> of an earlier run. */
-  previousVtepMacV6?: string | undefined;
 }
 
 export class KubeLeaseManager implements LeaseManager {
@@ -90,24 +77,7 @@ export class KubeLeaseManager implements LeaseManager {
   /** Reads our node once (retrying while the API server is unreachable). */
   async readOwnNodeHints(signal: AbortSignal): Promise<OwnNodeHints> {
     const node = await this.retry('read own node', (s) => this.opts.client.getNode(this.opts.nodeName, s), signal);
-    const hints: OwnNodeHints = {};
-    /** A malformed hint is warned about (after `prefix`) and left out. */
-    const read = <T>(prefix: string, value: () => T): T | undefined => {
-      try {
-        return value();
-      } catch (err) {
-        this.log.warn(`${prefix}${(err as Error).message}`);
-        return undefined;
-      }
-    };
-    hints.nodePublicIp = read('ignoring ', () => overrideIp(node, this.keys.nodePublicIp));
-    hints.previousVtepMac = read('not reusing the earlier VTEP MAC: ', () => previousVtepMac(this.keys, node));
-    const nodePublicIpv6 = read('ignoring ', () => overrideIp(node, this.keys.nodePublicIpv6, 'ipv6'));
-    const previousVtepMacV6 = read('not reusing the earlier IPv6 VTEP MAC: ', () => previousVtepMac(this.keys, node, this.keys.backendV6Data));
-    // Only when set: an IPv4-only node's hints stay as they were.
-    if (nodePublicIpv6 !== undefined) hints.nodePublicIpv6 = nodePublicIpv6;
-    if (previousVtepMacV6 !== undefined) hints.previousVtepMacV6 = previousVtepMacV6;
-    return hints;
+    return ownNodeHints(node, this.keys, this.log);
   }
 
   async acquireLease(options: AcquireOptions, signal: AbortSignal): Promise<Lease> {
@@ -274,24 +244,13 @@ export class KubeLeaseManager implements LeaseManager {
     }
   }
 
-  /** The IPv6 address to publish: only a lease with an IPv6 half has one. */
-  private publishedIpv6(node: KubeNode, attrs: LeaseAttrs, { quiet = false } = {}): IpAddress | undefined {
-    return attrs.publicIpv6 && this.publishedIp(node, attrs.publicIpv6, { quiet });
+  /** The address of `own`'s family to publish (see publishedAddress); `quiet` at every event of our Node (heartbeats). */
+  private publishedIp(node: KubeNode, own: IpAddress, { quiet = false } = {}): IpAddress {
+    return publishedAddress(node, this.keys, own, quiet ? undefined : this.log);
   }
 
-  /** `quiet` for the check at every event of our Node (heartbeats): the log line is for acquiring. */
-  private publishedIp(node: KubeNode, own: IpAddress, { quiet = false } = {}): IpAddress {
-    const key = own.family === 'ipv6' ? this.keys.publicIpv6Overwrite : this.keys.publicIpOverwrite;
-    try {
-      const overwrite = overrideIp(node, key, own.family);
-      if (overwrite !== undefined && !overwrite.equals(own)) {
-        if (!quiet) this.log.info(`publishing public IP ${overwrite.toString()} from annotation ${key}`);
-        return overwrite;
-      }
-    } catch (err) {
-      if (!quiet) this.log.warn(`ignoring ${(err as Error).message}`);
-    }
-    return own;
+  private publishedIpv6(node: KubeNode, attrs: LeaseAttrs, { quiet = false } = {}): IpAddress | undefined {
+    return attrs.publicIpv6 && this.publishedIp(node, attrs.publicIpv6, { quiet });
   }
 
   /** Retries an API call with capped backoff until it succeeds or the signal aborts. */
@@ -311,11 +270,6 @@ export class KubeLeaseManager implements LeaseManager {
       }
     }
   }
-}
-
-/** Whether two leases hold the same subnets of both families. */
-function sameSubnets(a: Pick<Lease, 'subnet' | 'ipv6Subnet'>, b: Pick<Lease, 'subnet' | 'ipv6Subnet'>): boolean {
-  return sameOptional(a.subnet, b.subnet) && sameOptional(a.ipv6Subnet, b.ipv6Subnet);
 }
 
 /** A pod CIDR outside the configured network is a mismatch between net-conf.json and the cluster. */

@@ -145,6 +145,11 @@ function sameBackendData(a: VxlanBackendData | undefined, b: VxlanBackendData | 
   return a?.vni === b?.vni && a?.vtepMac === b?.vtepMac;
 }
 
+/** Whether two leases hold the same subnets of both families. */
+export function sameSubnets(a: Pick<Lease, 'subnet' | 'ipv6Subnet'>, b: Pick<Lease, 'subnet' | 'ipv6Subnet'>): boolean {
+  return sameOptional(a.subnet, b.subnet) && sameOptional(a.ipv6Subnet, b.ipv6Subnet);
+}
+
 /** Both absent, or both present and equal (values with an equals method: addresses, prefixes). */
 export function sameOptional<T extends { equals(other: T): boolean }>(a: T | undefined, b: T | undefined): boolean {
   return a === undefined || b === undefined ? a === b : a.equals(b);

@@ -106,7 +106,10 @@ export async function restartOnce(drill: RestartDrill, signal: 'SIGTERM' | 'SIGK
     await sleep(1000); // late writes would show up here
     const lines = await monitor.stop();
     const isRemovedPeer = mentions(removed.vtep, removed.mac);
-    const ownEntry = (line: string): boolean => line.includes('dev flannel.1') || /^(Deleted )?10\.\d+\.\d+\.0\/24 /.test(line);
+    // The kernel's own IPv6 entries on flannel.1 (multicast neighbours, NOARP, which it garbage
+    // collects at any time; link-local) are not weft's: one such deletion once failed this check.
+    const kernelOwn = (line: string): boolean => /^(Deleted )?(ff[0-9a-f]{2}:|fe80:)/.test(line) || / NOARP\s*$/.test(line);
+    const ownEntry = (line: string): boolean => !kernelOwn(line) && (line.includes('dev flannel.1') || /^(Deleted )?10\.\d+\.\d+\.0\/24 /.test(line));
     return {
       liveChanges: lines.filter((l) => ownEntry(l) && !isRemovedPeer(l)),
       removedChanges: lines.filter(isRemovedPeer),

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { Address4 } from 'ip-address';
 import { waitFor } from '../lab/netns.js';
 import { RealCluster } from '../lab/kube/real-cluster.js';
-import { deleteTestPods, httpGet, ping, podExec, runTestPods, waitForPod, WEB_PORT, type TestPod } from '../lab/kube/test-pods.js';
+import { deleteTestPods, httpGet, ping, podExec, PodsByNode, runTestPods, waitForPod, WEB_PORT, type TestPod } from '../lab/kube/test-pods.js';
 import { applyWeft, nodeConditions, switchBackend, waitForWeft, WEFT_NAMESPACE } from '../lab/kube/weft-install.js';
 
 jest.setTimeout(240_000);
@@ -23,12 +23,8 @@ const inCidr = (ip: string, cidr: string): boolean => new Address4(ip).isInSubne
 describe('real nodes: kubelet + containerd, weft from its manifest', () => {
   let cluster: RealCluster;
   /** One `a-<node>` pod per node (web + sh containers), labelled app=web. */
-  const pods = new Map<string, TestPod>();
-  const pod = (node: string): TestPod => {
-    const found = pods.get(node);
-    if (!found) throw new Error(`no test pod on ${node}`);
-    return found;
-  };
+  const pods = new PodsByNode();
+  const pod = (node: string): TestPod => pods.on(node);
 
   /** Every test pod pings and fetches /hostname from every other one. */
   async function expectFullMesh(): Promise<void> {

@@ -1,12 +1,12 @@
 // `bash test/e2e-upstream.sh [suite ...]`: brings up a two-node real cluster with weft applied from
-// its manifest (dual-stack, with EnableIPv6 in the ConfigMap, when the dualstack suite is named), runs the named suites of Kubernetes' own e2e tests, prints each suite's verdict and
-// exits 1 if any test failed or the run timed out. `--focus REGEX` narrows the suites to the tests
-// whose names also match it. Ctrl-C tears the cluster down.
+// its manifest (dual-stack, with EnableIPv6 in the ConfigMap, when the dualstack suite is named),
+// runs the named suites of Kubernetes' own e2e tests, prints each suite's verdict and exits 1 if
+// any test failed or the run timed out. `--focus REGEX` narrows the suites to the tests whose
+// names also match it. Ctrl-C tears the cluster down.
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RealCluster } from './kube/real-cluster.js';
-import { applyWeft, editNetConf, waitForWeft } from './kube/weft-install.js';
-import { DEFAULT_IPV6_NETWORK } from './topology.js';
+import { applyWeft, enableDualStack, waitForWeft } from './kube/weft-install.js';
 import { runUpstreamE2e, UPSTREAM_SUITES, type UpstreamSuite } from './upstream-e2e.js';
 
 const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
@@ -27,9 +27,9 @@ const dualStack = suites.includes('dualstack');
 const cluster = await RealCluster.start({ nodes: 2, log: say, dualStack });
 let failures = 0;
 try {
-  await applyWeft(cluster);
+  // Dual stack from the first weftd on: net-conf.json is edited before the apply.
+  await applyWeft(cluster, dualStack ? enableDualStack : undefined);
   await waitForWeft(cluster);
-  if (dualStack) await editNetConf(cluster, (netConf) => ({ ...netConf, EnableIPv6: true, IPv6Network: DEFAULT_IPV6_NETWORK }));
   for (const suite of suites) {
     const reportDir = join(repoRoot, 'test', 'results', 'e2e', `${suite}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
     say(`== ${suite}: ${UPSTREAM_SUITES[suite]}`);

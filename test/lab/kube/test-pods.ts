@@ -26,6 +26,16 @@ interface PodJson {
   status: { phase?: string; podIP?: string; podIPs?: { ip: string }[]; conditions?: { type: string; status: string }[] };
 }
 
+/** Test pods by the node they run on. */
+export class PodsByNode extends Map<string, TestPod> {
+  /** The pod on `node`; throws when there is none. */
+  on(node: string): TestPod {
+    const found = this.get(node);
+    if (!found) throw new Error(`no test pod on ${node}`);
+    return found;
+  }
+}
+
 export function testPodManifest(name: string, node: string, labels: Record<string, string> = {}): object {
   return {
     apiVersion: 'v1',

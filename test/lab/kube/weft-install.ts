@@ -4,6 +4,7 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '../netns.js';
+import { DEFAULT_IPV6_NETWORK } from '../topology.js';
 import type { RealCluster } from './real-cluster.js';
 
 const repoRoot = fileURLToPath(new URL('../../../..', import.meta.url));
@@ -23,8 +24,35 @@ interface NodeList {
   items: { metadata: { name: string }; status: { conditions?: { type: string; status: string }[] } }[];
 }
 
-export async function applyWeft(cluster: RealCluster, manifest = WEFT_MANIFEST): Promise<void> {
-  await cluster.kubectl(['apply', '-f', manifest]);
+/** An edit of net-conf.json (e.g. EnableIPv6 and IPv6Network for dual stack). */
+export type NetConfEdit = (netConf: Record<string, unknown>) => Record<string, unknown>;
+
+/** Dual stack on a RealCluster started with dualStack: the IPv6 pod network is the controller-manager's second cluster CIDR. */
+export const enableDualStack: NetConfEdit = (netConf) => ({ ...netConf, EnableIPv6: true, IPv6Network: DEFAULT_IPV6_NETWORK });
+
+interface ManifestList {
+  items: ({ kind: string } & Partial<ConfigMap>)[];
+}
+
+/**
+ * `kubectl apply -f manifests/weft.yaml`. With `netConf`, the ConfigMap's net-conf.json is edited
+ * before the apply, as a user edits the file first (kubectl turns the YAML into JSON, so no YAML
+ * parser is needed here); the first weftd on each node then starts with that config.
+ */
+export async function applyWeft(cluster: RealCluster, netConf?: NetConfEdit): Promise<void> {
+  if (!netConf) {
+    await cluster.kubectl(['apply', '-f', WEFT_MANIFEST]);
+    return;
+  }
+  const list = JSON.parse(await cluster.kubectl(['apply', '--dry-run=client', '-o', 'json', '-f', WEFT_MANIFEST])) as ManifestList;
+  const configMap = list.items.find((item) => item.kind === 'ConfigMap' && item.data?.['net-conf.json'] !== undefined);
+  if (!configMap?.data) throw new Error(`${WEFT_MANIFEST} has no ConfigMap with net-conf.json`);
+  configMap.data['net-conf.json'] = editedNetConf(configMap.data['net-conf.json'], netConf);
+  await cluster.kubectl(['apply', '-f', '-'], JSON.stringify(list));
+}
+
+function editedNetConf(text: string | undefined, edit: NetConfEdit): string {
+  return `${JSON.stringify(edit(JSON.parse(text ?? '{}') as Record<string, unknown>), null, 2)}\n`;
 }
 
 /** Condition `type` of every node, by node name ("True", "False", or undefined when not reported). */
@@ -65,14 +93,9 @@ export async function switchBackend(cluster: RealCluster, type: 'vxlan' | 'host-
  * Edits net-conf.json in the ConfigMap (e.g. EnableIPv6 and IPv6Network for dual stack), then
  * `rollout restart` of the DaemonSet, as the README tells users; waits for the rollout.
  */
-export async function editNetConf(
-  cluster: RealCluster,
-  edit: (netConf: Record<string, unknown>) => Record<string, unknown>,
-  timeoutMs = 180_000,
-): Promise<void> {
+export async function editNetConf(cluster: RealCluster, edit: NetConfEdit, timeoutMs = 180_000): Promise<void> {
   const cm = await cluster.kubectlJson<ConfigMap & Record<string, unknown>>(['-n', WEFT_NAMESPACE, 'get', 'configmap', 'kube-weft-cfg']);
-  const netConf = edit(JSON.parse(cm.data['net-conf.json'] ?? '{}') as Record<string, unknown>);
-  cm.data['net-conf.json'] = `${JSON.stringify(netConf, null, 2)}\n`;
+  cm.data['net-conf.json'] = editedNetConf(cm.data['net-conf.json'], edit);
   await cluster.kubectl(['replace', '-f', '-'], JSON.stringify(cm));
   await cluster.kubectl(['-n', WEFT_NAMESPACE, 'rollout', 'restart', 'ds/weft']);
   await cluster.kubectl(['-n', WEFT_NAMESPACE, 'rollout', 'status', 'ds/weft', `--timeout=${Math.round(timeoutMs / 1000)}s`]);
