@@ -120,6 +120,22 @@ describe('IpAddress fast paths', () => {
     }
   });
 
+  it('prints IPv6 as ip-address\'s correctForm() does, zero runs of every length and place included', () => {
+    const random = numbers(3000, 5).map((n, i) => {
+      // Hextets zero, small or full, so that runs of zeros of every length land anywhere.
+      let value = 0n;
+      for (let h = 0; h < 8; h++) {
+        const pick = (n >> (h * 3)) % 4;
+        value = (value << 16n) | BigInt(pick === 0 || (i + h) % 5 === 0 ? 0 : pick === 1 ? (n >> h) & 0xf : (n >> h) & 0xffff);
+      }
+      return value;
+    });
+    const crafted = [0n, 1n, (1n << 128n) - 1n, 1n << 112n, (1n << 112n) | 1n, 0xfd00_0010_0244_0000_0000_0000_0000_0000n, 0x2001_0db8_0000_0001_0000_0000_0001_0000n];
+    for (const value of [...crafted, ...random]) {
+      expect([value, (IpAddress.of('ipv6', value) as IpAddress).toString()]).toEqual([value, Address6.fromBigInt(value).correctForm()]);
+    }
+  });
+
   it('round-trips values of both families through bytes and text', () => {
     for (const n of numbers(500, 11)) {
       const v4 = IpAddress.of('ipv4', BigInt(n) * 2n + BigInt(n & 1)) as IpAddress;
