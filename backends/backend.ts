@@ -4,6 +4,9 @@ import { leaseKey, type Lease, type LeaseAttrs, type LeaseHalf, type VxlanBacken
 import type { KernelEvent } from './rtnetlink.js';
 import type { IpAddress, IpFamily } from '../subnet/ip-address.js';
 
+/** The flag that sets each family's published address (see UnderlayAddresses.publicIp). */
+export const PUBLIC_IP_FLAG: Readonly<Record<IpFamily, string>> = { ipv4: '--public-ip', ipv6: '--public-ipv6' };
+
 /** One family's underlay addresses on the external interface. */
 export interface UnderlayAddresses {
   /** The interface's own address (the VXLAN local address). */

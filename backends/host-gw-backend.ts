@@ -6,7 +6,7 @@
 import type { Logger } from 'winston';
 import { ConfigError } from '../subnet/errors.js';
 import { leaseHalf, type Lease } from '../subnet/lease.js';
-import type { ApplyResult, ExternalInterface, FamilyAttrs, FamilyDatapath, SkippedPeers, UnderlayAddresses } from './backend.js';
+import { PUBLIC_IP_FLAG, type ApplyResult, type ExternalInterface, type FamilyAttrs, type FamilyDatapath, type SkippedPeers, type UnderlayAddresses } from './backend.js';
 import { planKernelWrites, type DesiredEntries } from './kernel-diff.js';
 import type { KernelEvent, RtNetlink } from './rtnetlink.js';
 import { isVxlanDeviceName, WEFT_ROUTE_PROTOCOL } from './vxlan-backend.js';
@@ -14,8 +14,6 @@ import { WantedEntries } from './wanted-entries.js';
 import type { IpFamily } from '../subnet/ip-address.js';
 
 export type HostGwNetlink = Pick<RtNetlink, 'listAddresses' | 'listRoutes' | 'writeAll' | 'listLinks' | 'deleteLink'>;
-
-const PUBLIC_IP_FLAG: Record<IpFamily, string> = { ipv4: '--public-ip', ipv6: '--public-ipv6' };
 
 export class HostGwDatapath implements FamilyDatapath {
   readonly podMtu: number;

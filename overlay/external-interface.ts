@@ -3,7 +3,7 @@
 // interface and preferred source address, as `ip route get` shows), else the interface of the default
 // route. The choice is made with the primary family's addresses (IPv4, or IPv6 on an IPv6-only
 // network); with dual stack the same interface's first global IPv6 address is the IPv6 underlay.
-import type { ExternalInterface, UnderlayAddresses } from '../backends/backend.js';
+import { PUBLIC_IP_FLAG, type ExternalInterface, type UnderlayAddresses } from '../backends/backend.js';
 import { ConfigError } from '../subnet/errors.js';
 import { FAMILIES, IpAddress, type IpFamily } from '../subnet/ip-address.js';
 
@@ -35,8 +35,6 @@ export interface InterfaceChoice {
 
 /** The address families the network runs (net-conf.json's EnableIPv4 / EnableIPv6). */
 export type Families = readonly IpFamily[];
-
-const PUBLIC_IP_FLAG: Record<IpFamily, string> = { ipv4: '--public-ip', ipv6: '--public-ipv6' };
 
 export async function chooseExternalInterface(
   inventory: InterfaceInventory,
