@@ -146,4 +146,28 @@ describe('ReconcileLoop incremental passes', () => {
     controller.abort();
     await running;
   });
+
+  it('writes a lease change at once but gathers kernel triggers for coalesceMs into one full pass', async () => {
+    const backend = new IncrementalBackend();
+    const loop = new ReconcileLoop(backend, logger, { resyncMs: 60_000, coalesceMs: 1000, retryMinMs: 5, retryMaxMs: 20 });
+    const controller = new AbortController();
+    const running = loop.run(controller.signal);
+    loop.onBatch({ kind: 'snapshot', leases: [] });
+    await until(() => backend.applied.length === 1);
+
+    const sent = performance.now();
+    loop.onBatch({ kind: 'added', leases: [lease('10.244.2.0/24')] });
+    await until(() => backend.changes.length === 1);
+    expect(performance.now() - sent).toBeLessThan(500); // not held for coalesceMs
+
+    loop.trigger('kernel-route-deleted');
+    await new Promise((r) => setTimeout(r, 300));
+    loop.trigger('kernel-neigh-deleted');
+    expect(backend.applied).toHaveLength(1); // still gathering
+    await until(() => backend.applied.length === 2);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(backend.applied).toHaveLength(2); // both triggers, one dump
+    controller.abort();
+    await running;
+  });
 });

@@ -19,7 +19,10 @@ import type { IpPrefix } from '../subnet/ip-prefix.js';
 export interface ReconcileOptions {
   /** Full resync period: repairs whatever changed behind our back. */
   resyncMs: number;
-  /** Wait this long after being woken before a pass, so a burst of lease events lands in one pass. */
+  /**
+   * Wait this long after being woken before a full pass, so a burst of kernel notifications or
+   * triggers lands in one kernel dump. Lease changes alone do not wait (see run()).
+   */
   coalesceMs?: number;
   /** Retry delay after a failed pass doubles from min to max. */
   retryMinMs: number;
@@ -113,7 +116,7 @@ export class ReconcileLoop {
       if (this.pendingReasons.size === 0 || !this.haveSnapshot) {
         const timedOut = await this.sleepUntilWoken(this.options.resyncMs, signal);
         if (timedOut) this.trigger('resync');
-        else if (this.options.coalesceMs) await this.sleepUntilWoken(this.options.coalesceMs, signal, false);
+        else await this.coalesce(signal);
         continue;
       }
       const reasons = [...this.pendingReasons];
@@ -172,6 +175,17 @@ export class ReconcileLoop {
     const apply = this.backend.applyChanges?.bind(this.backend);
     if (!apply) throw new Error('backend has no incremental path');
     return apply(changes.filter((c) => !c.removed).map((c) => c.lease), changes.filter((c) => c.removed).map((c) => c.lease));
+  }
+
+  /**
+   * Lets a burst land in one pass. An incremental pass only yields to the events already queued
+   * (one etcd watch message carries many leases): a lease change reaches the kernel at once, and
+   * changes arriving during a pass wait for it and go together in the next. A full pass (a kernel
+   * dump, 1-2 s at 5000 peers) waits `coalesceMs` so a flurry of notifications costs one dump.
+   */
+  private async coalesce(signal: AbortSignal): Promise<void> {
+    if (this.fullPassNeeded && this.options.coalesceMs) await this.sleepUntilWoken(this.options.coalesceMs, signal, false);
+    else await new Promise<void>((resolve) => setImmediate(resolve));
   }
 
   /** Resolves true when `ms` passed, false when woken by a trigger or an abort (unless `wakeable` is false). */
