@@ -32,6 +32,12 @@ export interface WeftdRun {
   extraArgs?: string[];
 }
 
+/** WEFT_BENCH_CPU_PROF_DIR=<dir>: every weftd the bench starts writes a V8 CPU profile there on exit. */
+function cpuProfileFlags(): string[] {
+  const dir = process.env.WEFT_BENCH_CPU_PROF_DIR;
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
+}
+
 /** Starts weftd in the node's namespace, logging to node.logFile; does not wait for it. */
 export function startWeftd(lab: LabCluster, node: LabNode, opts: WeftdRun): ChildProcess {
   const store = 'etcd' in opts.store
@@ -39,6 +45,7 @@ export function startWeftd(lab: LabCluster, node: LabNode, opts: WeftdRun): Chil
     : ['--kube-subnet-mgr', '--kubeconfig-file', opts.store.kubeconfig, '--net-config-path', opts.store.netConf];
   const daemon = lab.scope.spawn(node.ns, process.execPath, [
     ...(opts.nodeFlags ?? HEAP_FLAGS),
+    ...cpuProfileFlags(),
     opts.entry ?? WEFTD_BUNDLE,
     ...store,
     '--subnet-file', node.subnetFile,
