@@ -11,7 +11,7 @@
 // another IPv6-only node's key: weft does neither.)
 import type { Logger } from 'winston';
 import { encodeLeaseValue, leaseKey, parseLeaseKey, parseLeaseRecord, parseLeaseValue, subnetsDir, type LeaseKeySubnets } from './etcd-lease-codec.js';
-import type { EtcdRecord, EtcdStore } from './etcd-store.js';
+import type { EtcdListing, EtcdRecord, EtcdStore } from './etcd-store.js';
 import { OutOfSubnetsError, RemoteDataError, TransientError } from './errors.js';
 import { checkAcquireOptions, leaseSubnet, publishedBy, type AcquireOptions, type Lease, type LeaseAttrs, type SubnetPool } from './lease.js';
 import { fitsPool, isTaken, pickFreeSubnet } from './subnet-picker.js';
@@ -52,8 +52,11 @@ export interface LeaseClaimOptions {
 export class EtcdLeaseClaim {
   constructor(private readonly opts: LeaseClaimOptions) {}
 
-  /** One attempt: list, choose, write. Throws TransientError after too many lost races. */
-  async claim(options: AcquireOptions): Promise<OwnLease> {
+  /**
+   * One attempt: list, choose, write. Throws TransientError after too many lost races. Also returns
+   * the listing it chose from: a watch can start from it instead of listing every lease again.
+   */
+  async claim(options: AcquireOptions): Promise<{ own: OwnLease; listing: EtcdListing }> {
     const { store, prefix, log, maxRaceAttempts } = this.opts;
     checkAcquireOptions(options);
     for (let race = 0; race < maxRaceAttempts; race++) {
@@ -77,7 +80,7 @@ export class EtcdLeaseClaim {
       const result = mine
         ? await this.rewrite(mine.record, mine.subnets, options)
         : await this.create(this.chooseSubnets(options, taken), options);
-      if (result) return result;
+      if (result) return { own: result, listing };
       log.info('lost a race for a subnet to another node; choosing again', { attempt: race + 1 });
     }
     throw new TransientError(`lost the race for a free subnet ${maxRaceAttempts} times in a row`);

@@ -36,6 +36,9 @@ class FakeStore implements EtcdStore {
   /** Called before a create's compare: lets a test slip in a competing write. */
   beforeCreate: ((key: string) => void) | undefined;
   readonly watchers = new Set<EtcdWatchHandlers>();
+  /** Every change, for watches that start from an older revision (etcd replays them). */
+  private readonly history: { revision: number; events: EtcdWatchEvent[] }[] = [];
+  listCalls = 0;
   closed = false;
 
   put(key: string, value: string, leaseId = '0'): void {
@@ -50,6 +53,7 @@ class FakeStore implements EtcdStore {
     this.emit([{ type: 'delete', record: { key, value: '', leaseId: '0', modRevision: String(this.revision) } }]);
   }
   private emit(events: EtcdWatchEvent[]): void {
+    this.history.push({ revision: this.revision, events });
     for (const w of this.watchers) w.onResponse({ events, revision: String(this.revision), created: false, canceled: false, compactRevision: '0' });
   }
   private maybeFail(op: keyof FakeStore['failNext']): void {
@@ -64,6 +68,7 @@ class FakeStore implements EtcdStore {
     return Promise.resolve(this.kvs.get(key)?.value);
   }
   list(prefix: string): Promise<EtcdListing> {
+    this.listCalls++;
     this.maybeFail('list');
     const records = [...this.kvs.values()].filter((r) => r.key.startsWith(prefix)).map((r) => ({ ...r }));
     return Promise.resolve({ records, revision: String(this.revision) });
@@ -94,9 +99,17 @@ class FakeStore implements EtcdStore {
     this.put(key, value, leaseId);
     return Promise.resolve({ succeeded: true, revision: String(this.revision) });
   }
-  watch(_prefix: string, _start: string, handlers: EtcdWatchHandlers): EtcdWatch {
+  watch(_prefix: string, start: string, handlers: EtcdWatchHandlers): EtcdWatch {
     this.watchers.add(handlers);
+    const missed = this.history.filter((h) => h.revision >= Number(start)).flatMap((h) => h.events);
+    if (missed.length > 0) {
+      queueMicrotask(() => { handlers.onResponse({ events: missed, revision: String(this.revision), created: false, canceled: false, compactRevision: '0' }); });
+    }
     return { cancel: () => this.watchers.delete(handlers) };
+  }
+  /** etcd cancelling every watch (e.g. an overloaded member): the watcher must list again. */
+  cancelWatches(): void {
+    for (const w of this.watchers) w.onResponse({ events: [], revision: String(this.revision), created: false, canceled: true, compactRevision: '0' });
   }
   close(): void {
     this.closed = true;
@@ -327,13 +340,33 @@ describe('EtcdLeaseManager (fake store and clock)', () => {
     await manager.close();
   });
 
+  it('starts the watch from the claim\'s listing: one listing, and a lease written in between still arrives', async () => {
+    const { store, manager } = setup();
+    store.put(`${P}/subnets/10.244.7.0-24`, encodeLeaseValue(vxlan('192.0.2.7')), '3');
+    await manager.acquireLease({ pool: pool(), attrs: vxlan('192.0.2.1') }, signal());
+    store.put(`${P}/subnets/10.244.8.0-24`, encodeLeaseValue(vxlan('192.0.2.8')), '3'); // after the claim listed
+    const batches: LeaseBatch[] = [];
+    const watching = manager.watchLeases({ onBatch: (b) => batches.push(b), onOwnLeaseChanged: () => undefined }, signal());
+    await flush();
+    expect(store.listCalls).toBe(1); // the claim's
+    expect(batches.map((b) => [b.kind, b.leases.map((l) => l.subnet?.toString())])).toEqual([
+      ['snapshot', ['10.244.7.0/24']],
+      ['added', ['10.244.8.0/24']], // replayed from the claim's revision; our own write is not a peer
+    ]);
+    await manager.close();
+    await watching;
+  });
+
   it('retries a failed listing with backoff, then snapshots; close() ends the watch', async () => {
     const { store, clock, manager, lines, storeErrors } = setup({ backoff: { initialMs: 1000, maxMs: 30_000 } });
     await manager.acquireLease({ pool: pool(), attrs: vxlan('192.0.2.1') }, signal());
-    store.put(`${P}/subnets/10.244.8.0-24`, encodeLeaseValue(vxlan('192.0.2.8')), '3');
-    store.failNext.list = 2;
     const batches: LeaseBatch[] = [];
     const watching = manager.watchLeases({ onBatch: (b) => batches.push(b), onOwnLeaseChanged: () => undefined }, signal());
+    await flush();
+    expect(batches.map((b) => b.kind)).toEqual(['snapshot']); // from the claim's listing
+    store.put(`${P}/subnets/10.244.8.0-24`, encodeLeaseValue(vxlan('192.0.2.8')), '3');
+    store.failNext.list = 2;
+    store.cancelWatches(); // the next listing is the watch's own
     await flush();
     // The renewal sleep (23 h) is first in line; the listing retries come after it.
     expect(clock.sleeps.map((s) => s.ms)).toEqual([23 * HOUR, 1000]);
@@ -344,12 +377,11 @@ describe('EtcdLeaseManager (fake store and clock)', () => {
     await clock.tick(HOUR); // second: succeeds
     expect(lines.filter((l) => l.includes('listing leases failed')).length).toBe(2);
     expect(storeErrors).toHaveLength(2); // what weft_lease_store_errors_total counts
-    expect(batches).toHaveLength(1);
-    expect(batches[0]?.kind).toBe('snapshot');
-    expect(batches[0]?.leases.map((l) => l.subnet?.toString())).toEqual(['10.244.8.0/24']);
+    expect(batches.map((b) => b.kind)).toEqual(['snapshot', 'added', 'snapshot']);
+    expect(batches[2]?.leases.map((l) => l.subnet?.toString())).toEqual(['10.244.8.0/24']);
     store.put(`${P}/subnets/10.244.9.0-24`, encodeLeaseValue(vxlan('192.0.2.9')), '3');
     await flush();
-    expect(batches.map((b) => b.kind)).toEqual(['snapshot', 'added']);
+    expect(batches.map((b) => b.kind)).toEqual(['snapshot', 'added', 'snapshot', 'added']);
     await manager.close();
     await watching; // resolves: close() stops every watch
     expect(store.watchers.size).toBe(0);

@@ -1,12 +1,13 @@
-// Streaming peer leases from etcd: list once, then watch from the listing's revision; resume from
-// the last revision seen after a broken stream, list again after a compaction or a cancellation.
+// Streaming peer leases from etcd: list once (or take the claim's listing), then watch from the
+// listing's revision; resume from the last revision seen after a broken stream, list again after a
+// compaction or a cancellation.
 // Responses are queued as they arrive and handled together, so a burst of peers becomes a few
 // batches, and our own key's deletion can be handled (re-acquired) before the events after it.
 import type { Logger } from 'winston';
 import type { Backoff, Sleep } from './backoff.js';
 import { parseLeaseRecord, subnetsDir } from './etcd-lease-codec.js';
 import type { EtcdPeerTracker } from './etcd-peer-tracker.js';
-import type { EtcdRecord, EtcdStore, EtcdWatchResponse } from './etcd-store.js';
+import type { EtcdListing, EtcdRecord, EtcdStore, EtcdWatchResponse } from './etcd-store.js';
 import { leaseSubnet, publishedBy, type LeaseBatch, type LeaseWatcher } from './lease.js';
 import type { OwnLease } from './etcd-lease-claim.js';
 
@@ -21,6 +22,8 @@ export interface LeaseWatchOptions {
   own: () => OwnLease | undefined;
   /** Takes our lease again; resolves when done (or given up). */
   reacquire: (reason: string) => Promise<unknown>;
+  /** A listing already read (the claim's), used instead of the first listing; undefined after. */
+  takeFirstListing?: () => EtcdListing | undefined;
 }
 
 interface StreamEnd {
@@ -70,7 +73,7 @@ export async function watchEtcdLeases(
  * the suspended watch loop would stay alive as long as the watch.
  */
 async function listInto(opts: LeaseWatchOptions, tracker: EtcdPeerTracker, watcher: LeaseWatcher): Promise<string> {
-  const listing = await opts.store.list(subnetsDir(opts.prefix));
+  const listing = opts.takeFirstListing?.() ?? await opts.store.list(subnetsDir(opts.prefix));
   deliver(opts.log, watcher, [tracker.snapshot(listing.records)]);
   opts.log.debug('listed leases', { revision: listing.revision, peers: tracker.size });
   return listing.revision;
