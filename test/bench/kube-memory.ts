@@ -1,6 +1,7 @@
 // weftd's memory in kube mode: a real kube-apiserver (test/lab/kube-apiserver.ts) with N fake
 // peer Nodes (pod CIDR + flannel's annotations), weftd started as Node n1; VmRSS after settling.
 import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LabCluster, type LabNode } from '../lab/cluster.js';
 import { KUBE_APISERVER_BINARY, type KubeApiServer } from '../lab/kube-apiserver.js';
@@ -58,6 +59,8 @@ export async function kubeRss(peers: number, runs: number, settleMs: number, pro
   return withKubeLab(peers, async ({ lab, node, store }) => {
     const samples: number[] = [];
     for (let r = 0; r < runs; r++) {
+      // The last run's subnet.env would pass for this one's readiness.
+      await rm(node.subnetFile, { force: true });
       const daemon = startWeftd(lab, node, { store });
       await lab.waitForSubnet(node, 60_000);
       if (peers > 0) await waitForEntries(lab.scope, node.ns, peers, performance.now(), 120_000);
