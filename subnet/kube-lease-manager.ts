@@ -144,13 +144,7 @@ export class KubeLeaseManager implements LeaseManager {
     let delayMs = this.initialMs;
     while (!stopped()) {
       try {
-        if (resourceVersion === undefined) {
-          const list = await this.opts.client.listNodes(both);
-          deliver(watcher, peers.snapshot(list.nodes), this.log);
-          this.ownNodeSeen(list.nodes.find((n) => nodeName(n) === this.opts.nodeName), watcher);
-          resourceVersion = list.resourceVersion;
-          this.log.debug('listed nodes', { resourceVersion, peers: peers.size });
-        }
+        resourceVersion ??= await this.listPeers(peers, watcher, both);
         const startedAt = Date.now();
         await this.opts.client.watchNodes(
           resourceVersion,
@@ -185,6 +179,19 @@ export class KubeLeaseManager implements LeaseManager {
         delayMs = Math.min(delayMs * 2, this.maxMs);
       }
     }
+  }
+
+  /**
+   * Lists the Nodes into `peers` and the watcher; returns the list's resourceVersion. A method of
+   * its own so that the list dies with its frame: a local of the watch loop would stay alive in the
+   * loop's suspended frame for as long as the watch runs.
+   */
+  private async listPeers(peers: PeerNodes, watcher: LeaseWatcher, signal: AbortSignal): Promise<string> {
+    const list = await this.opts.client.listNodes(signal);
+    deliver(watcher, peers.snapshot(list.nodes), this.log);
+    this.ownNodeSeen(list.nodes.find((n) => nodeName(n) === this.opts.nodeName), watcher);
+    this.log.debug('listed nodes', { resourceVersion: list.resourceVersion, peers: peers.size });
+    return list.resourceVersion;
   }
 
   async close(): Promise<void> {

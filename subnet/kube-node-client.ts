@@ -27,6 +27,16 @@ export interface KubeNode {
   status?: { conditions?: { type?: string | undefined; status?: string | undefined }[] | undefined } | undefined;
 }
 
+/** The fields of KubeNode and nothing else: the name, annotations, version, pod CIDRs and condition types. */
+export function leaseFieldsOf(node: KubeNode): KubeNode {
+  const { metadata, spec, status } = node;
+  return {
+    metadata: metadata && { name: metadata.name, annotations: metadata.annotations, resourceVersion: metadata.resourceVersion },
+    spec: spec && { podCIDR: spec.podCIDR, podCIDRs: spec.podCIDRs },
+    status: status && { conditions: status.conditions?.map(({ type, status: value }) => ({ type, status: value })) },
+  };
+}
+
 export interface KubePod {
   spec?: { nodeName?: string | undefined } | undefined;
 }
@@ -117,12 +127,19 @@ export interface ClientNodeOptions {
   requestTimeoutMs?: number;
   /** The server closes a watch after this; a silent stream is abandoned a little later. */
   watchTimeoutSeconds?: number;
+  /**
+   * Nodes per list request (default 500). A real Node carries kilobytes the lease layer never reads
+   * (status.images, managedFields, nodeInfo ...): pages bound what one response parses at once, and
+   * each Node is cut down on arrival, so a large cluster's list leaves no peak behind in the heap.
+   */
+  listPageSize?: number;
 }
 
 export class ClientNodeKubeClient implements KubeNodeClient {
   private readonly core: CoreV1Api;
   private readonly requestTimeoutMs: number;
   private readonly watchTimeoutSeconds: number;
+  private readonly listPageSize: number;
 
   constructor(
     private readonly kc: KubeConfig,
@@ -131,6 +148,7 @@ export class ClientNodeKubeClient implements KubeNodeClient {
     this.core = kc.makeApiClient(CoreV1Api);
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     this.watchTimeoutSeconds = options.watchTimeoutSeconds ?? 300;
+    this.listPageSize = options.listPageSize ?? 500;
   }
 
   async getNode(name: string, signal: AbortSignal): Promise<KubeNode> {
@@ -146,9 +164,19 @@ export class ClientNodeKubeClient implements KubeNodeClient {
     );
   }
 
+  /** In pages (one consistent snapshot), each Node cut down to what the lease layer reads as it arrives. */
   async listNodes(signal: AbortSignal): Promise<NodeList> {
-    const list = await this.call('list nodes', signal, (opts) => this.core.listNode({}, opts));
-    return { nodes: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
+    const nodes: KubeNode[] = [];
+    let resourceVersion = '';
+    let next: string | undefined;
+    do {
+      const query = { limit: this.listPageSize, ...(next !== undefined && { _continue: next }) };
+      const page = await this.call('list nodes', signal, (opts) => this.core.listNode(query, opts));
+      for (const node of page.items) nodes.push(leaseFieldsOf(node));
+      resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
+      next = page.metadata?._continue || undefined;
+    } while (next !== undefined);
+    return { nodes, resourceVersion };
   }
 
   async getPod(namespace: string, name: string, signal: AbortSignal): Promise<KubePod> {
@@ -197,7 +225,7 @@ export class ClientNodeKubeClient implements KubeNodeClient {
               req.destroy();
               return;
             }
-            if (isNodeEventType(event.type)) onEvent(event.type, event.object as KubeNode);
+            if (isNodeEventType(event.type)) onEvent(event.type, leaseFieldsOf(event.object as KubeNode));
           } catch (err) {
             failure = new KubeApiError(0, `watch nodes: unreadable event (${(err as Error).message})`, { cause: err });
             req.destroy();

@@ -128,12 +128,12 @@ async function kernelWokenPasses(lab: LabCluster, node: LabNode): Promise<number
 }
 
 export async function measureWeftdChurn(
-  peers: number, opsPerSecond: number, seconds: number, progress: (l: string) => void, stack: BenchStack = 'ipv4',
+  peers: number, opsPerSecond: number, seconds: number, progress: (l: string) => void, stack: BenchStack = 'ipv4', nodeFlags?: string[],
 ): Promise<ChurnFigures> {
   return withPeers(peers, async (lab, etcd) => {
     const node = await lab.addNode(1);
     const extraArgs = ['--healthz-ip', '127.0.0.1', '--healthz-port', String(METRICS_PORT)];
-    const daemon = startWeftd(lab, node, { store: { etcd: lab.etcdEndpoint }, extraArgs });
+    const daemon = startWeftd(lab, node, { store: { etcd: lab.etcdEndpoint }, extraArgs, ...(nodeFlags && { nodeFlags }) });
     await waitForEntries(lab.scope, node.ns, peers, performance.now(), 120_000, stackFamilies(stack));
     await sleep(5000); // start-up garbage collected before the RSS samples begin
     const wokenBefore = await kernelWokenPasses(lab, node);

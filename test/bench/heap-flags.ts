@@ -8,6 +8,8 @@ export const FLAG_CANDIDATES: Record<string, string[]> = {
   '--max-semi-space-size=1': ['--max-semi-space-size=1'],
   '--optimize-for-size': ['--optimize-for-size'],
   '--max-semi-space-size=1 --optimize-for-size': ['--max-semi-space-size=1', '--optimize-for-size'],
+  '... --no-opt': ['--max-semi-space-size=1', '--optimize-for-size', '--no-opt'],
+  '... --lite-mode --no-expose-wasm': ['--max-semi-space-size=1', '--optimize-for-size', '--lite-mode', '--no-expose-wasm'],
 };
 
 export interface FlagFigures {

@@ -1,8 +1,9 @@
 // weftd's memory in kube mode: a real kube-apiserver (test/lab/kube-apiserver.ts) with N fake
 // peer Nodes (pod CIDR + flannel's annotations), weftd started as Node n1; VmRSS after settling.
 import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LabCluster } from '../lab/cluster.js';
+import { LabCluster, type LabNode } from '../lab/cluster.js';
 import { KUBE_APISERVER_BINARY, type KubeApiServer } from '../lab/kube-apiserver.js';
 import { sleep } from './convergence.js';
 import { BENCH_NETWORK, fakePeer } from './fake-leases.js';
@@ -30,8 +31,14 @@ async function createPeerNodes(server: KubeApiServer, peers: number): Promise<vo
   }
 }
 
-/** RSS (MiB) of weftd in kube mode with `peers` peer Nodes, settleMs after it converged; one run each. */
-export async function kubeRss(peers: number, runs: number, settleMs: number, progress: (l: string) => void): Promise<number> {
+/** A lab node n1 and what weftd needs to run in kube mode against a kube-apiserver holding N peer Nodes. */
+export interface KubeBenchLab {
+  lab: LabCluster;
+  node: LabNode;
+  store: { kubeconfig: string; netConf: string };
+}
+
+export async function withKubeLab<T>(peers: number, body: (k: KubeBenchLab) => Promise<T>): Promise<T> {
   const lab = await LabCluster.create('k');
   try {
     const server = await lab.startKubeApiServer('AlwaysAllow');
@@ -41,9 +48,20 @@ export async function kubeRss(peers: number, runs: number, settleMs: number, pro
     const netConf = join(lab.workDir, 'net-conf.json');
     await lab.writeKubeNetConf({ Network: BENCH_NETWORK, SubnetLen: 24, Backend: { Type: 'vxlan' } });
     const node = await lab.addNode(1);
+    return await body({ lab, node, store: { kubeconfig, netConf } });
+  } finally {
+    await lab.dispose();
+  }
+}
+
+/** RSS (MiB) of weftd in kube mode with `peers` peer Nodes, settleMs after it converged; one run each. */
+export async function kubeRss(peers: number, runs: number, settleMs: number, progress: (l: string) => void): Promise<number> {
+  return withKubeLab(peers, async ({ lab, node, store }) => {
     const samples: number[] = [];
     for (let r = 0; r < runs; r++) {
-      const daemon = startWeftd(lab, node, { store: { kubeconfig, netConf } });
+      // The last run's subnet.env would pass for this one's readiness.
+      await rm(node.subnetFile, { force: true });
+      const daemon = startWeftd(lab, node, { store });
       await lab.waitForSubnet(node, 60_000);
       if (peers > 0) await waitForEntries(lab.scope, node.ns, peers, performance.now(), 120_000);
       await sleep(settleMs);
@@ -52,7 +70,5 @@ export async function kubeRss(peers: number, runs: number, settleMs: number, pro
     }
     progress(`  kube mode, ${peers} peers: RSS ${samples.map((s) => s.toFixed(0)).join(', ')} MiB`);
     return median(samples);
-  } finally {
-    await lab.dispose();
-  }
+  });
 }

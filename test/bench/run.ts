@@ -132,6 +132,11 @@ await section('heap', async () => {
   const h = await measureHeapPerPeer(big, say);
   raw['heapPerPeer'] = h;
   rows.push({ measure: `V8 heap per peer at ${big} peers (bytes)`, weft: fmt(h.bytesPerPeer), baseline: `${fmt(h.zeroBytes / 2 ** 20, 1)} MiB heap at 0 peers`, ratio: undefined, target: '< 2560 (RSS target)', met: h.bytesPerPeer < 2560 });
+  if (!kubeAvailable()) return;
+  say(`[heap] kube mode: V8 heap per peer at ${mid} peer Nodes`);
+  const k = await measureHeapPerPeer(mid, say, 'kube');
+  raw['kubeHeapPerPeer'] = k;
+  rows.push({ measure: `V8 heap per peer, kube mode, at ${mid} peers (bytes)`, weft: fmt(k.bytesPerPeer), baseline: `${fmt(k.zeroBytes / 2 ** 20, 1)} MiB heap at 0 peers`, ratio: undefined, target: '< 2560 (RSS target)', met: k.bytesPerPeer < 2560 });
 });
 
 await section('kube', async () => {

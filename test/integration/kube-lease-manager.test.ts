@@ -5,6 +5,7 @@ import type { SubnetPool } from '../../subnet/lease.js';
 import { KubeApiServer } from '../lab/kube-apiserver.js';
 import { NetnsScope, waitFor } from '../lab/netns.js';
 import { makeKubeManager, PeerRecorder } from './lease-test-helpers.js';
+import { ClientNodeKubeClient, loadKubeConfig } from '../../subnet/kube-node-client.js';
 import type { IpAddress } from '../../subnet/ip-address.js';
 import { ip, net } from '../addresses.js';
 
@@ -120,6 +121,37 @@ describe('KubeLeaseManager against kube-apiserver (AlwaysAllow)', () => {
     await server.deleteNode('peer-e');
     await server.deleteNode('plain-c');
   }, 60_000);
+
+  it('lists Nodes in pages and keeps of each only the fields the lease layer reads', async () => {
+    // A Node as kubelet registers it carries much more: images, nodeInfo, full conditions.
+    const status = {
+      conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status' }],
+      images: [{ names: ['registry.example/pause:3.2'], sizeBytes: 683317 }],
+      nodeInfo: { kubeletVersion: 'v1.20.2', osImage: 'lab' },
+    };
+    await server.requestOk('POST', '/api/v1/nodes', {
+      apiVersion: 'v1', kind: 'Node', metadata: { name: 'full-f', annotations: peerAnnotations('192.0.2.15', '12:c6:00:00:00:0f'), labels: { a: 'b' } },
+      spec: { podCIDR: '10.244.15.0/24', podCIDRs: ['10.244.15.0/24'] }, status,
+    });
+    const plain = ['page-1', 'page-2', 'page-3', 'page-4', 'page-5'];
+    for (const name of plain) await server.createNode(name);
+    const kubeconfigFile = await server.writeKubeconfig();
+    const client = new ClientNodeKubeClient(loadKubeConfig({ kubeconfigFile }), { requestTimeoutMs: 5000, listPageSize: 2 });
+    const whole = (await server.requestOk('GET', '/api/v1/nodes')) as { items: { metadata: { name: string } }[] };
+    expect(whole.items.length).toBeGreaterThan(4); // three pages of two at least
+
+    const list = await client.listNodes(controller.signal);
+    expect(list.nodes.map((n) => n.metadata?.name)).toEqual(whole.items.map((n) => n.metadata.name));
+    expect(Number(list.resourceVersion)).toBeGreaterThan(0);
+    const full = list.nodes.find((n) => n.metadata?.name === 'full-f');
+    expect(full?.metadata?.resourceVersion).toMatch(/^\d+$/);
+    expect({ ...full, metadata: { ...full?.metadata, resourceVersion: 'rv' } }).toEqual({
+      metadata: { name: 'full-f', annotations: peerAnnotations('192.0.2.15', '12:c6:00:00:00:0f'), resourceVersion: 'rv' },
+      spec: { podCIDR: '10.244.15.0/24', podCIDRs: ['10.244.15.0/24'] },
+      status: { conditions: [{ type: 'Ready', status: 'True' }] },
+    });
+    for (const name of ['full-f', ...plain]) await server.deleteNode(name);
+  }, 30_000);
 
   it('waits with "pod cidr not assigned" until a pod CIDR is set', async () => {
     await server.createNode('node-late');
