@@ -28,6 +28,7 @@ RUN --mount=type=bind,source=manifests/image/install-weft.sh,target=/tmp/install
 RUN --mount=type=bind,from=build,source=/stage,target=/tmp/weft-stage \
     sh /tmp/weft-stage/install-weft.sh files /tmp/weft-stage
 WORKDIR /opt/weft
-# The daemon's single-file bundle with the heap flags chosen by measurement (test/bench/heap-flags.ts;
-# the same as manifests/weft.yaml): a 1 MiB young generation and V8's size-over-speed heuristics.
+# The daemon's launcher (its bundle runs from the V8 code cache install-weft.sh made) with the heap
+# flags chosen by measurement (build/launch-flags.ts; the same as manifests/weft.yaml): a 1 MiB young
+# generation and V8's size-over-speed heuristics. The cache is only taken under these exact flags.
 ENTRYPOINT ["node", "--max-semi-space-size=1", "--optimize-for-size", "/opt/weft/dist/bundle/weftd.mjs"]

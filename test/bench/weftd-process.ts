@@ -5,6 +5,7 @@ import { createWriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { LAUNCH_FLAGS } from '../../build/launch-flags.js';
 import type { LabCluster, LabNode } from '../lab/cluster.js';
 
 const distRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -15,12 +16,10 @@ export const WEFTCTL_BUNDLE = join(distRoot, 'bundle', 'weftctl.mjs');
 export const WEFTCTL_TREE = join(distRoot, 'cmd', 'weftctl.js');
 
 /**
- * The heap flags chosen from the benchmark's own comparison (heap-flags.ts): a 1 MiB young
- * generation semi-space instead of 16 MiB, and V8's size-over-speed heuristics (slower heap
- * growth). What the image and manifest are to pass to node. No --max-old-space-size: a cap low
- * enough to lower RSS would kill the daemon at large peer counts instead of slowing it.
+ * The heap flags chosen from the benchmark's own comparison (heap-flags.ts), which the image and
+ * manifest pass to node; defined in build/ because the daemon's code cache is made under them.
  */
-export const HEAP_FLAGS = ['--max-semi-space-size=1', '--optimize-for-size'];
+export const HEAP_FLAGS = LAUNCH_FLAGS;
 
 export interface WeftdRun {
   /** etcd endpoint, or the kube files (kubeconfig + net-conf.json) for --kube-subnet-mgr. */
