@@ -2,7 +2,9 @@
 // compiled through vm.Script so V8's code cache can stand in for parsing and compiling it: Node 20
 // has no module.enableCompileCache, and ESM has no public code cache. The cache is made at build
 // time (build/code-cache.ts) by the same Node binary with the same V8 flags: V8 rejects a cache
-// made under other flags or another version, and the bundle then compiles as usual.
+// made under other flags or another version, and the bundle then compiles as usual. V8 checks the
+// source only by its length: the cache must be remade with every build of the bundle (the build
+// deletes dist/bundle first, and the image recipe makes its own).
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
