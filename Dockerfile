@@ -28,7 +28,8 @@ RUN --mount=type=bind,source=manifests/image/install-weft.sh,target=/tmp/install
 RUN --mount=type=bind,from=build,source=/stage,target=/tmp/weft-stage \
     sh /tmp/weft-stage/install-weft.sh files /tmp/weft-stage
 WORKDIR /opt/weft
-# The daemon's single-file bundle with the Node flags chosen by measurement (test/bench/weftd-process.ts
-# HEAP_FLAGS; the same as manifests/weft.yaml): a 1 MiB young generation, V8's size-over-speed
-# heuristics, and lite mode (interpreter only, no WebAssembly: less memory, no more CPU measured).
+# The daemon's launcher (its bundle runs from the V8 code cache install-weft.sh made) with the Node
+# flags chosen by measurement (build/launch-flags.ts; the same as manifests/weft.yaml): a 1 MiB young
+# generation, V8's size-over-speed heuristics, and lite mode (interpreter only, no WebAssembly: less
+# memory, no more CPU measured). The cache is only taken under these exact flags.
 ENTRYPOINT ["node", "--max-semi-space-size=1", "--optimize-for-size", "--lite-mode", "--no-expose-wasm", "/opt/weft/dist/bundle/weftd.mjs"]

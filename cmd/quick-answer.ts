@@ -15,3 +15,11 @@ export function quickAnswer(command: string, argv: string[]): string | undefined
     return undefined;
   }
 }
+
+/** Prints the quick answer and exits when there is one (entry points only); returns otherwise. */
+export function exitWithQuickAnswer(command: string, argv: string[]): void {
+  const quick = quickAnswer(command, argv);
+  if (quick === undefined) return;
+  process.stdout.write(quick);
+  process.exit(0);
+}

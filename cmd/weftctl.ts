@@ -3,7 +3,7 @@
 // Each command's modules load only when it runs; --version and --help alone load no parser either.
 import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../subnet/errors.js';
-import { quickAnswer } from './quick-answer.js';
+import { exitWithQuickAnswer } from './quick-answer.js';
 import { packageVersion } from './version.js';
 import type { WeftctlCommand } from './weftctl-flags.js';
 import type { EtcdStore } from '../subnet/etcd-store.js';
@@ -14,11 +14,7 @@ const io: Output = {
   err: (text) => process.stderr.write(text),
 };
 
-const quick = quickAnswer('weftctl', process.argv.slice(2));
-if (quick !== undefined) {
-  process.stdout.write(quick);
-  process.exit(0);
-}
+exitWithQuickAnswer('weftctl', process.argv.slice(2));
 const { parseWeftctlArgs, EXIT_USAGE } = await import('./weftctl-flags.js');
 const parsed = await parseWeftctlArgs(process.argv.slice(2), process.env, packageVersion());
 if (parsed.kind === 'exit') {

@@ -8,7 +8,9 @@
 #       masquerade and forward rules (routes go over rtnetlink, so no iproute2).
 #   install-weft.sh files STAGE_DIR [ROOT]
 #       from STAGE_DIR (made by stage-weft.sh): Node.js as ROOT/usr/local/bin/node and weft under
-#       ROOT/opt/weft. ROOT defaults to /, where the result is also run once as a check.
+#       ROOT/opt/weft, whose daemon gets V8's code cache made by that same Node (a cache from another
+#       Node build is refused at start, which then compiles). ROOT defaults to /, where the result is
+#       also run once as a check.
 set -eu
 usage="usage: install-weft.sh packages | install-weft.sh files STAGE_DIR [ROOT]"
 
@@ -35,6 +37,8 @@ install_files() {
   mkdir -p "$root/opt/weft/cni"
   cp -a "$stage/package.json" "$stage/dist" "$stage/node_modules" "$root/opt/weft/"
   cp "$stage/cni/10-weft.conflist" "$root/opt/weft/cni/"
+  # The Node that ships (ROOT may be a directory to chroot into later: run the staged copy).
+  "$stage/node" "$root/opt/weft/dist/build/code-cache.js" "$root/opt/weft/dist/bundle/weftd-main.cjs"
   # In a full root, fail the build when Node, the daemon's bundle or a native module does not load.
   if [ "$root" = / ]; then
     node /opt/weft/dist/bundle/weftd.mjs --version >/dev/null

@@ -12,7 +12,7 @@ stage=${2:?usage: stage-weft.sh SRC_DIR STAGE_DIR [NODE_BINARY]}
 node_bin=${3:-$(command -v node)}
 here=$(cd "$(dirname "$0")" && pwd)
 
-for built in dist/bundle/weftd.mjs dist/cmd/weft-cni-install.js dist/plugin/weft-cni.cjs; do
+for built in dist/bundle/weftd.mjs dist/bundle/weftd-main.cjs dist/build/code-cache.js dist/cmd/weft-cni-install.js dist/plugin/weft-cni.cjs; do
   [ -f "$src/$built" ] || { echo "stage-weft: $src/$built missing: run 'npm run build' in $src first" >&2; exit 1; }
 done
 [ -d "$src/node_modules" ] || { echo "stage-weft: $src/node_modules missing: run 'npm install' in $src first" >&2; exit 1; }

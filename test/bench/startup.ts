@@ -2,6 +2,8 @@
 // kernel converged: 0 peers) against `node -e 0`, wall time and CPU, runs interleaved so the busy
 // machine's swings hit every command alike. The bundle is what ships; tsc's tree is shown beside.
 import { access, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { run } from '../lab/netns.js';
 import { median } from './kernel-state.js';
 import { sleep, withEtcdLab } from './convergence.js';
@@ -84,7 +86,15 @@ async function readyTimes(runs: number): Promise<Samples> {
   });
 }
 
+/** Whether V8 takes the bundle's code cache under HEAP_FLAGS (build/code-cache.ts checks it the way a start would). */
+async function codeCacheTaken(): Promise<boolean> {
+  const bundle = join(dirname(WEFTD_BUNDLE), 'weftd-main.cjs');
+  const checker = fileURLToPath(new URL('../../build/code-cache.js', import.meta.url));
+  return run(process.execPath, [...HEAP_FLAGS, checker, bundle, 'check']).then(() => true, () => false);
+}
+
 export async function measureStartup(runs: number, progress: (line: string) => void): Promise<StartupFigures> {
+  progress(`  the daemon's V8 code cache: ${await codeCacheTaken() ? 'taken' : 'REFUSED (the bundle compiles at every start)'}`);
   const commands = await commandTimings(runs);
   for (const [name, t] of Object.entries(commands)) progress(`  ${name}: ${t.wallMs.toFixed(0)} ms wall, ${t.cpuMs.toFixed(0)} ms CPU`);
   const ready = await readyTimes(runs);

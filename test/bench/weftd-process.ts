@@ -5,6 +5,7 @@ import { createWriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { LAUNCH_FLAGS } from '../../build/launch-flags.js';
 import type { LabCluster, LabNode } from '../lab/cluster.js';
 
 const distRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -15,17 +16,10 @@ export const WEFTCTL_BUNDLE = join(distRoot, 'bundle', 'weftctl.mjs');
 export const WEFTCTL_TREE = join(distRoot, 'cmd', 'weftctl.js');
 
 /**
- * The Node flags chosen from measurement (heap-flags.ts, and the interleaved A/B runs in
- * test/bench/results/memory-2026-12-02/): a 1 MiB young generation semi-space instead of 16 MiB,
- * V8's size-over-speed heuristics (slower heap growth), and lite mode: no optimizing or baseline
- * compiler (interpreter only), which leaves no compiled code and compiler memory behind after the
- * start-up burst: RSS at 5000 peers 93 -> 79 MiB with no more CPU to converge or under churn.
- * Lite mode has no WebAssembly (weftd needs none; the `long` package falls back to plain JS), and
- * --no-expose-wasm says so, which keeps V8's "disabling flag --expose_wasm" warning out of the log.
- * No --max-old-space-size: a cap low enough to lower RSS would kill the daemon at large peer
- * counts instead of slowing it. What the image and manifest pass to node.
+ * The Node flags the image and manifest pass to node (see build/launch-flags.ts for why each);
+ * defined in build/ because the daemon's code cache is made under them.
  */
-export const HEAP_FLAGS = ['--max-semi-space-size=1', '--optimize-for-size', '--lite-mode', '--no-expose-wasm'];
+export const HEAP_FLAGS = LAUNCH_FLAGS;
 
 export interface WeftdRun {
   /** etcd endpoint, or the kube files (kubeconfig + net-conf.json) for --kube-subnet-mgr. */

@@ -138,6 +138,10 @@ describe('container images built without a registry or Docker', () => {
     // The bundle loads the native modules from the image's node_modules.
     expect(await inRoot(root, ['node', '-e', "require('/opt/weft/node_modules/netlink'); require('/opt/weft/node_modules/raw-socket'); console.log('loaded')"])).toContain('loaded');
     expect((await inRoot(root, ['node', '/opt/weft/dist/cmd/weft-cni-install.js', '--version'])).trim()).toBe(version);
+    // The daemon's code cache was made by the image's Node under the command's flags: V8 takes it (else this throws).
+    await inRoot(root, ['node', ...HEAP_FLAGS, '/opt/weft/dist/build/code-cache.js', '/opt/weft/dist/bundle/weftd-main.cjs', 'check']);
+    // Its bundle parses the flags and reaches the daemon (here: a flag error, before any store is opened).
+    await expect(inRoot(root, [...WEFTD_COMMAND, '--bogus-flag'])).rejects.toThrow(/Unknown argument: bogus-flag/);
     expect(await inRoot(root, ['iptables', '--version'])).toMatch(/^iptables v1\.8/);
     expect(await inRoot(root, ['nft', '--version'])).toMatch(/^nftables v1\./);
     // Development dependencies stay out of the image.
