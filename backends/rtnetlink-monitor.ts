@@ -16,7 +16,7 @@ const MONITOR_RECV_BUFFER = 8 * 1024 * 1024;
 const MONITOR_REOPEN_MS = 1000;
 
 /**
- * Link, route (both families) and neighbour notifications on a socket of its own. When its queue overflows
+ * Link, route (both families), neighbour and nexthop object notifications on a socket of its own. When its queue overflows
  * (ENOBUFS: the kernel dropped notifications) it reports a 'gap' and keeps reading; the netlink
  * package is patched (patches/netlink+0.3.0.patch) so that an overflow no longer aborts the
  * process. It is closed while we write in bulk ourselves (thousands of our own notifications
@@ -108,7 +108,7 @@ function joinNexthopGroup(socket: RtNetlinkSocket): void {
 
 const monitors = new Set<KernelMonitor>();
 
-/** Reports kernel changes of links, routes, neighbours and FDB entries (and gaps) until the returned function is called. */
+/** Reports kernel changes of links, routes, neighbours, FDB entries and nexthop objects (and gaps) until the returned function is called. */
 export function watchKernelChanges(onEvent: (event: KernelEvent) => void, onError: (err: Error) => void): () => void {
   const monitor = new KernelMonitor(onEvent, onError);
   monitor.open();
