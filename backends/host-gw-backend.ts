@@ -1,6 +1,7 @@
 // host-gw datapath of one address family: no encapsulation. Each peer's subnet of the family is
 // routed via the peer's public IP of that family on the external interface, so every node must
-// sit on one L2 segment. Our routes carry our own route protocol number: that is how a pass tells
+// sit on one L2 segment (through a nexthop object of ours per gateway where the kernel has them:
+// nexthop-table.ts). Our routes carry our own route protocol number: that is how a pass tells
 // them from routes it does not own, which it never touches. Each pass lists them and writes only
 // the difference, restoring deleted routes.
 import type { Logger } from 'winston';

@@ -1,7 +1,8 @@
 // VXLAN datapath of one address family, as flannel's: one device (flannel.<VNI> for IPv4,
 // flannel-v6.<VNI> for IPv6, its local address that family's underlay address) with learning off;
 // each peer gets a permanent neighbour (its subnet address -> its VTEP MAC), an FDB entry (VTEP MAC
-// -> its public IP of the family) and a route (its subnet via its subnet address, onlink). The
+// -> its public IP of the family) and a route (its subnet via its subnet address, onlink; through a
+// nexthop object of ours where the kernel has them: nexthop-table.ts). The
 // kernel then encapsulates pod traffic to the peer's node without any ARP/NDP or flooding. With
 // DirectRouting, peers on the same L2 segment get a plain route via their public IP instead. Every
 // pass lists what the kernel holds and writes only the difference, which also repairs whatever
