@@ -7,6 +7,9 @@ import type { IpAddress, IpFamily } from '../subnet/ip-address.js';
 /** The flag that sets each family's published address (see UnderlayAddresses.publicIp). */
 export const PUBLIC_IP_FLAG: Readonly<Record<IpFamily, string>> = { ipv4: '--public-ip', ipv6: '--public-ipv6' };
 
+/** weft's own route protocol number (`proto 87`): host-gw and DirectRouting routes, and every nexthop object of ours. */
+export const WEFT_ROUTE_PROTOCOL = 0x57;
+
 /** One family's underlay addresses on the external interface. */
 export interface UnderlayAddresses {
   /** The interface's own address (the VXLAN local address). */

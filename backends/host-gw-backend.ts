@@ -1,23 +1,26 @@
 // host-gw datapath of one address family: no encapsulation. Each peer's subnet of the family is
 // routed via the peer's public IP of that family on the external interface, so every node must
-// sit on one L2 segment. Our routes carry our own route protocol number: that is how a pass tells
+// sit on one L2 segment (through a nexthop object of ours per gateway where the kernel has them:
+// nexthop-table.ts). Our routes carry our own route protocol number: that is how a pass tells
 // them from routes it does not own, which it never touches. Each pass lists them and writes only
 // the difference, restoring deleted routes.
 import type { Logger } from 'winston';
 import { ConfigError } from '../subnet/errors.js';
 import { leaseHalf, type Lease } from '../subnet/lease.js';
-import { PUBLIC_IP_FLAG, type ApplyResult, type ExternalInterface, type FamilyAttrs, type FamilyDatapath, type SkippedPeers, type UnderlayAddresses } from './backend.js';
+import { PUBLIC_IP_FLAG, WEFT_ROUTE_PROTOCOL, type ApplyResult, type ExternalInterface, type FamilyAttrs, type FamilyDatapath, type SkippedPeers, type UnderlayAddresses } from './backend.js';
 import { planKernelWrites, type DesiredEntries } from './kernel-diff.js';
 import type { KernelEvent, RtNetlink } from './rtnetlink.js';
-import { isVxlanDeviceName, WEFT_ROUTE_PROTOCOL } from './vxlan-backend.js';
+import { isVxlanDeviceName } from './vxlan-backend.js';
+import { NexthopTable } from './nexthop-table.js';
 import { WantedEntries } from './wanted-entries.js';
 import type { IpFamily } from '../subnet/ip-address.js';
 
-export type HostGwNetlink = Pick<RtNetlink, 'listAddresses' | 'listRoutes' | 'writeAll' | 'listLinks' | 'deleteLink'>;
+export type HostGwNetlink = Pick<RtNetlink, 'listAddresses' | 'listRoutes' | 'listNexthops' | 'writeAll' | 'listLinks' | 'deleteLink'>;
 
 export class HostGwDatapath implements FamilyDatapath {
   readonly podMtu: number;
   private readonly wanted = new WantedEntries();
+  private readonly nexthops: NexthopTable;
 
   constructor(
     readonly family: IpFamily,
@@ -26,8 +29,11 @@ export class HostGwDatapath implements FamilyDatapath {
     private readonly underlay: UnderlayAddresses,
     private readonly skipped: SkippedPeers,
     private readonly logger: Logger,
+    /** Peer routes through nexthop objects (`nhid N`) where the kernel has them; false: each route carries its gateway. */
+    useNexthops = true,
   ) {
     this.podMtu = external.mtu;
+    this.nexthops = new NexthopTable(family, useNexthops, logger);
   }
 
   async prepare(): Promise<FamilyAttrs> {
@@ -50,9 +56,10 @@ export class HostGwDatapath implements FamilyDatapath {
 
   /** Only a change that leaves our routes other than wanted calls for a pass; our own writes do not. */
   ownsKernelEvent(event: KernelEvent): boolean {
+    if (event.kind === 'nexthop') return event.nexthop !== undefined && this.nexthops.needsPass(event.nexthop, event.deleted);
     const route = event.kind === 'route' ? event.route : undefined;
-    return route !== undefined && route.dst.family === this.family && route.oif === this.external.index &&
-      route.protocol === WEFT_ROUTE_PROTOCOL && this.wanted.routeNeedsPass(route, event.deleted);
+    return route !== undefined && route.dst.family === this.family && route.oif === this.external.index && route.protocol === WEFT_ROUTE_PROTOCOL &&
+      (this.wanted.routeNeedsPass(route, event.deleted) || (!event.deleted && this.nexthops.routeNeedsPass(route)));
   }
 
   configureOwnLease(): Promise<void> {
@@ -76,12 +83,19 @@ export class HostGwDatapath implements FamilyDatapath {
       perPeer.set(key, { neighbors: [], fdb: [], routes: [route] });
     }
     const desired = this.wanted.reset(perPeer);
-    const routes = (await this.netlink.listRoutes(this.family, this.external.index)).filter((r) => r.protocol === WEFT_ROUTE_PROTOCOL);
-    const plan = planKernelWrites(this.external.index, desired, { neighbors: [], fdb: [], routes });
-    const { failed } = await this.netlink.writeAll(plan.writes);
+    const [familyRoutes, nexthops] = await Promise.all([
+      this.netlink.listRoutes(this.family, this.external.index),
+      this.nexthops.dump(() => this.netlink.listNexthops()),
+    ]);
+    const routes = familyRoutes.filter((r) => r.protocol === WEFT_ROUTE_PROTOCOL);
+    const through = this.nexthops.planAll(desired.routes, nexthops);
+    const plan = planKernelWrites(this.external.index, { ...desired, routes: through.routes }, { neighbors: [], fdb: [], routes });
+    const writes = [...through.before, ...plan.writes, ...through.after];
+    const { failed } = await this.netlink.writeAll(writes);
+    if (this.nexthops.refusedIn(writes, failed)) return this.applyPeers(peers); // once: the table is off now
     if (failed.length > 0) {
-      throw new Error(`${failed.length} of ${plan.writes.length} route writes failed (first: ${failed[0]?.error.message ?? ''})`);
+      throw new Error(`${failed.length} of ${writes.length} route writes failed (first: ${failed[0]?.error.message ?? ''})`);
     }
-    return { repaired: { route: plan.repaired.route }, removed: plan.removed };
+    return { repaired: { route: plan.repaired.route, nexthop: through.before.length }, removed: plan.removed + through.after.length };
   }
 }

@@ -42,7 +42,9 @@ export function planKernelWrites(deviceIndex: number, desired: DesiredEntries, a
   for (const r of actual.routes) {
     const wanted = wantedRoutes.get(routeKey(r));
     if (!wanted && r.gateway !== undefined && r.oif !== undefined) {
-      removals.push({ op: 'del-route', route: { dst: r.dst, gateway: r.gateway, oif: r.oif, onlink: r.onlink, protocol: r.protocol } });
+      // A route through a nexthop object is deleted by its id: the kernel matches no gateway on it.
+      const route = { dst: r.dst, gateway: r.gateway, oif: r.oif, onlink: r.onlink, protocol: r.protocol, nexthopId: r.nexthopId };
+      removals.push({ op: 'del-route', route });
     }
   }
   for (const f of actual.fdb) if (!wantedFdb.has(fdbKey(f))) removals.push({ op: 'del-fdb', index: deviceIndex, mac: f.mac, dst: f.dst });
@@ -65,7 +67,7 @@ export function planKernelWrites(deviceIndex: number, desired: DesiredEntries, a
   }
   for (const r of desired.routes) {
     const have = actualRoutes.get(routeKey(r));
-    if (!have || !IpAddress.same(have.gateway, r.gateway) || have.oif !== r.oif || have.onlink !== r.onlink) {
+    if (!have || have.nexthopId !== r.nexthopId || !IpAddress.same(have.gateway, r.gateway) || have.oif !== r.oif || have.onlink !== r.onlink) {
       additions.push({ op: 'set-route', route: r });
       repaired.route += 1;
     }

@@ -3,7 +3,8 @@
 import { rt } from 'netlink';
 import { parseVxlan } from 'netlink/dist/rt/ifla.js';
 import type { parseMessage as parseRtMessage } from 'netlink/dist/rt/structs.js';
-import type { FdbEntry, KernelEvent, NeighborEntry, RouteEntry, VxlanAttributes } from './rtnetlink-types.js';
+import { endianness } from 'node:os';
+import type { FdbEntry, KernelEvent, NeighborEntry, NexthopEntry, RouteEntry, VxlanAttributes } from './rtnetlink-types.js';
 import { IpAddress, type IpFamily } from '../subnet/ip-address.js';
 import { IpPrefix } from '../subnet/ip-prefix.js';
 
@@ -49,8 +50,41 @@ export function routeEntryOf(msg: RouteMessage): RouteEntry | undefined {
     oif: msg.attrs.oif,
     protocol: routeProtocolNumber(msg.data.protocol),
     onlink: ((msg.data.flags?.__unknown ?? 0) & RTNH_F_ONLINK) !== 0,
+    nexthopId: msg.attrs.nhId ? readU32(msg.attrs.nhId, 0) : undefined,
   };
 }
+
+const NHA_ID = 1;
+const NHA_OIF = 5;
+const NHA_GATEWAY = 6;
+const NH_BODY = 8;
+
+/**
+ * A nexthop message (RTM_NEWNEXTHOP / RTM_DELNEXTHOP, the payload after nlmsghdr), which the
+ * netlink package does not parse: struct nhmsg (family, scope, protocol, reserved, flags) and its
+ * attributes. Undefined when it carries no id.
+ */
+export function nexthopEntryOf(data: Buffer): NexthopEntry | undefined {
+  if (data.length < NH_BODY) return undefined;
+  const family = data[0] === AF_INET ? 'ipv4' : data[0] === AF_INET6 ? 'ipv6' : undefined;
+  const entry: NexthopEntry = { id: 0, family, gateway: undefined, oif: undefined, protocol: data[2] ?? 0, onlink: (readU32(data, 4) & RTNH_F_ONLINK) !== 0 };
+  for (let at = NH_BODY; at + 4 <= data.length; ) {
+    const length = readU16(data, at);
+    const type = readU16(data, at + 2) & 0x3fff; // without NLA_F_NESTED / NLA_F_NET_BYTEORDER
+    if (length < 4 || at + length > data.length) break;
+    const value = data.subarray(at + 4, at + length);
+    if (type === NHA_ID && value.length === 4) entry.id = readU32(value, 0);
+    if (type === NHA_OIF && value.length === 4) entry.oif = readU32(value, 0);
+    if (type === NHA_GATEWAY && (value.length === 4 || value.length === 16)) entry.gateway = addressOf(value);
+    at += (length + 3) & ~3;
+  }
+  return entry.id === 0 ? undefined : entry;
+}
+
+/** Netlink speaks the host's byte order. */
+const LE = endianness() === 'LE';
+const readU16 = (buf: Buffer, at: number): number => LE ? buf.readUInt16LE(at) : buf.readUInt16BE(at);
+const readU32 = (buf: Buffer, at: number): number => LE ? buf.readUInt32LE(at) : buf.readUInt32BE(at);
 
 /** The neighbour; its MAC is '' when the kernel announced none (e.g. the FAILED state of a deletion). */
 export function neighborEntryOf(msg: NeighborMessage): NeighborEntry | undefined {

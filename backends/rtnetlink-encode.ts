@@ -11,10 +11,13 @@ import type { KernelWrite } from './rtnetlink-types.js';
 import type { IpAddress } from '../subnet/ip-address.js';
 
 export const REPLACE = FlagsNew.CREATE | FlagsNew.REPLACE;
+const EXCLUSIVE = FlagsNew.CREATE | FlagsNew.EXCL;
 const RTM_NEWROUTE = 24;
 const RTM_DELROUTE = 25;
 const RTM_NEWNEIGH = 28;
 const RTM_DELNEIGH = 29;
+const RTM_NEWNEXTHOP = 104;
+const RTM_DELNEXTHOP = 105;
 const NLM_F_REQUEST = 1;
 const NLM_F_ACK = 4;
 const NLMSG_HEADER = 16;
@@ -27,6 +30,12 @@ const NDA_LLADDR = 2;
 const RTA_DST = 1;
 const RTA_OIF = 4;
 const RTA_GATEWAY = 5;
+const RTA_NH_ID = 30;
+/** struct nhmsg is 8 bytes: family, scope, protocol, reserved, flags. */
+const NH_BODY = 8;
+const NHA_ID = 1;
+const NHA_OIF = 5;
+const NHA_GATEWAY = 6;
 const RT_SCOPE_UNIVERSE = 0;
 const RTN_UNICAST = 1;
 /** Netlink speaks the host's byte order. */
@@ -42,7 +51,7 @@ export const MAX_WRITE_BYTES = 76;
  * a 4-byte boundary so that several can share one datagram (NLMSG_ALIGN); returns the offset after it.
  */
 export function encodeWriteInto(w: KernelWrite, seq: number, port: number, ack: boolean, buf: Buffer, offset: number): number {
-  const flags = NLM_F_REQUEST | (ack ? NLM_F_ACK : 0) | (w.op.startsWith('set-') ? REPLACE : 0);
+  const flags = NLM_F_REQUEST | (ack ? NLM_F_ACK : 0) | writeFlags(w);
   let at = offset + NLMSG_HEADER;
   let type: number;
   switch (w.op) {
@@ -69,13 +78,32 @@ export function encodeWriteInto(w: KernelWrite, seq: number, port: number, ack: 
       buf[at + 5] = r.protocol;
       buf[at + 6] = RT_SCOPE_UNIVERSE;
       buf[at + 7] = RTN_UNICAST;
-      writeU32(buf, r.onlink ? RTNH_F_ONLINK : 0, at + 8);
       at = putAddress(buf, at + BODY, RTA_DST, r.dst.address);
-      at = putAddress(buf, at, RTA_GATEWAY, r.gateway);
-      at = putU32(buf, at, RTA_OIF, r.oif);
+      if (r.nexthopId !== undefined) {
+        at = putU32(buf, at, RTA_NH_ID, r.nexthopId); // the kernel refuses a gateway or device beside it
+      } else {
+        writeU32(buf, r.onlink ? RTNH_F_ONLINK : 0, offset + NLMSG_HEADER + 8);
+        at = putAddress(buf, at, RTA_GATEWAY, r.gateway);
+        at = putU32(buf, at, RTA_OIF, r.oif);
+      }
       type = w.op === 'set-route' ? RTM_NEWROUTE : RTM_DELROUTE;
       break;
     }
+    case 'set-nexthop': {
+      const n = w.nexthop;
+      buf[at] = addressFamily(n.gateway.family);
+      buf[at + 2] = n.protocol;
+      writeU32(buf, n.onlink ? RTNH_F_ONLINK : 0, at + 4);
+      at = putU32(buf, at + NH_BODY, NHA_ID, n.id);
+      at = putU32(buf, at, NHA_OIF, n.oif);
+      at = putAddress(buf, at, NHA_GATEWAY, n.gateway);
+      type = RTM_NEWNEXTHOP;
+      break;
+    }
+    case 'del-nexthop':
+      at = putU32(buf, at + NH_BODY, NHA_ID, w.id); // family AF_UNSPEC: the id alone names it
+      type = RTM_DELNEXTHOP;
+      break;
   }
   // nlmsghdr: the length counts the message without its trailing padding (as the package writes it).
   writeU32(buf, at - offset, offset);
@@ -84,6 +112,12 @@ export function encodeWriteInto(w: KernelWrite, seq: number, port: number, ack: 
   writeU32(buf, seq, offset + 8);
   writeU32(buf, port, offset + 12);
   return align(at);
+}
+
+/** Writes replace what is there, except a new nexthop object, which must not take over someone else's id. */
+function writeFlags(w: KernelWrite): number {
+  if (w.op === 'set-nexthop') return w.exclusive ? EXCLUSIVE : REPLACE;
+  return w.op.startsWith('set-') ? REPLACE : 0;
 }
 
 /** struct ndmsg: family, ifindex, state (always permanent here), flags. */
@@ -134,6 +168,7 @@ export function describe(w: KernelWrite): string {
   const names = {
     'set-neighbor': 'set neighbour', 'del-neighbor': 'delete neighbour', 'set-fdb': 'set fdb entry',
     'del-fdb': 'delete fdb entry', 'set-route': 'replace route', 'del-route': 'delete route',
+    'set-nexthop': 'set nexthop', 'del-nexthop': 'delete nexthop',
   };
   return names[w.op];
 }
@@ -149,5 +184,9 @@ export function objectOf(w: KernelWrite): string {
     case 'set-route':
     case 'del-route':
       return w.route.dst.toString();
+    case 'set-nexthop':
+      return `id ${w.nexthop.id} via ${w.nexthop.gateway.toString()}`;
+    case 'del-nexthop':
+      return `id ${w.id}`;
   }
 }

@@ -2,18 +2,21 @@
 // the `netlink` package).
 import { createRtNetlink, type RtNetlinkSocket, rt } from 'netlink';
 import { parseMessage as parseRtMessage } from 'netlink/dist/rt/structs.js';
-import { kernelEventOf } from './rtnetlink-decode.js';
+import { kernelEventOf, nexthopEntryOf } from './rtnetlink-decode.js';
 import type { KernelEvent } from './rtnetlink-types.js';
 
 const { NEWLINK, DELLINK, NEWROUTE, DELROUTE, NEWNEIGH, DELNEIGH } = rt.MessageType;
 const WATCHED_TYPES = new Set<rt.MessageType>([NEWLINK, DELLINK, NEWROUTE, DELROUTE, NEWNEIGH, DELNEIGH]);
 const DELETIONS = new Set<rt.MessageType>([DELLINK, DELROUTE, DELNEIGH]);
+const { NEWNEXTHOP, DELNEXTHOP } = rt.MessageType;
+/** RTNLGRP_NEXTHOP (32): above 31, so only NETLINK_ADD_MEMBERSHIP joins it, which addMembership uses. */
+const NEXTHOP_GROUP = rt.MulticastGroups.NEXTHOP;
 /** Asked for; the kernel caps it at twice net.core.rmem_max. Fewer overflows under a storm. */
 const MONITOR_RECV_BUFFER = 8 * 1024 * 1024;
 const MONITOR_REOPEN_MS = 1000;
 
 /**
- * Link, route (both families) and neighbour notifications on a socket of its own. When its queue overflows
+ * Link, route (both families), neighbour and nexthop object notifications on a socket of its own. When its queue overflows
  * (ENOBUFS: the kernel dropped notifications) it reports a 'gap' and keeps reading; the netlink
  * package is patched (patches/netlink+0.3.0.patch) so that an overflow no longer aborts the
  * process. It is closed while we write in bulk ourselves (thousands of our own notifications
@@ -31,11 +34,14 @@ class KernelMonitor {
   open(): void {
     const socket = createRtNetlink({ recvBufferSize: MONITOR_RECV_BUFFER, sendBufferSize: 64 * 1024 });
     for (const group of ['LINK', 'IPV4_ROUTE', 'IPV6_ROUTE', 'NEIGH'] as const) socket.addMembership(group);
+    joinNexthopGroup(socket);
     socket.socket.on('message', (messages: { type: rt.MessageType; data: Buffer }[]) => {
       for (const msg of messages) {
-        if (!WATCHED_TYPES.has(msg.type)) continue;
+        if (!WATCHED_TYPES.has(msg.type) && msg.type !== NEWNEXTHOP && msg.type !== DELNEXTHOP) continue;
         try {
-          const event = kernelEventOf(parseRtMessage(msg.type, msg.data), DELETIONS.has(msg.type));
+          const event = msg.type === NEWNEXTHOP || msg.type === DELNEXTHOP
+            ? nexthopEvent(msg.data, msg.type === DELNEXTHOP)
+            : kernelEventOf(parseRtMessage(msg.type, msg.data), DELETIONS.has(msg.type));
           if (event) this.onEvent(event);
         } catch (err) {
           this.onError(err as Error);
@@ -85,9 +91,24 @@ class KernelMonitor {
   }
 }
 
+/** A deleted nexthop object takes its IPv4 routes with it silently: only its own notification tells. */
+function nexthopEvent(data: Buffer, deleted: boolean): KernelEvent | undefined {
+  const nexthop = nexthopEntryOf(data);
+  return nexthop ? { kind: 'nexthop', deleted, ifindex: nexthop.oif, nexthop } : undefined;
+}
+
+/** A kernel without nexthop objects has no such group either; the periodic resync still repairs there. */
+function joinNexthopGroup(socket: RtNetlinkSocket): void {
+  try {
+    socket.addMembership(NEXTHOP_GROUP);
+  } catch {
+    // EINVAL on kernels before 5.3: nothing to watch.
+  }
+}
+
 const monitors = new Set<KernelMonitor>();
 
-/** Reports kernel changes of links, routes, neighbours and FDB entries (and gaps) until the returned function is called. */
+/** Reports kernel changes of links, routes, neighbours, FDB entries and nexthop objects (and gaps) until the returned function is called. */
 export function watchKernelChanges(onEvent: (event: KernelEvent) => void, onError: (err: Error) => void): () => void {
   const monitor = new KernelMonitor(onEvent, onError);
   monitor.open();

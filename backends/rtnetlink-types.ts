@@ -1,4 +1,4 @@
-import type { IpAddress } from '../subnet/ip-address.js';
+import type { IpAddress, IpFamily } from '../subnet/ip-address.js';
 import type { IpPrefix } from '../subnet/ip-prefix.js';
 // The typed values backends/rtnetlink.ts speaks in: what the kernel holds (links, addresses,
 // neighbours, FDB entries, routes), the writes we ask of it, and the changes it announces.
@@ -51,6 +51,27 @@ export interface RouteEntry {
   oif: number | undefined;
   protocol: number;
   onlink: boolean;
+  /** The nexthop object the route goes through (`nhid N`); the kernel still shows its gateway and device. */
+  nexthopId?: number | undefined;
+}
+
+/** A nexthop object with one gateway (`ip nexthop`); groups, blackholes and FDB nexthops have no gateway. */
+export interface NexthopEntry {
+  id: number;
+  family: IpFamily | undefined;
+  gateway: IpAddress | undefined;
+  oif: number | undefined;
+  protocol: number;
+  onlink: boolean;
+}
+
+/** A nexthop object to write: `id N via <gateway> dev <oif> [onlink] proto <protocol>`. */
+export interface NexthopSpec {
+  id: number;
+  gateway: IpAddress;
+  oif: number;
+  onlink: boolean;
+  protocol: number;
 }
 
 /** One kernel write; a list of them is applied with RtNetlink.writeAll(). */
@@ -60,7 +81,10 @@ export type KernelWrite =
   | { op: 'set-fdb'; index: number; mac: string; dst: IpAddress }
   | { op: 'del-fdb'; index: number; mac: string; dst: IpAddress }
   | { op: 'set-route'; route: RouteSpec }
-  | { op: 'del-route'; route: RouteSpec };
+  | { op: 'del-route'; route: RouteSpec }
+  /** `exclusive`: fail (EEXIST) rather than take over an id someone else holds; else replace ours. */
+  | { op: 'set-nexthop'; nexthop: NexthopSpec; exclusive: boolean }
+  | { op: 'del-nexthop'; id: number };
 
 export interface RouteSpec {
   dst: IpPrefix;
@@ -68,12 +92,14 @@ export interface RouteSpec {
   oif: number;
   onlink: boolean;
   protocol: number;
+  /** Through this nexthop object instead of its own gateway and device (which then only name it). */
+  nexthopId?: number | undefined;
 }
 
 /** A change the kernel announced, or a gap in what we saw. */
 export interface KernelEvent {
   /** 'gap': notifications may have been missed; look at everything. FDB entries come as 'neighbor'. */
-  kind: 'link' | 'route' | 'neighbor' | 'gap';
+  kind: 'link' | 'route' | 'neighbor' | 'nexthop' | 'gap';
   deleted: boolean;
   ifindex: number | undefined;
   ifname?: string | undefined;
@@ -83,6 +109,8 @@ export interface KernelEvent {
   neighbor?: NeighborEntry | undefined;
   /** The FDB entry announced (one with a remote destination). */
   fdb?: FdbEntry | undefined;
+  /** The nexthop object announced (its deletion silently takes its IPv4 routes with it). */
+  nexthop?: NexthopEntry | undefined;
   /** Why a gap: the monitor was paused during our own bulk write, or its queue overflowed. */
   cause?: 'paused' | 'overflow' | undefined;
 }

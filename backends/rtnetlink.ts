@@ -3,20 +3,23 @@
 // entries, routes) with typed values, and hides the package's Buffers and flag quirks. Writes can be
 // pipelined: many requests are in flight on one socket at once, each acknowledged on its own, which
 // is what lets thousands of peers converge in a fraction of a second.
-import { createRtNetlink, FlagsNew, type RtNetlinkSocket } from 'netlink';
+import { createRtNetlink, FlagsGet, FlagsNew, type RtNetlinkSocket } from 'netlink';
 import { formatInfo, formatVxlan, parseInfo } from 'netlink/dist/rt/ifla.js';
 import { AttrStream } from 'netlink/dist/structs.js';
 import { NetlinkError } from './netlink-error.js';
 import { packDatagrams, sendDatagram } from './rtnetlink-datagrams.js';
-import { addressFamily, addressOf, AF_BRIDGE, fdbEntryOf, formatMac, neighborEntryOf, routeEntryOf, vxlanAttributes } from './rtnetlink-decode.js';
+import { addressFamily, addressOf, AF_BRIDGE, fdbEntryOf, formatMac, neighborEntryOf, nexthopEntryOf, routeEntryOf, vxlanAttributes } from './rtnetlink-decode.js';
 import { describe, objectOf, parseMac, REPLACE } from './rtnetlink-encode.js';
 import { withMonitorsPaused } from './rtnetlink-monitor.js';
-import type { AddressEntry, FdbEntry, KernelWrite, LinkInfo, NeighborEntry, RouteEntry, VxlanLinkSpec } from './rtnetlink-types.js';
+import type { AddressEntry, FdbEntry, KernelWrite, LinkInfo, NeighborEntry, NexthopEntry, RouteEntry, VxlanLinkSpec } from './rtnetlink-types.js';
 import { IpAddress, type IpFamily } from '../subnet/ip-address.js';
 import { IpPrefix } from '../subnet/ip-prefix.js';
 
 export type * from './rtnetlink-types.js';
 export { watchKernelChanges } from './rtnetlink-monitor.js';
+
+const RTM_NEWNEXTHOP = 104;
+const RTM_GETNEXTHOP = 106;
 
 /** Writes in one writeAll above which monitors pause (our own notifications would flood them). */
 const MONITOR_PAUSE_WRITES = 256;
@@ -68,6 +71,21 @@ export class RtNetlink {
     return routes.flatMap((msg) => {
       const route = routeEntryOf(msg);
       return route && (oif === undefined || route.oif === oif) ? [route] : [];
+    });
+  }
+
+  /**
+   * Every nexthop object of every family and owner (their ids share one space). A kernel without
+   * nexthop objects answers EOPNOTSUPP. The package has no nexthop messages: nhmsg is sent as bytes.
+   */
+  async listNexthops(): Promise<NexthopEntry[]> {
+    const replies = await this.call('list nexthops', 'all', async () => {
+      const [messages] = await this.socket.socket.request(RTM_GETNEXTHOP, [Buffer.alloc(8)], { flags: FlagsGet.DUMP });
+      return messages;
+    });
+    return replies.flatMap((msg) => {
+      const entry = msg.type === RTM_NEWNEXTHOP ? nexthopEntryOf(msg.data) : undefined;
+      return entry ? [entry] : [];
     });
   }
 

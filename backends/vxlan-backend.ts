@@ -1,7 +1,8 @@
 // VXLAN datapath of one address family, as flannel's: one device (flannel.<VNI> for IPv4,
 // flannel-v6.<VNI> for IPv6, its local address that family's underlay address) with learning off;
 // each peer gets a permanent neighbour (its subnet address -> its VTEP MAC), an FDB entry (VTEP MAC
-// -> its public IP of the family) and a route (its subnet via its subnet address, onlink). The
+// -> its public IP of the family) and a route (its subnet via its subnet address, onlink; through a
+// nexthop object of ours where the kernel has them: nexthop-table.ts). The
 // kernel then encapsulates pod traffic to the peer's node without any ARP/NDP or flooding. With
 // DirectRouting, peers on the same L2 segment get a plain route via their public IP instead. Every
 // pass lists what the kernel holds and writes only the difference, which also repairs whatever
@@ -11,9 +12,10 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'winston';
 import { leaseHalf, leaseKey, type Lease, type LeaseHalf } from '../subnet/lease.js';
 import type { VxlanOptions } from '../overlay/network-config.js';
-import type { ApplyResult, ExternalInterface, FamilyAttrs, FamilyDatapath, SkippedPeers, UnderlayAddresses } from './backend.js';
+import { WEFT_ROUTE_PROTOCOL, type ApplyResult, type ExternalInterface, type FamilyAttrs, type FamilyDatapath, type SkippedPeers, type UnderlayAddresses } from './backend.js';
 import { changeFailures, planChangeWrites, planKernelWrites, type DesiredEntries } from './kernel-diff.js';
 import type { KernelEvent, LinkInfo, RouteEntry, RtNetlink } from './rtnetlink.js';
+import { NexthopTable } from './nexthop-table.js';
 import { WantedEntries } from './wanted-entries.js';
 import { IpAddress, type IpFamily } from '../subnet/ip-address.js';
 import { IpPrefix } from '../subnet/ip-prefix.js';
@@ -24,12 +26,10 @@ const DEVICE_PREFIX: Record<IpFamily, string> = { ipv4: 'flannel.', ipv6: 'flann
 const LINUX_VXLAN_PORT = 8472;
 /** RTPROT_BOOT: what `ip route add` uses, and what flannel's routes carry. */
 const ROUTE_PROTOCOL = 3;
-/** Our own protocol number for DirectRouting routes on the shared external interface. */
-export const WEFT_ROUTE_PROTOCOL = 0x57;
 
 export type VxlanNetlink = Pick<
   RtNetlink,
-  'findLink' | 'createVxlan' | 'deleteLink' | 'setLinkUp' | 'listAddresses' | 'addAddress' | 'deleteAddress' | 'listNeighbors' | 'listFdb' | 'listRoutes' | 'writeAll'
+  'findLink' | 'createVxlan' | 'deleteLink' | 'setLinkUp' | 'listAddresses' | 'addAddress' | 'deleteAddress' | 'listNeighbors' | 'listFdb' | 'listRoutes' | 'listNexthops' | 'writeAll'
 >;
 
 /** The VXLAN device name of a family, e.g. flannel.1 / flannel-v6.1. */
@@ -52,6 +52,7 @@ export class VxlanDatapath implements FamilyDatapath {
   private connectedNets: IpPrefix[] = [];
   private deviceIndex: number | undefined;
   private readonly wanted = new WantedEntries();
+  private readonly nexthops: NexthopTable;
 
   constructor(
     readonly family: IpFamily,
@@ -63,7 +64,10 @@ export class VxlanDatapath implements FamilyDatapath {
     private readonly logger: Logger,
     /** A MAC to give a newly created device (e.g. from the node's annotation in kube mode). */
     previousMac?: string,
+    /** Peer routes through nexthop objects (`nhid N`) where the kernel has them; false: each route carries its gateway. */
+    useNexthops = true,
   ) {
+    this.nexthops = new NexthopTable(family, useNexthops, logger);
     this.deviceName = vxlanDeviceName(family, options.vni);
     this.port = options.port === 0 ? LINUX_VXLAN_PORT : options.port;
     this.podMtu = (options.mtu ?? external.mtu) - VXLAN_OVERHEAD[family];
@@ -99,20 +103,24 @@ export class VxlanDatapath implements FamilyDatapath {
       return entries ? [[key, entries] as const] : [];
     }));
     const desired = this.wanted.reset(perPeer);
-    const [neighbors, fdb, familyRoutes] = await Promise.all([
+    const [neighbors, fdb, familyRoutes, nexthops] = await Promise.all([
       this.netlink.listNeighbors(this.family, device.index),
       this.netlink.listFdb(device.index),
       this.netlink.listRoutes(this.family), // one dump of the table for both interfaces
+      this.nexthops.dump(() => this.netlink.listNexthops()),
     ]);
     // Ours: the device's, and our protocol's on the external interface (DirectRouting routes, or leftovers of host-gw).
     const routes = familyRoutes.filter((r) => r.oif === index || (r.oif === this.external.index && r.protocol === WEFT_ROUTE_PROTOCOL));
-    const plan = planKernelWrites(device.index, desired, { neighbors: neighbors.filter((n) => n.permanent), fdb, routes });
-    const { failed } = await this.netlink.writeAll(plan.writes);
+    const through = this.nexthops.planAll(desired.routes, nexthops);
+    const plan = planKernelWrites(device.index, { ...desired, routes: through.routes }, { neighbors: neighbors.filter((n) => n.permanent), fdb, routes });
+    const writes = [...through.before, ...plan.writes, ...through.after];
+    const { failed } = await this.netlink.writeAll(writes);
+    if (this.nexthops.refusedIn(writes, failed)) return this.applyPeers(peers); // once: the table is off now
     if (failed.length > 0) {
       const first = failed[0]?.error;
-      throw new Error(`${failed.length} of ${plan.writes.length} kernel writes failed (first: ${first?.message ?? 'unknown'})`, { cause: first });
+      throw new Error(`${failed.length} of ${writes.length} kernel writes failed (first: ${first?.message ?? 'unknown'})`, { cause: first });
     }
-    return { repaired: { link: linkRepairs, ...plan.repaired }, removed: plan.removed };
+    return { repaired: { link: linkRepairs, ...plan.repaired, nexthop: through.before.length }, removed: plan.removed + through.after.length };
   }
 
   async applyChanges(upserts: readonly Lease[], removals: readonly Lease[]): Promise<ApplyResult> {
@@ -131,19 +139,27 @@ export class VxlanDatapath implements FamilyDatapath {
       const entries = this.peerEntries(index, lease);
       collect(entries ? this.wanted.set(leaseKey(lease), entries) : this.wanted.delete(leaseKey(lease)));
     }
-    const { failed } = await this.netlink.writeAll(planChangeWrites(index, add, remove));
+    const through = this.nexthops.planChanges(remove.routes, add.routes);
+    const writes = [...through.before, ...planChangeWrites(index, { ...add, routes: through.routes }, { ...remove, routes: through.gone }), ...through.after];
+    const { failed } = await this.netlink.writeAll(writes);
+    if (this.nexthops.refusedIn(writes, failed)) throw new Error('the kernel refuses nexthop objects: a full pass writes plain routes');
     const failures = changeFailures(failed);
     if (failures.length > 0) throw new Error(`${failures.length} writes failed (first: ${failures[0]?.error.message ?? ''})`);
     return {
-      repaired: { link: 0, neighbor: add.neighbors.length, fdb: add.fdb.length, route: add.routes.length },
-      removed: remove.routes.length,
+      repaired: { link: 0, neighbor: add.neighbors.length, fdb: add.fdb.length, route: add.routes.length, nexthop: through.before.length },
+      removed: remove.routes.length + through.after.length,
     };
   }
 
   /** Only a change that leaves our entries other than wanted calls for a pass; our own writes do not. */
   ownsKernelEvent(event: KernelEvent): boolean {
     if (event.kind === 'link') return event.ifname === this.deviceName || event.ifindex === this.deviceIndex;
-    if (event.kind === 'route') return event.route !== undefined && this.ownsRoute(event.route) && this.wanted.routeNeedsPass(event.route, event.deleted);
+    if (event.kind === 'nexthop') return event.nexthop !== undefined && this.nexthops.needsPass(event.nexthop, event.deleted);
+    if (event.kind === 'route') {
+      const route = event.route;
+      return route !== undefined && this.ownsRoute(route) &&
+        (this.wanted.routeNeedsPass(route, event.deleted) || (!event.deleted && this.nexthops.routeNeedsPass(route)));
+    }
     if (event.kind !== 'neighbor' || event.ifindex === undefined || event.ifindex !== this.deviceIndex) return false;
     if (event.fdb) return this.wanted.fdbNeedsPass(event.fdb, event.deleted);
     return event.neighbor !== undefined && this.wanted.neighborNeedsPass(event.neighbor, event.deleted);

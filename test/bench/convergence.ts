@@ -13,6 +13,9 @@ export interface ConvergenceFigures {
   /** `ip -batch` + `bridge -batch` of the same entries: wall ms and CPU seconds. */
   batchMs: number;
   batchCpuSeconds: number;
+  /** The same batch with each route through a nexthop object of its own (what weft writes where the kernel has them). */
+  nexthopBatchMs: number;
+  nexthopBatchCpuSeconds: number;
   nodeStartMs: number;
   /** Leases present, weftd started: exec to 3N kernel entries. */
   startToConvergedMs: number;
@@ -24,7 +27,7 @@ export interface ConvergenceFigures {
   bulkFromFirstMs: number;
   /** VmRSS settleMs after convergence. */
   rssMib: number;
-  runs: { batchMs: number; startMs: number; cpu: number; bulkMs: number; rss: number }[];
+  runs: { batchMs: number; nexthopBatchMs: number; startMs: number; cpu: number; bulkMs: number; rss: number }[];
 }
 
 type Progress = (line: string) => void;
@@ -54,13 +57,13 @@ export const sleep = (ms: number): Promise<void> => new Promise((resolve) => set
 
 /** Leases already in etcd, then weftd starts: time and CPU until all 3N entries (6N dual stack), RSS after settling. */
 export async function startWithLeases(
-  peers: number, settleMs: number, nodeFlags?: string[], stack: BenchStack = 'ipv4',
+  peers: number, settleMs: number, nodeFlags?: string[], stack: BenchStack = 'ipv4', entry?: string,
 ): Promise<{ ms: number; cpu: number; rss: number }> {
   return withEtcdLab('b', async (lab) => {
     await writePeers(lab, 0, peers, stack);
     const node = await lab.addNode(1);
     const started = performance.now();
-    const daemon = startWeftd(lab, node, { store: { etcd: lab.etcdEndpoint }, ...(nodeFlags ? { nodeFlags } : {}) });
+    const daemon = startWeftd(lab, node, { store: { etcd: lab.etcdEndpoint }, ...(nodeFlags ? { nodeFlags } : {}), ...(entry ? { entry } : {}) });
     const ms = await waitForEntries(lab.scope, node.ns, peers, started, 120_000, stackFamilies(stack));
     const cpu = await cpuSeconds(daemon.pid);
     await sleep(settleMs);
@@ -69,11 +72,11 @@ export async function startWithLeases(
 }
 
 /** A running daemon with no peers; N leases written: time from the last write to all 3N (6N) entries. */
-async function bulkInsert(peers: number, stack: BenchStack): Promise<{ afterLastMs: number; fromFirstMs: number }> {
+async function bulkInsert(peers: number, stack: BenchStack, entry?: string): Promise<{ afterLastMs: number; fromFirstMs: number }> {
   return withEtcdLab('b', async (lab) => {
     await writePeers(lab, 0, 0, stack);
     const node = await lab.addNode(1);
-    startWeftd(lab, node, { store: { etcd: lab.etcdEndpoint } });
+    startWeftd(lab, node, { store: { etcd: lab.etcdEndpoint }, ...(entry ? { entry } : {}) });
     await lab.waitForSubnet(node);
     await sleep(1000); // start-up finished, first pass done
     const first = performance.now();
@@ -96,18 +99,22 @@ export async function measureConvergence(
   const scope = new NetnsScope();
   const rows: ConvergenceFigures['runs'] = [];
   const batchCpu: number[] = [];
+  const nexthopBatchCpu: number[] = [];
   const nodeMs: number[] = [];
   const bulkFirst: number[] = [];
   try {
     for (let r = 0; r < runs; r++) {
       const batch = await baselineBatch(scope, `bl${r}`, peers, stack);
       batchCpu.push(batch.cpuSeconds);
+      const nexthopBatch = await baselineBatch(scope, `bn${r}`, peers, stack, true);
+      nexthopBatchCpu.push(nexthopBatch.cpuSeconds);
       nodeMs.push(await nodeStartMs());
       const s = await startWithLeases(peers, settleMs, undefined, stack);
       const b = await bulkInsert(peers, stack);
       bulkFirst.push(b.fromFirstMs);
-      rows.push({ batchMs: batch.ms, startMs: s.ms, cpu: s.cpu, bulkMs: b.afterLastMs, rss: s.rss });
+      rows.push({ batchMs: batch.ms, nexthopBatchMs: nexthopBatch.ms, startMs: s.ms, cpu: s.cpu, bulkMs: b.afterLastMs, rss: s.rss });
       progress(`  ${peers} ${stack === 'dual' ? 'dual-stack ' : ''}peers, run ${r + 1}/${runs}: ip+bridge -batch ${batch.ms.toFixed(0)} ms (${batch.cpuSeconds.toFixed(2)} s CPU), ` +
+        `with nexthop objects ${nexthopBatch.ms.toFixed(0)} ms (${nexthopBatch.cpuSeconds.toFixed(2)} s CPU), ` +
         `node -e 0 ${nodeMs.at(-1)?.toFixed(0)} ms, weftd start ${s.ms.toFixed(0)} ms (${s.cpu.toFixed(2)} s CPU), ` +
         `bulk insert ${b.afterLastMs.toFixed(0)} ms after the last write, RSS ${s.rss.toFixed(0)} MiB`);
     }
@@ -119,6 +126,8 @@ export async function measureConvergence(
     stack,
     batchMs: median(rows.map((x) => x.batchMs)),
     batchCpuSeconds: median(batchCpu),
+    nexthopBatchMs: median(rows.map((x) => x.nexthopBatchMs)),
+    nexthopBatchCpuSeconds: median(nexthopBatchCpu),
     nodeStartMs: median(nodeMs),
     startToConvergedMs: median(rows.map((x) => x.startMs)),
     convergeCpuSeconds: median(rows.map((x) => x.cpu)),
@@ -139,4 +148,35 @@ export async function idleRssEtcd(settleMs: number, nodeFlags?: string[]): Promi
     await sleep(settleMs);
     return rssMib(daemon.pid);
   });
+}
+
+/** One bundle's start-with-leases and bulk-insert figures in one A/B round. */
+export interface BundleRound {
+  label: string;
+  startMs: number;
+  cpu: number;
+  bulkMs: number;
+}
+
+/**
+ * Two weftd bundles (e.g. main's and this branch's) on the same work, interleaved run by run so
+ * that the machine's drift hits both alike: start with N leases present (wall, CPU), and N leases
+ * arriving at a running daemon (last write to 3N entries). Medians per bundle.
+ */
+export async function compareBundles(
+  peers: number, runs: number, bundles: Record<string, string>, progress: Progress,
+): Promise<Record<string, { startMs: number; cpu: number; bulkMs: number }>> {
+  const rounds: BundleRound[] = [];
+  for (let r = 0; r < runs; r++) {
+    for (const [label, entry] of Object.entries(bundles)) {
+      const s = await startWithLeases(peers, 0, undefined, 'ipv4', entry);
+      const b = await bulkInsert(peers, 'ipv4', entry);
+      rounds.push({ label, startMs: s.ms, cpu: s.cpu, bulkMs: b.afterLastMs });
+      progress(`  ${peers} peers, run ${r + 1}/${runs}, ${label}: start ${s.ms.toFixed(0)} ms (${s.cpu.toFixed(2)} s CPU), bulk insert ${b.afterLastMs.toFixed(0)} ms after the last write`);
+    }
+  }
+  return Object.fromEntries(Object.keys(bundles).map((label) => {
+    const mine = rounds.filter((x) => x.label === label);
+    return [label, { startMs: median(mine.map((x) => x.startMs)), cpu: median(mine.map((x) => x.cpu)), bulkMs: median(mine.map((x) => x.bulkMs)) }];
+  }));
 }

@@ -78,8 +78,12 @@ export interface BatchFigures {
   cpuSeconds: number;
 }
 
-/** Adds peers [0, n) to the hand-made devices with iproute2's batch mode, timed by bash. */
-export async function timedBatch(scope: NetnsScope, ns: string, n: number, stack: BenchStack = 'ipv4'): Promise<BatchFigures> {
+/**
+ * Adds peers [0, n) to the hand-made devices with iproute2's batch mode, timed by bash; with
+ * `nexthops`, each route goes through a nexthop object of its own (`nexthop replace id K via <vtep>
+ * dev <dev> onlink` + `route replace <subnet> nhid K`), as weft writes them.
+ */
+export async function timedBatch(scope: NetnsScope, ns: string, n: number, stack: BenchStack = 'ipv4', nexthops = false): Promise<BatchFigures> {
   const ipLines: string[] = [];
   const bridgeLines: string[] = [];
   for (let i = 0; i < n; i++) {
@@ -87,7 +91,11 @@ export async function timedBatch(scope: NetnsScope, ns: string, n: number, stack
     for (const [family, p] of [['ipv4', peer], ['ipv6', peer.ipv6]] as const) {
       if (!p) continue;
       const dev = DEVICES[family].dev;
-      ipLines.push(`neigh replace ${p.vtep} lladdr ${p.mac} dev ${dev} nud permanent`, `route replace ${p.subnet} via ${p.vtep} dev ${dev} onlink`);
+      const id = 2 * i + (family === 'ipv4' ? 1 : 2);
+      const route = nexthops
+        ? [`nexthop replace id ${id} via ${p.vtep} dev ${dev} onlink proto 87`, `route replace ${p.subnet} nhid ${id}`]
+        : [`route replace ${p.subnet} via ${p.vtep} dev ${dev} onlink`];
+      ipLines.push(`neigh replace ${p.vtep} lladdr ${p.mac} dev ${dev} nud permanent`, ...route);
       bridgeLines.push(`fdb replace ${p.mac} dev ${dev} dst ${p.publicIp} self permanent`);
     }
   }
@@ -110,10 +118,10 @@ export async function timedBatch(scope: NetnsScope, ns: string, n: number, stack
 }
 
 /** The baseline in a namespace of its own, removed afterwards. */
-export async function baselineBatch(scope: NetnsScope, name: string, n: number, stack: BenchStack = 'ipv4'): Promise<BatchFigures> {
+export async function baselineBatch(scope: NetnsScope, name: string, n: number, stack: BenchStack = 'ipv4', nexthops = false): Promise<BatchFigures> {
   const ns = await handMadeVxlan(scope, name, stack);
   try {
-    return await timedBatch(scope, ns, n, stack);
+    return await timedBatch(scope, ns, n, stack, nexthops);
   } finally {
     await scope.deleteNamespace(ns);
   }

@@ -1,5 +1,5 @@
 // Restarting weftd on a node that already has N peers, watched from outside as an operator would:
-// an rtnetlink monitor (`ip -o monitor route neigh`, which also reports FDB entries) in the node's
+// an rtnetlink monitor (`ip -o monitor route neigh nexthop`, which also reports FDB entries) in the node's
 // namespace records every change the kernel announces, pods on two nodes ping each other in both
 // directions throughout, and one fake lease is deleted while the daemon is down. Used by the
 // end-to-end test (1000 peers, in CI) and the restart benchmark (5000 peers).
@@ -141,12 +141,13 @@ async function countFirstPassLines(lab: LabCluster, node: LabNode): Promise<numb
   return count;
 }
 
-/** The peer's neighbour, FDB entry and route on the node, as `ip`/`bridge` print them ('' when all gone). */
+/** The peer's neighbour, FDB entry, route and nexthop object on the node, as `ip`/`bridge` print them ('' when all gone). */
 async function peerEntries(lab: LabCluster, node: LabNode, vtep: string, mac: string): Promise<string> {
   const neigh = await lab.nodeExec(node, 'ip', ['neigh', 'show', vtep, 'dev', 'flannel.1']);
   const route = await lab.nodeExec(node, 'ip', ['route', 'show', `${vtep}/24`]);
   const fdb = (await lab.nodeExec(node, 'bridge', ['fdb', 'show', 'dev', 'flannel.1'])).split('\n').filter((l) => l.startsWith(mac));
-  return [neigh.trim(), route.trim(), ...fdb].filter((l) => l !== '').join('\n');
+  const nexthop = (await lab.nodeExec(node, 'ip', ['nexthop', 'list', 'dev', 'flannel.1'])).split('\n').filter((l) => l.includes(` via ${vtep} `));
+  return [neigh.trim(), route.trim(), ...fdb, ...nexthop].filter((l) => l !== '').join('\n');
 }
 
 /** Whether a monitor line is about the peer with this VTEP address (neighbour, route) or MAC (FDB). */
@@ -159,9 +160,9 @@ export interface Running<T> {
   stop(): Promise<T>;
 }
 
-/** `ip -o monitor route neigh` in the node; ready once it has seen a probe route come and go. */
+/** `ip -o monitor route neigh nexthop` in the node; ready once it has seen a probe route come and go. */
 export async function startKernelMonitor(lab: LabCluster, node: LabNode): Promise<Running<string[]>> {
-  const child = lab.scope.spawn(node.ns, 'ip', ['-o', 'monitor', 'route', 'neigh']);
+  const child = lab.scope.spawn(node.ns, 'ip', ['-o', 'monitor', 'route', 'neigh', 'nexthop']);
   let text = '';
   child.stdout?.on('data', (chunk: Buffer) => { text += chunk.toString(); });
   const probe = '198.51.100.250';

@@ -98,6 +98,8 @@ await section('convergence', async () => {
     if (peers !== mid) continue;
     const bulkRatio = ratio(c.bulkAfterLastMs, c.batchMs);
     rows.push({ measure: `${peers} leases arriving at a running daemon: last lease written to 3N entries (ms)`, weft: fmt(c.bulkAfterLastMs), baseline: `${fmt(c.batchMs)} ip/bridge -batch`, ratio: bulkRatio, target: '<= 1.0x', met: bulkRatio <= 1 });
+    notes.push(`The same ${peers} peers' batch with each route through a nexthop object (\`nexthop replace id K ...\` + \`route replace <subnet> nhid K\`, what weft writes): ` +
+      `${fmt(c.nexthopBatchMs)} ms wall, ${fmt(c.nexthopBatchCpuSeconds, 2)} s CPU, against ${fmt(c.batchMs)} ms and ${fmt(c.batchCpuSeconds, 2)} s with routes via their own gateway.`);
     const cpuRatio = ratio(c.convergeCpuSeconds, c.batchCpuSeconds);
     rows.push({ measure: `CPU to converge ${peers} peers at start (s)`, weft: fmt(c.convergeCpuSeconds, 2), baseline: `${fmt(c.batchCpuSeconds, 2)} ip/bridge -batch`, ratio: cpuRatio, target: '<= 1.5x', met: cpuRatio <= 1.5 });
   }

@@ -81,7 +81,7 @@ export function diffEntries(want: Entries, got: Entries): Map<string, string> {
 export async function deleteEntry(scope: NetnsScope, ns: string, id: string, value: string): Promise<void> {
   const [kind = '', key = ''] = id.split(' ');
   const args: Record<string, [string, string[]]> = {
-    route: ['ip', ['route', 'del', key, 'dev', 'flannel.1']],
+    route: ['ip', ['route', 'del', key]], // no dev: the kernel matches no device on a route through a nexthop object
     neigh: ['ip', ['neigh', 'del', key, 'dev', 'flannel.1']],
     fdb: ['bridge', ['fdb', 'del', key, 'dev', 'flannel.1', 'dst', value, 'self']],
   };

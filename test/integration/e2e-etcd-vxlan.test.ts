@@ -3,19 +3,21 @@
 import { jest } from '@jest/globals';
 import { LabCluster, type LabNode, type LabPod } from '../lab/cluster.js';
 import { waitFor } from '../lab/netns.js';
+import { literal, nexthopMisfits } from '../lab/datapath-entries.js';
 
 jest.setTimeout(120_000);
 
 const PREFIX = '/coreos.com/network';
 
-async function kernelEntries(lab: LabCluster, node: LabNode): Promise<{ neigh: string[]; fdb: string[]; routes: string[] }> {
+async function kernelEntries(lab: LabCluster, node: LabNode): Promise<{ neigh: string[]; fdb: string[]; routes: string[]; nexthops: string[] }> {
   const lines = (text: string): string[] => text.split('\n').map((l) => l.trim()).filter((l) => l !== '');
-  const [neigh, fdb, routes] = await Promise.all([
+  const [neigh, fdb, routes, nexthops] = await Promise.all([
     lab.nodeExec(node, 'ip', ['neigh', 'show', 'dev', 'flannel.1']),
     lab.nodeExec(node, 'bridge', ['fdb', 'show', 'dev', 'flannel.1']),
     lab.nodeExec(node, 'ip', ['route', 'show', 'dev', 'flannel.1']),
+    lab.nodeExec(node, 'ip', ['nexthop', 'list', 'dev', 'flannel.1']),
   ]);
-  return { neigh: lines(neigh), fdb: lines(fdb), routes: lines(routes) };
+  return { neigh: lines(neigh), fdb: lines(fdb), routes: lines(routes), nexthops: lines(nexthops) };
 }
 
 async function vtepMac(lab: LabCluster, node: LabNode): Promise<string> {
@@ -37,7 +39,7 @@ async function waitForPeers(lab: LabCluster, peers: number, timeoutMs = 10_000):
   await waitFor(`${peers} peers on every node`, async () => {
     for (const node of lab.nodes) {
       const e = await kernelEntries(lab, node);
-      if (e.neigh.length !== peers || e.fdb.length !== peers || e.routes.length !== peers) return undefined;
+      if (e.neigh.length !== peers || e.fdb.length !== peers || e.routes.length !== peers || e.nexthops.length !== peers) return undefined;
     }
     return true;
   }, timeoutMs, 100);
@@ -86,19 +88,22 @@ describe('three nodes over vxlan', () => {
     }
   });
 
-  it('has exactly one neighbour, FDB entry and route per peer', async () => {
+  it('has exactly one neighbour, FDB entry, nexthop object and route through it per peer', async () => {
     for (const node of lab.nodes) {
       const entries = await kernelEntries(lab, node);
       const peers = lab.nodes.filter((n) => n !== node);
       expect(entries.neigh).toHaveLength(2);
       expect(entries.fdb).toHaveLength(2);
       expect(entries.routes).toHaveLength(2);
+      expect(entries.nexthops).toHaveLength(2);
+      expect(nexthopMisfits(entries.routes, entries.nexthops)).toEqual([]);
       for (const peer of peers) {
         const mac = await vtepMac(lab, peer);
         expect(entries.fdb).toContainEqual(expect.stringContaining(`${mac} dst ${peer.underlayIp}`));
         const subnet = (await lab.waitForSubnet(peer)).replace(/\.1\/24$/, '.0');
         expect(entries.neigh).toContainEqual(expect.stringMatching(new RegExp(`^${subnet.replace(/\./g, '\\.')} lladdr ${mac} PERMANENT`)));
-        expect(entries.routes).toContainEqual(expect.stringMatching(new RegExp(`^${subnet.replace(/\./g, '\\.')}/24 via ${subnet.replace(/\./g, '\\.')} onlink`)));
+        expect(entries.routes).toContainEqual(expect.stringMatching(new RegExp(`^${literal(subnet)}/24 nhid \\d+ via ${literal(subnet)} onlink$`)));
+        expect(entries.nexthops).toContainEqual(expect.stringMatching(new RegExp(`^id \\d+ via ${literal(subnet)} dev flannel\\.1 scope link proto 87 onlink$`)));
       }
     }
   });

@@ -13,7 +13,7 @@ jest.setTimeout(180_000);
 const PEERS = 200;
 const STORM_ROUTES = 15_000;
 const REPAIR_DEADLINE_MS = 2000;
-/** Peers whose neighbour, FDB entry and route are deleted during the storm. */
+/** Peers whose neighbour, FDB entry, route and nexthop object are deleted during the storm. */
 const VICTIMS = [3, 4, 5, 6, 7].map(fakePeer);
 
 /** Host routes in 10.200.0.0/16 (no peer lives there), added then deleted: two notifications each. */
@@ -39,11 +39,13 @@ describe('monitor socket overflow', () => {
     const daemon = node.daemon;
     if (!daemon) throw new Error('no daemon');
     const storm = stormLines();
+    const nexthopIds = await nexthopIdsByGateway(drill);
     daemon.kill('SIGSTOP');
     try {
       await lab.scope.ipBatch(node.ns, [
         ...storm.before,
-        ...VICTIMS.flatMap((p) => [`route del ${p.subnet} dev flannel.1`, `neigh del ${p.vtep} dev flannel.1`]),
+        // No dev on the route: the kernel matches no device on a route through a nexthop object.
+        ...VICTIMS.flatMap((p) => [`route del ${p.subnet}`, `nexthop del id ${nexthopIds.get(p.vtep) ?? '?'}`, `neigh del ${p.vtep} dev flannel.1`]),
         ...storm.after,
       ]);
       const fdbDeletes = VICTIMS.map((p) => `fdb del ${p.mac} dev flannel.1 dst ${p.publicIp} self`).join('\n');
@@ -66,14 +68,21 @@ describe('monitor socket overflow', () => {
   });
 });
 
-/** How many of the victims' 3 entries each (neighbour, FDB entry, route) the node holds. */
+/** The ids of the nexthop objects on flannel.1, by gateway. */
+async function nexthopIdsByGateway(drill: RestartDrill): Promise<Map<string, string>> {
+  const text = (await drill.lab.scope.exec(drill.node.ns, 'ip', ['nexthop', 'list', 'dev', 'flannel.1'])).stdout;
+  return new Map([...text.matchAll(/^id (\d+) via (\S+) /gm)].map((m) => [m[2] ?? '', m[1] ?? '']));
+}
+
+/** How many of the victims' 3 entries each (neighbour, FDB entry, route through its nexthop object) the node holds. */
 async function victimsPresent(drill: RestartDrill): Promise<number> {
   const script = 'ip route show dev flannel.1; ip neigh show dev flannel.1 nud permanent; bridge fdb show dev flannel.1';
   const text = (await drill.lab.scope.exec(drill.node.ns, 'sh', ['-c', script])).stdout;
   const lines = new Set(text.split('\n').map((l) => l.trim()));
+  const nexthops = await nexthopIdsByGateway(drill);
   let present = 0;
   for (const p of VICTIMS) {
-    if (lines.has(`${p.subnet} via ${p.vtep} onlink`)) present += 1;
+    if (lines.has(`${p.subnet} nhid ${nexthops.get(p.vtep) ?? '?'} via ${p.vtep} onlink`)) present += 1;
     if (lines.has(`${p.vtep} lladdr ${p.mac} PERMANENT`)) present += 1;
     if (lines.has(`${p.mac} dst ${p.publicIp} self permanent`)) present += 1;
   }

@@ -5,6 +5,7 @@ import { jest } from '@jest/globals';
 import { LabCluster, type LabNode, type LabPod } from '../lab/cluster.js';
 import { waitFor } from '../lab/netns.js';
 import { repairsLogged, repairsSince, timeUntil as timeUntilDeadline } from '../lab/repair-checks.js';
+import { literal, nexthopMisfits } from '../lab/datapath-entries.js';
 
 jest.setTimeout(120_000);
 
@@ -61,14 +62,17 @@ describe('host-gw', () => {
     await lab.dispose();
   });
 
-  it('routes each peer subnet via the peer node and has no VXLAN device', async () => {
+  it('routes each peer subnet via the peer node, through a nexthop object of its own, and has no VXLAN device', async () => {
     for (const node of lab.nodes) {
-      const routes = lines(await lab.nodeExec(node, 'ip', ['route', 'show', 'proto', '87']));
-      const expected = pods
-        .filter((p) => p.node !== node)
-        .map((p) => `${podSubnet(p)} via ${p.node.underlayIp} dev eth0`)
-        .sort();
-      expect(routes.sort()).toEqual(expected);
+      const routes = lines(await lab.nodeExec(node, 'ip', ['route', 'show', 'proto', '87'])).sort();
+      const nexthops = lines(await lab.nodeExec(node, 'ip', ['nexthop', 'list', 'protocol', '87']));
+      const peers = pods.filter((p) => p.node !== node).sort((a, b) => podSubnet(a).localeCompare(podSubnet(b)));
+      expect(routes).toEqual(peers.map((p) => expect.stringMatching(new RegExp(`^${literal(podSubnet(p))} nhid \\d+ via ${literal(p.node.underlayIp)} dev eth0$`)) as string));
+      const byGateway = (line: string): string => / via (\S+)/.exec(line)?.[1] ?? '';
+      nexthops.sort((a, b) => byGateway(a).localeCompare(byGateway(b)));
+      peers.sort((a, b) => a.node.underlayIp.localeCompare(b.node.underlayIp));
+      expect(nexthops).toEqual(peers.map((p) => expect.stringMatching(new RegExp(`^id \\d+ via ${literal(p.node.underlayIp)} dev eth0 scope link proto 87$`)) as string));
+      expect(nexthopMisfits(routes, nexthops)).toEqual([]);
       expect(lines(await lab.nodeExec(node, 'ip', ['-d', 'link', 'show', 'type', 'vxlan']))).toEqual([]);
     }
     const matrix = await lab.connectivityMatrix();
@@ -84,9 +88,25 @@ describe('host-gw', () => {
     await allPodsReachEachOther(lab);
   });
 
-  it('leaves routes it does not own alone, even inside the pod network', async () => {
+  it('puts back a nexthop object deleted by hand, and the route through it, within 2 s', async () => {
+    const peer = pods[1] as LabPod;
+    const id = /nhid (\d+)/.exec(await lab.nodeExec(n1, 'ip', ['route', 'show', podSubnet(peer)]))?.[1];
+    expect(id).toBeDefined();
+    await lab.nodeExec(n1, 'ip', ['nexthop', 'del', 'id', id ?? '']);
+    const ms = await timeUntil('the nexthop object and its route to come back', async () => {
+      const route = lines(await lab.nodeExec(n1, 'ip', ['route', 'show', podSubnet(peer)]));
+      return route.length === 1 && nexthopMisfits(route, lines(await lab.nodeExec(n1, 'ip', ['nexthop', 'list', 'protocol', '87']))).length === 0 &&
+        (route[0]?.includes(`via ${peer.node.underlayIp} dev eth0`) ?? false);
+    });
+    expect(ms).toBeLessThan(REPAIR_DEADLINE_MS);
+    await allPodsReachEachOther(lab);
+  });
+
+  it('leaves routes and nexthop objects it does not own alone, even inside the pod network', async () => {
     await lab.nodeExec(n1, 'ip', ['route', 'add', '10.244.250.0/24', 'via', '192.0.2.1', 'dev', 'eth0']);
     await lab.nodeExec(n1, 'ip', ['route', 'add', '198.51.100.0/24', 'via', '192.0.2.1', 'dev', 'eth0']);
+    await lab.nodeExec(n1, 'ip', ['nexthop', 'add', 'id', '4242', 'via', '192.0.2.1', 'dev', 'eth0']);
+    await lab.nodeExec(n1, 'ip', ['route', 'add', '10.244.251.0/24', 'nhid', '4242']);
     // Make the daemon run passes (a deleted route of its own) and let a few pass.
     await lab.nodeExec(n1, 'ip', ['route', 'del', podSubnet(pods[2] as LabPod)]);
     await timeUntil('the deleted route to come back', async () =>
@@ -94,6 +114,8 @@ describe('host-gw', () => {
     const routes = await lab.nodeExec(n1, 'ip', ['route', 'show']);
     expect(routes).toContain('10.244.250.0/24 via 192.0.2.1 dev eth0');
     expect(routes).toContain('198.51.100.0/24 via 192.0.2.1 dev eth0');
+    expect(routes).toContain('10.244.251.0/24 nhid 4242 via 192.0.2.1 dev eth0');
+    expect(await lab.nodeExec(n1, 'ip', ['nexthop', 'list', 'id', '4242'])).toContain('id 4242 via 192.0.2.1 dev eth0');
   });
 });
 
@@ -120,7 +142,6 @@ describe('vxlan repair', () => {
     await lab.dispose();
   });
 
-  const hasRoute = async (): Promise<boolean> => (await lab.nodeExec(n1, 'ip', ['route', 'show', podSubnet(peer), 'dev', 'flannel.1'])) !== '';
   const hasNeighbor = async (): Promise<boolean> =>
     (await lab.nodeExec(n1, 'ip', ['neigh', 'show', peerVtep.ip, 'dev', 'flannel.1'])).includes(`lladdr ${peerVtep.mac} PERMANENT`);
   const hasFdb = async (): Promise<boolean> =>
@@ -137,9 +158,26 @@ describe('vxlan repair', () => {
     expect(repairs.some((l) => l.includes(reason))).toBe(true);
   };
 
+  /** The route to the peer as `ip route` shows it, when it goes through a nexthop object of ours with the peer's VTEP as gateway. */
+  const routeThroughNexthop = async (): Promise<boolean> => {
+    const route = lines(await lab.nodeExec(n1, 'ip', ['route', 'show', podSubnet(peer)]));
+    const nexthops = lines(await lab.nodeExec(n1, 'ip', ['nexthop', 'list', 'dev', 'flannel.1']));
+    return route.length === 1 && new RegExp(`^${literal(podSubnet(peer))} nhid \\d+ via ${literal(peerVtep.ip)} dev flannel\\.1 onlink$`).test(route[0] ?? '') &&
+      nexthopMisfits(route, nexthops.filter((n) => n.endsWith(' proto 87 onlink'))).length === 0;
+  };
+
+  it('puts back a deleted nexthop object and the route through it (the kernel deletes the route silently)', async () => {
+    expect(await routeThroughNexthop()).toBe(true);
+    const id = /nhid (\d+)/.exec(await lab.nodeExec(n1, 'ip', ['route', 'show', podSubnet(peer)]))?.[1];
+    await lab.nodeExec(n1, 'ip', ['nexthop', 'del', 'id', id ?? '']);
+    expect(await timeUntil('the nexthop object and its route to come back', routeThroughNexthop)).toBeLessThan(REPAIR_DEADLINE_MS);
+    await expectRepairLogged('kernel-nexthop-deleted', repairsBefore);
+    expect(await lab.ping(pods[0] as LabPod, peer.ip, 3)).toBeGreaterThan(0);
+  });
+
   it('puts back a deleted route', async () => {
-    await lab.nodeExec(n1, 'ip', ['route', 'del', podSubnet(peer), 'dev', 'flannel.1']);
-    expect(await timeUntil('the route to come back', hasRoute)).toBeLessThan(REPAIR_DEADLINE_MS);
+    await lab.nodeExec(n1, 'ip', ['route', 'del', podSubnet(peer)]); // no dev: a route through a nexthop object matches none
+    expect(await timeUntil('the route to come back', routeThroughNexthop)).toBeLessThan(REPAIR_DEADLINE_MS);
     await expectRepairLogged('kernel-route-deleted', repairsBefore);
     expect(await lab.ping(pods[0] as LabPod, peer.ip, 3)).toBeGreaterThan(0);
   });
@@ -161,8 +199,7 @@ describe('vxlan repair', () => {
   // Changed, not deleted: the monitor reacts to RTM_NEW* of entries that differ from what is wanted.
   it('puts right a route changed to a wrong next hop', async () => {
     await lab.nodeExec(n1, 'ip', ['route', 'replace', podSubnet(peer), 'via', '10.244.250.0', 'dev', 'flannel.1', 'onlink']);
-    const ms = await timeUntil('the next hop to be right again', async () =>
-      (await lab.nodeExec(n1, 'ip', ['route', 'show', podSubnet(peer)])).includes(`via ${peerVtep.ip} dev flannel.1`));
+    const ms = await timeUntil('the next hop to be right again (through its nexthop object)', routeThroughNexthop);
     expect(ms).toBeLessThan(REPAIR_DEADLINE_MS);
     await expectRepairLogged('kernel-route-changed', repairsBefore);
   });
@@ -188,8 +225,9 @@ describe('vxlan repair', () => {
       const link = await lab.nodeExec(n1, 'ip', ['-j', 'link', 'show', 'flannel.1']).catch(() => '[]');
       const up = (JSON.parse(link) as { address: string; flags: string[] }[])[0];
       if (!up || up.address !== mac || !up.flags.includes('UP')) return false;
-      const routes = lines(await lab.nodeExec(n1, 'ip', ['route', 'show', 'dev', 'flannel.1']));
-      return routes.length === 2 && (await hasNeighbor()) && (await hasFdb());
+      const routes = lines(await lab.nodeExec(n1, 'ip', ['route', 'show', 'dev', 'flannel.1'])).filter((l) => l.includes(' via '));
+      const nexthops = lines(await lab.nodeExec(n1, 'ip', ['nexthop', 'list', 'dev', 'flannel.1']));
+      return routes.length === 2 && nexthops.length === 2 && nexthopMisfits(routes, nexthops).length === 0 && (await hasNeighbor()) && (await hasFdb());
     });
     expect(ms).toBeLessThan(REPAIR_DEADLINE_MS);
     await allPodsReachEachOther(lab);
@@ -203,6 +241,7 @@ describe('vxlan repair', () => {
     const hasStalePeer = async (): Promise<boolean> =>
       (await lab.nodeExec(n1, 'ip', ['route', 'show', '10.244.201.0/24'])) !== '';
     await waitFor('the hand-written peer on node 1', async () => ((await hasStalePeer()) ? true : undefined), 5000, 50);
+    expect(await lab.nodeExec(n1, 'ip', ['nexthop', 'list', 'dev', 'flannel.1'])).toContain('via 10.244.201.0 ');
 
     expect((await lab.stopDaemon(n1)).code).toBe(0);
     await lab.etcdctl(['del', key]);
@@ -212,7 +251,8 @@ describe('vxlan repair', () => {
       if (await hasStalePeer()) return undefined;
       const neigh = await lab.nodeExec(n1, 'ip', ['neigh', 'show', '10.244.201.0', 'dev', 'flannel.1']);
       const fdb = await lab.nodeExec(n1, 'bridge', ['fdb', 'show', 'dev', 'flannel.1']);
-      return neigh === '' && !fdb.includes('0a:58:0a:f4:c9:00') ? true : undefined;
+      const nexthops = await lab.nodeExec(n1, 'ip', ['nexthop', 'list', 'dev', 'flannel.1']);
+      return neigh === '' && !fdb.includes('0a:58:0a:f4:c9:00') && !nexthops.includes('via 10.244.201.0 ') ? true : undefined;
     }, 10_000, 100);
     await allPodsReachEachOther(lab);
   });

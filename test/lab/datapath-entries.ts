@@ -23,25 +23,45 @@ export interface VxlanEntries {
   neigh: string[];
   /** `<mac> dst <public ip> self permanent`. */
   fdb: string[];
-  /** Routes with a next hop (peer routes), not the kernel's own local or link-local ones. */
+  /** Routes with a next hop (peer routes), not the kernel's own local or link-local ones: `<subnet> nhid N via <vtep> onlink`. */
   routes: string[];
+  /** Nexthop objects on the device: `id N via <vtep> dev <dev> scope link proto 87 onlink`. */
+  nexthops: string[];
 }
 
 /** The family's VXLAN entries on the node; empty lists while the device does not exist. */
 export async function vxlanEntries(lab: LabCluster, node: LabNode, family: IpFamily): Promise<VxlanEntries> {
   const dev = VXLAN_DEVICE[family];
   const read = (cmd: string, args: string[]): Promise<string> => lab.nodeExec(node, cmd, args).catch(() => '');
-  const [neigh, fdb, routes] = await Promise.all([
+  const [neigh, fdb, routes, nexthops] = await Promise.all([
     read('ip', [familyFlag(family), 'neigh', 'show', 'dev', dev, 'nud', 'permanent']),
     read('bridge', ['fdb', 'show', 'dev', dev]),
     read('ip', [familyFlag(family), 'route', 'show', 'dev', dev]),
+    read('ip', [familyFlag(family), 'nexthop', 'list', 'dev', dev]),
   ]);
-  return { neigh: lines(neigh), fdb: lines(fdb), routes: lines(routes).filter((l) => l.includes(' via ')) };
+  return { neigh: lines(neigh), fdb: lines(fdb), routes: lines(routes).filter((l) => l.includes(' via ')), nexthops: lines(nexthops) };
 }
 
-/** weft's routes of the family (protocol 87): host-gw's `<subnet> via <public ip> dev eth0 ...`. */
+/** weft's routes of the family (protocol 87): host-gw's `<subnet> nhid N via <public ip> dev eth0 ...`. */
 export async function weftRoutes(lab: LabCluster, node: LabNode, family: IpFamily): Promise<string[]> {
   return lines(await lab.nodeExec(node, 'ip', [familyFlag(family), 'route', 'show', 'proto', WEFT_ROUTE_PROTOCOL]));
+}
+
+/** weft's nexthop objects of the family (protocol 87): `id N via <gateway> dev <dev> scope link proto 87[ onlink]`. */
+export async function weftNexthops(lab: LabCluster, node: LabNode, family: IpFamily): Promise<string[]> {
+  return lines(await lab.nodeExec(node, 'ip', [familyFlag(family), 'nexthop', 'list', 'protocol', WEFT_ROUTE_PROTOCOL]));
+}
+
+/**
+ * Routes that do not go through a nexthop object of the same gateway: each `<subnet> nhid N via X`
+ * needs the line `id N via X ...` among `nexthops` ([] when all do).
+ */
+export function nexthopMisfits(routes: string[], nexthops: string[]): string[] {
+  return routes.flatMap((route) => {
+    const [, id, gateway] = / nhid (\d+) via (\S+)/.exec(route) ?? [];
+    if (id === undefined || gateway === undefined) return [`not through a nexthop object: ${route}`];
+    return nexthops.some((n) => n.startsWith(`id ${id} via ${gateway} `)) ? [] : [`nexthop ${id} via ${gateway} missing for: ${route}`];
+  });
 }
 
 export interface LinkDetails {

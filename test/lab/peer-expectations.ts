@@ -1,10 +1,11 @@
 // What each node of a lab must hold for its peers, per family, as flanneld would program it, and
 // waiting until it does: vxlan one permanent neighbour, one FDB entry and one onlink route per peer
-// on the family's device; host-gw one route via the peer's public address. Used by the dual-stack
+// on the family's device; host-gw one route via the peer's public address. Each route goes through
+// a nexthop object of weft's (protocol 87) with that gateway: `<subnet> nhid N via <gateway> ...`. Used by the dual-stack
 // and IPv6-only end-to-end tests (and for any family set a lab runs).
 import type { IpFamily } from '../../subnet/ip-address.js';
 import type { LabCluster, LabNode } from './cluster.js';
-import { literal, nodeSubnets, vtepMac, vxlanEntries, weftRoutes, type NodeSubnets } from './datapath-entries.js';
+import { literal, nexthopMisfits, nodeSubnets, vtepMac, VXLAN_DEVICE, vxlanEntries, weftNexthops, weftRoutes, type NodeSubnets } from './datapath-entries.js';
 import { waitFor } from './netns.js';
 
 export type LabBackend = 'vxlan' | 'host-gw';
@@ -43,11 +44,13 @@ interface Entries<T> {
   neigh: T[];
   fdb: T[];
   routes: T[];
+  /** One nexthop object per peer route, which the route goes through (`nhid N`). */
+  nexthops: T[];
 }
 
 /** The node's weft entries of one family. */
 async function entriesOf(lab: LabCluster, node: LabNode, backend: LabBackend, family: IpFamily): Promise<Entries<string>> {
-  if (backend === 'host-gw') return { neigh: [], fdb: [], routes: await weftRoutes(lab, node, family) };
+  if (backend === 'host-gw') return { neigh: [], fdb: [], routes: await weftRoutes(lab, node, family), nexthops: await weftNexthops(lab, node, family) };
   return vxlanEntries(lab, node, family);
 }
 
@@ -57,12 +60,18 @@ function wantedEntries(backend: LabBackend, family: IpFamily, peers: Peer[]): En
   const subnet = (p: Peer): string => literal(subnetOf(p, family));
   const publicIp = (p: Peer): string => literal(p.publicIp[family] ?? '?');
   if (backend === 'host-gw') {
-    return { neigh: [], fdb: [], routes: peers.map((p) => new RegExp(`^${subnet(p)} via ${publicIp(p)} dev eth0( |$)`)) };
+    return {
+      neigh: [], fdb: [],
+      routes: peers.map((p) => new RegExp(`^${subnet(p)} nhid \\d+ via ${publicIp(p)} dev eth0( |$)`)),
+      nexthops: peers.map((p) => new RegExp(`^id \\d+ via ${publicIp(p)} dev eth0 scope link proto 87$`)),
+    };
   }
+  const dev = literal(VXLAN_DEVICE[family]);
   return {
     neigh: peers.map((p) => new RegExp(`^${vtep(p)} lladdr ${p.macs[family] ?? '?'} PERMANENT$`)),
     fdb: peers.map((p) => new RegExp(`^${p.macs[family] ?? '?'} dst ${publicIp(p)} self permanent$`)),
-    routes: peers.map((p) => new RegExp(`^${subnet(p)} via ${vtep(p)} .*onlink`)),
+    routes: peers.map((p) => new RegExp(`^${subnet(p)} nhid \\d+ via ${vtep(p)} .*onlink`)),
+    nexthops: peers.map((p) => new RegExp(`^id \\d+ via ${vtep(p)} dev ${dev} scope link proto 87 onlink$`)),
   };
 }
 
@@ -77,7 +86,10 @@ function misfits(actual: string[], wanted: RegExp[]): string[] {
 export async function entryMisfits(lab: LabCluster, node: LabNode, backend: LabBackend, family: IpFamily, peers: Peer[]): Promise<string[]> {
   const actual = await entriesOf(lab, node, backend, family);
   const wanted = wantedEntries(backend, family, peers);
-  return [...misfits(actual.neigh, wanted.neigh), ...misfits(actual.fdb, wanted.fdb), ...misfits(actual.routes, wanted.routes)];
+  return [
+    ...misfits(actual.neigh, wanted.neigh), ...misfits(actual.fdb, wanted.fdb), ...misfits(actual.routes, wanted.routes),
+    ...misfits(actual.nexthops, wanted.nexthops), ...nexthopMisfits(actual.routes, actual.nexthops),
+  ];
 }
 
 /**
