@@ -2,7 +2,7 @@
 // the API objects (the same compiler the controller runs), for a pod on any node.
 import { CoreV1Api, NetworkingV1Api } from '@kubernetes/client-node';
 import { explainPod } from '../policy/explain.js';
-import { loadKubeConfig, type KubeConnection } from '../subnet/kube-node-client.js';
+import { loadKubeConfig, type KubeConnection } from '../subnet/kubeconfig.js';
 import type { Output } from './weftctl-leases.js';
 
 export async function showPolicy(connection: KubeConnection, pod: string, json: boolean, io: Output): Promise<number> {

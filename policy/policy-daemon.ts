@@ -3,7 +3,7 @@
 import type { Server } from 'node:http';
 import type { Logger } from 'winston';
 import { abortableSleep } from '../subnet/backoff.js';
-import { loadKubeConfig, type KubeConnection } from '../subnet/kube-node-client.js';
+import { loadKubeConfig, type KubeConnection } from '../subnet/kubeconfig.js';
 import { InformerSources } from './kube-sources.js';
 import { NftWriter, nftRunner } from './nft-writer.js';
 import { PolicyController } from './policy-controller.js';

@@ -8,13 +8,13 @@ import { createInterface } from 'node:readline';
 import {
   ApiException,
   CoreV1Api,
-  KubeConfig,
+  type KubeConfig,
   Observable,
   PatchStrategy,
   type ConfigurationOptions,
   type ObservableMiddleware,
 } from '@kubernetes/client-node';
-import { ConfigError, TransientError } from './errors.js';
+import { TransientError } from './errors.js';
 
 export type NodeWatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK';
 
@@ -76,51 +76,6 @@ export class KubeApiError extends TransientError {
 
 /** The watch's resourceVersion was compacted away: list again. */
 export class ResourceExpiredError extends KubeApiError {}
-
-export interface KubeConnection {
-  kubeconfigFile?: string | undefined;
-  /** Overrides the server of the kubeconfig (or, with no kubeconfig, is used without credentials). */
-  apiUrl?: string | undefined;
-}
-
-/**
- * flannel's rules: a kubeconfig file, else --kube-api-url alone, else the in-cluster service account.
- * Anything that cannot work is a ConfigError naming the flag, at start (not a retry loop later).
- */
-export function loadKubeConfig(conn: KubeConnection): KubeConfig {
-  const kc = new KubeConfig();
-  if (conn.kubeconfigFile) {
-    loadKubeconfigFile(kc, conn.kubeconfigFile);
-  } else if (conn.apiUrl) {
-    kc.loadFromClusterAndUser({ name: 'weft', server: conn.apiUrl, skipTLSVerify: false }, { name: 'weft' });
-    return kc;
-  } else {
-    kc.loadFromCluster();
-    // client-node builds https://undefined:undefined when KUBERNETES_SERVICE_HOST/PORT are not set.
-    if (kc.getCurrentCluster()?.server.includes('undefined') !== false) {
-      throw new ConfigError('--kubeconfig-file', 'not running in a pod (KUBERNETES_SERVICE_HOST/PORT are not set); give --kubeconfig-file or --kube-api-url');
-    }
-  }
-  const cluster = kc.getCurrentCluster();
-  if (conn.apiUrl && cluster) {
-    kc.clusters = kc.clusters.map((c) => (c.name === cluster.name ? { ...c, server: conn.apiUrl ?? c.server } : c));
-  }
-  return kc;
-}
-
-function loadKubeconfigFile(kc: KubeConfig, path: string): void {
-  const fix = 'give the path of a valid kubeconfig, or leave the flag empty inside a pod';
-  try {
-    kc.loadFromFile(path);
-  } catch (err) {
-    const { code, message } = err as NodeJS.ErrnoException;
-    const why = code ?? `not valid YAML: ${message.split('\n')[0] ?? ''}`;
-    throw new ConfigError('--kubeconfig-file', `cannot read ${path} (${why}); ${fix}`);
-  }
-  if (kc.getCurrentCluster() === null) {
-    throw new ConfigError('--kubeconfig-file', `${path} has no cluster for its current-context; ${fix}`);
-  }
-}
 
 export interface ClientNodeOptions {
   /** Per request (not per watch stream). */

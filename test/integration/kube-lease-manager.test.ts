@@ -5,7 +5,8 @@ import type { SubnetPool } from '../../subnet/lease.js';
 import { KubeApiServer } from '../lab/kube-apiserver.js';
 import { NetnsScope, waitFor } from '../lab/netns.js';
 import { makeKubeManager, PeerRecorder } from './lease-test-helpers.js';
-import { ClientNodeKubeClient, loadKubeConfig } from '../../subnet/kube-node-client.js';
+import { ClientNodeKubeClient } from '../../subnet/kube-node-client.js';
+import { loadKubeConfig } from '../../subnet/kubeconfig.js';
 import type { IpAddress } from '../../subnet/ip-address.js';
 import { ip, net } from '../addresses.js';
 

@@ -5,7 +5,8 @@ import { leaseKey, type Lease, type LeaseAttrs, type LeaseBatch, type SubnetPool
 import type { EtcdServer } from '../lab/etcd-server.js';
 import { KubeApiServer } from '../lab/kube-apiserver.js';
 import { NetnsScope } from '../lab/netns.js';
-import { ClientNodeKubeClient, loadKubeConfig } from '../../subnet/kube-node-client.js';
+import { ClientNodeKubeClient } from '../../subnet/kube-node-client.js';
+import { loadKubeConfig } from '../../subnet/kubeconfig.js';
 import { KubeLeaseManager } from '../../subnet/kube-lease-manager.js';
 import { ip, net } from '../addresses.js';
 

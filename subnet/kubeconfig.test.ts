@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from './errors.js';
-import { loadKubeConfig } from './kube-node-client.js';
+import { loadKubeConfig } from './kubeconfig.js';
 
 describe('loadKubeConfig', () => {
   let dir: string;
