@@ -54,9 +54,10 @@ export function routeEntryOf(msg: RouteMessage): RouteEntry | undefined {
   };
 }
 
-const NHA_ID = 1;
-const NHA_OIF = 5;
-const NHA_GATEWAY = 6;
+/** Nexthop attribute types (linux/nexthop.h); the encoder writes the same. */
+export const NHA_ID = 1;
+export const NHA_OIF = 5;
+export const NHA_GATEWAY = 6;
 const NH_BODY = 8;
 
 /**
@@ -81,8 +82,9 @@ export function nexthopEntryOf(data: Buffer): NexthopEntry | undefined {
   return entry.id === 0 ? undefined : entry;
 }
 
-/** Netlink speaks the host's byte order. */
-const LE = endianness() === 'LE';
+/** Netlink speaks the host's byte order (the encoder writes in it too). */
+export const HOST_LITTLE_ENDIAN = endianness() === 'LE';
+const LE = HOST_LITTLE_ENDIAN;
 const readU16 = (buf: Buffer, at: number): number => LE ? buf.readUInt16LE(at) : buf.readUInt16BE(at);
 const readU32 = (buf: Buffer, at: number): number => LE ? buf.readUInt32LE(at) : buf.readUInt32BE(at);
 

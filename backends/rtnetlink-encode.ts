@@ -5,8 +5,7 @@
 // formatRouteMessage produce (rtnetlink-encode.test.ts compares them), without its per-attribute
 // Buffers, closures and concatenations.
 import { FlagsNew } from 'netlink';
-import { endianness } from 'node:os';
-import { addressFamily, AF_BRIDGE, MAIN_TABLE, RTNH_F_ONLINK } from './rtnetlink-decode.js';
+import { addressFamily, AF_BRIDGE, HOST_LITTLE_ENDIAN, MAIN_TABLE, NHA_GATEWAY, NHA_ID, NHA_OIF, RTNH_F_ONLINK } from './rtnetlink-decode.js';
 import type { KernelWrite } from './rtnetlink-types.js';
 import type { IpAddress } from '../subnet/ip-address.js';
 
@@ -33,13 +32,9 @@ const RTA_GATEWAY = 5;
 const RTA_NH_ID = 30;
 /** struct nhmsg is 8 bytes: family, scope, protocol, reserved, flags. */
 const NH_BODY = 8;
-const NHA_ID = 1;
-const NHA_OIF = 5;
-const NHA_GATEWAY = 6;
 const RT_SCOPE_UNIVERSE = 0;
 const RTN_UNICAST = 1;
-/** Netlink speaks the host's byte order. */
-const LE = endianness() === 'LE';
+const LE = HOST_LITTLE_ENDIAN;
 const writeU16 = (buf: Buffer, value: number, at: number): number => LE ? buf.writeUInt16LE(value, at) : buf.writeUInt16BE(value, at);
 const writeU32 = (buf: Buffer, value: number, at: number): number => LE ? buf.writeUInt32LE(value, at) : buf.writeUInt32BE(value, at);
 const writeS32 = (buf: Buffer, value: number, at: number): number => LE ? buf.writeInt32LE(value, at) : buf.writeInt32BE(value, at);
