@@ -5,7 +5,7 @@ import type { EtcdLeaseManager } from '../../subnet/etcd-lease-manager.js';
 import { EtcdServer } from '../lab/etcd-server.js';
 import { waitFor } from '../lab/netns.js';
 import { ip, net } from '../addresses.js';
-import { etcdLeaseId, etcdValue, flannelValue, makeManager, PeerRecorder, pool, vxlan } from './lease-test-helpers.js';
+import { etcdLeaseId, etcdValue, flannelValue, makeManager, ownPool, PeerRecorder, pool, vxlan } from './lease-test-helpers.js';
 import { leaseKey, leaseSubnet } from '../../subnet/lease.js';
 
 const T = 60_000;
@@ -185,7 +185,7 @@ describe('EtcdLeaseManager on a real etcd', () => {
     const existing = `${prefix}/subnets/10.244.9.0-24`;
     await etcd.etcdctl(['put', existing, flannelValue('192.0.2.9', '02:00:00:00:00:09')]);
     const { manager: m, lines } = manager(prefix);
-    const own = await m.acquireLease({ pool: pool(), attrs: vxlan('192.0.2.1', '02:00:00:00:00:01') }, AbortSignal.timeout(10_000));
+    const own = await m.acquireLease({ pool: ownPool(), attrs: vxlan('192.0.2.1', '02:00:00:00:00:01') }, AbortSignal.timeout(10_000));
     const recorder = new PeerRecorder();
     const stop = new AbortController();
     const watching = m.watchLeases(recorder, stop.signal);
@@ -291,7 +291,7 @@ describe('EtcdLeaseManager on a real etcd', () => {
   it('catches exceptions thrown by the watcher', async () => {
     const prefix = newPrefix();
     const { manager: m, lines } = manager(prefix);
-    await m.acquireLease({ pool: pool(), attrs: vxlan('192.0.2.1', '02:00:00:00:00:01') }, AbortSignal.timeout(10_000));
+    await m.acquireLease({ pool: ownPool(), attrs: vxlan('192.0.2.1', '02:00:00:00:00:01') }, AbortSignal.timeout(10_000));
     const seen: string[] = [];
     const stop = new AbortController();
     const watching = m.watchLeases(

@@ -4,7 +4,7 @@
 import type { EtcdLeaseManager } from '../../subnet/etcd-lease-manager.js';
 import { EtcdServer } from '../lab/etcd-server.js';
 import { waitFor } from '../lab/netns.js';
-import { flannelValue, makeManager, PeerRecorder, pool, vxlan } from './lease-test-helpers.js';
+import { flannelValue, makeManager, ownPool, PeerRecorder, pool, vxlan } from './lease-test-helpers.js';
 
 const T = 90_000;
 let etcd: EtcdServer;
@@ -49,7 +49,7 @@ describe('EtcdLeaseManager across etcd outages', () => {
     const prefix = newPrefix();
     // A slow reconnect, so that the writes below land before the watch comes back.
     const { manager: m, lines } = manager(prefix, { backoff: { initialMs: 4000, maxMs: 4000 } });
-    await m.acquireLease({ pool: pool(), attrs: vxlan('192.0.2.1', '02:00:00:00:00:01') }, AbortSignal.timeout(10_000));
+    await m.acquireLease({ pool: ownPool(), attrs: vxlan('192.0.2.1', '02:00:00:00:00:01') }, AbortSignal.timeout(10_000));
     const recorder = new PeerRecorder();
     const stop = new AbortController();
     const watching = m.watchLeases(recorder, stop.signal);
@@ -81,7 +81,7 @@ describe('EtcdLeaseManager across etcd outages', () => {
   it('re-lists and emits a snapshot when the revision to resume from was compacted', async () => {
     const prefix = newPrefix();
     const { manager: m, lines } = manager(prefix, { backoff: { initialMs: 4000, maxMs: 4000 } });
-    await m.acquireLease({ pool: pool(), attrs: vxlan('192.0.2.1', '02:00:00:00:00:01') }, AbortSignal.timeout(10_000));
+    await m.acquireLease({ pool: ownPool(), attrs: vxlan('192.0.2.1', '02:00:00:00:00:01') }, AbortSignal.timeout(10_000));
     const recorder = new PeerRecorder();
     const stop = new AbortController();
     const watching = m.watchLeases(recorder, stop.signal);

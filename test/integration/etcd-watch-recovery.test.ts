@@ -6,7 +6,7 @@
 import type { EtcdLeaseManager } from '../../subnet/etcd-lease-manager.js';
 import { EtcdServer } from '../lab/etcd-server.js';
 import { waitFor } from '../lab/netns.js';
-import { memoryLogger, PeerRecorder, pool, vxlan, flannelValue } from './lease-test-helpers.js';
+import { memoryLogger, ownPool, PeerRecorder, vxlan, flannelValue } from './lease-test-helpers.js';
 import { EtcdLeaseManager as Manager } from '../../subnet/etcd-lease-manager.js';
 
 const OUTAGE_MS = 30_000;
@@ -36,7 +36,7 @@ it(`reaches every watching node within 3 s of etcd answering after a ${OUTAGE_MS
   const watching: Promise<void>[] = [];
   try {
     for (const node of nodes) {
-      await node.manager.acquireLease({ pool: pool(), attrs: vxlan(`192.0.2.${node.n}`, `02:00:00:00:00:0${node.n}`) }, AbortSignal.timeout(10_000));
+      await node.manager.acquireLease({ pool: ownPool(), attrs: vxlan(`192.0.2.${node.n}`, `02:00:00:00:00:0${node.n}`) }, AbortSignal.timeout(10_000));
       watching.push(node.manager.watchLeases(node.recorder, stop.signal));
     }
     await waitFor('every node to see the other two', () => (nodes.every((x) => x.recorder.peers.size === 2) ? true : undefined), 10_000);
