@@ -201,6 +201,7 @@ export class Etcd3Store implements EtcdStore {
       const serialize = (client.constructor as { service?: Record<string, { requestSerialize?: (req: IWatchRequest) => Buffer }> })
         .service?.['Watch']?.requestSerialize;
       if (!serialize) throw new Error('etcd3\'s Watch client has no request serializer (etcd3 changed: see subnet/etcd-store.ts)');
+      // No call options: a stream has no deadline (clientOptions gives streams none either).
       const stream = client.makeBidiStreamRequest(WATCH_METHOD, serialize, decodeWatchResponse, metadata, {});
       stream.on('error', (err: Error) => { if (stream.writable) pool.markFailed(resource, err); });
       return stream;
