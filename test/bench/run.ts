@@ -118,6 +118,9 @@ await section('churn', async () => {
   const slope = weft.rssSlopeMibPerMinute ?? NaN;
   rows.push({ measure: `RSS slope over ${fmt(leakSeconds / 60, 1)} min of churn at ${churnPeers} peers (MiB/min)`, weft: fmt(slope, 2), baseline: `${fmt(weft.rss?.[0]?.[1] ?? NaN)} -> ${fmt(weft.rss?.at(-1)?.[1] ?? NaN)} MiB`, ratio: undefined, target: '~0 (< 0.1)', met: Math.abs(slope) < 0.1 });
   if (!values.long) notes.push(`The leak check churned ${leakSeconds} s; \`--long\` runs the full 10 minutes.`);
+  notes.push(`Churn: the etcd write itself (put or delete, sent to acknowledged) took p50 / p99 ${fmt(weft.writeP50Ms, 1)} / ${fmt(weft.writeP99Ms, 1)} ms ` +
+    `during weftd's churn (${fmt(pipeline.writeP50Ms, 1)} / ${fmt(pipeline.writeP99Ms, 1)} during the pipeline's): the lag is measured from the moment it was sent. ` +
+    `Measured from etcd's acknowledgement instead: weftd ${fmt(weft.afterAckP50Ms, 1)} / ${fmt(weft.afterAckP99Ms, 1)} ms, the pipeline ${fmt(pipeline.afterAckP50Ms, 1)} / ${fmt(pipeline.afterAckP99Ms, 1)}.`);
 });
 
 await section('dualstack', async () => {
