@@ -19,7 +19,7 @@ import { etcdProtosParsedAtBuild } from './etcd-proto-plugin.js';
 import { KUBE_CLIENT_BUNDLE, kubeClientApart } from './kube-client-plugin.js';
 import { lazyStringWidth } from './lazy-string-width-plugin.js';
 import { netlinkBindingFromPackage } from './netlink-plugin.js';
-import { openTelemetryStub } from './otel-stub-plugin.js';
+import { dependencyStubs } from './stub-plugin.js';
 import { lazyProtoDescriptors } from './proto-loader-plugin.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -47,7 +47,7 @@ await mkdir(outDir, { recursive: true });
 /** What every bundle shares. */
 const COMMON = { bundle: true, platform: 'node', target: 'node20', legalComments: 'none', logLevel: 'warning' } as const;
 
-const PLUGINS = [netlinkBindingFromPackage, openTelemetryStub, lazyProtoDescriptors, etcdProtosParsedAtBuild, lazyStringWidth];
+const PLUGINS = [netlinkBindingFromPackage, dependencyStubs, lazyProtoDescriptors, etcdProtosParsedAtBuild, lazyStringWidth];
 const MINIFY = { minifyWhitespace: true, minifySyntax: true, sourcemap: 'linked' } as const;
 
 await build({
