@@ -8,6 +8,11 @@ import type { EtcdRecord } from './etcd-store.js';
 export const Wire = { Varint: 0, Fixed64: 1, Bytes: 2, Fixed32: 5 } as const;
 export type WireType = number;
 
+/** A field's tag as it is on the wire: its number and wire type in one varint. */
+export function fieldTag(field: number, wire: WireType): number {
+  return field * 8 + wire;
+}
+
 /** Reads one message (or a nested one) between `pos` and `end` of the buffer. */
 export class ProtoReader {
   constructor(private readonly buf: Buffer, private pos: number, private readonly end: number) {}
@@ -16,17 +21,23 @@ export class ProtoReader {
     return this.pos >= this.end;
   }
 
-  /** The next field's number and wire type. */
-  tag(): [number, WireType] {
+  /** The next field's tag (see fieldTag): compared whole, so that no pair is made per field. */
+  tag(): number {
     const tag = this.varint();
     if (typeof tag !== 'number') throw new Error('malformed etcd response: field tag too large');
-    return [Math.floor(tag / 8), tag % 8];
+    return tag;
   }
 
   /** A varint: a number below 2^49 (every revision and length), a BigInt above. */
   varint(): number | bigint {
+    // Small integer arithmetic for the first 4 bytes (below 2^28: every tag and length).
     let value = 0;
-    for (let shift = 0; shift < 49; shift += 7) {
+    for (let shift = 0; shift < 28; shift += 7) {
+      const byte = this.byte();
+      value |= (byte & 0x7f) << shift;
+      if (byte < 0x80) return value;
+    }
+    for (let shift = 28; shift < 49; shift += 7) {
       const byte = this.byte();
       value += (byte & 0x7f) * 2 ** shift;
       if (byte < 0x80) return value;
@@ -51,17 +62,19 @@ export class ProtoReader {
   }
 
   utf8(): string {
-    const [start, end] = this.span();
-    return this.buf.toString('utf8', start, end);
+    const start = this.span();
+    return this.buf.toString('utf8', start, this.pos);
   }
 
   /** A nested message. */
   message(): ProtoReader {
-    const [start, end] = this.span();
-    return new ProtoReader(this.buf, start, end);
+    const start = this.span();
+    return new ProtoReader(this.buf, start, this.pos);
   }
 
-  skip(wire: WireType): void {
+  /** Skips the field whose tag was just read. */
+  skip(tag: number): void {
+    const wire = tag % 8;
     if (wire === Wire.Varint) this.varint();
     else if (wire === Wire.Fixed64) this.advance(8);
     else if (wire === Wire.Bytes) this.span();
@@ -69,12 +82,13 @@ export class ProtoReader {
     else throw new Error(`malformed etcd response: wire type ${String(wire)}`);
   }
 
-  private span(): [number, number] {
+  /** Moves past a length-delimited field; returns where its bytes start (they end at `pos`). */
+  private span(): number {
     const length = this.varint();
     if (typeof length !== 'number') throw new Error('malformed etcd response: length too large');
     const start = this.pos;
     this.advance(length);
-    return [start, this.pos];
+    return start;
   }
 
   private advance(bytes: number): void {
@@ -89,26 +103,31 @@ export class ProtoReader {
 }
 
 /** ResponseHeader: only `revision` (3); the cluster and member IDs and raft term are skipped. */
+const HEADER_REVISION = fieldTag(3, Wire.Varint);
 export function headerRevision(r: ProtoReader): string {
   let revision = '0';
   while (!r.done) {
-    const [field, wire] = r.tag();
-    if (field === 3 && wire === Wire.Varint) revision = r.int64();
-    else r.skip(wire);
+    const tag = r.tag();
+    if (tag === HEADER_REVISION) revision = r.int64();
+    else r.skip(tag);
   }
   return revision;
 }
 
 /** mvccpb.KeyValue: key (1), mod_revision (3), value (5), lease (6). */
+const KV_KEY = fieldTag(1, Wire.Bytes);
+const KV_MOD_REVISION = fieldTag(3, Wire.Varint);
+const KV_VALUE = fieldTag(5, Wire.Bytes);
+const KV_LEASE = fieldTag(6, Wire.Varint);
 export function keyValue(r: ProtoReader): EtcdRecord {
   const record: EtcdRecord = { key: '', value: '', leaseId: '0', modRevision: '0' };
   while (!r.done) {
-    const [field, wire] = r.tag();
-    if (field === 1 && wire === Wire.Bytes) record.key = r.utf8();
-    else if (field === 3 && wire === Wire.Varint) record.modRevision = r.int64();
-    else if (field === 5 && wire === Wire.Bytes) record.value = r.utf8();
-    else if (field === 6 && wire === Wire.Varint) record.leaseId = r.int64();
-    else r.skip(wire);
+    const tag = r.tag();
+    if (tag === KV_KEY) record.key = r.utf8();
+    else if (tag === KV_MOD_REVISION) record.modRevision = r.int64();
+    else if (tag === KV_VALUE) record.value = r.utf8();
+    else if (tag === KV_LEASE) record.leaseId = r.int64();
+    else r.skip(tag);
   }
   return record;
 }

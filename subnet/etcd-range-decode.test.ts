@@ -34,6 +34,11 @@ const CASES: Record<string, object> = {
     ],
     count: '4',
   },
+  'revisions and lease IDs at every varint byte boundary': {
+    header: { ...header, revision: '562949953421312' },
+    kvs: ['127', '128', '16383', '16384', '2097151', '2097152', '268435455', '268435456', '2147483648', '4294967296', '562949953421311']
+      .map((n, i) => kv(`/k${String(i)}`, n, n, n)),
+  },
   'a limited range with more and a count beyond the keys': {
     header: { ...header, revision: '500' }, kvs: [kv('/k', 'v', '1', '2')], more: true, count: '9223372036854775807',
   },

@@ -3,7 +3,10 @@
 // its garbage were ~150 ms of weftd's CPU to convergence.
 import type { IRangeRequest } from 'etcd3';
 import type { EtcdListing } from './etcd-store.js';
-import { headerRevision, keyValue, ProtoReader, Wire } from './etcd-proto-reader.js';
+import { fieldTag, headerRevision, keyValue, ProtoReader, Wire } from './etcd-proto-reader.js';
+
+const HEADER = fieldTag(1, Wire.Bytes);
+const KVS = fieldTag(2, Wire.Bytes);
 
 /**
  * Decodes one RangeResponse message: header (1) revision and kvs (2). `more` (3) and `count` (4)
@@ -13,10 +16,10 @@ export function decodeRangeResponse(buf: Buffer): EtcdListing {
   const listing: EtcdListing = { records: [], revision: '0' };
   const r = new ProtoReader(buf, 0, buf.length);
   while (!r.done) {
-    const [field, wire] = r.tag();
-    if (field === 1 && wire === Wire.Bytes) listing.revision = headerRevision(r.message());
-    else if (field === 2 && wire === Wire.Bytes) listing.records.push(keyValue(r.message()));
-    else r.skip(wire);
+    const tag = r.tag();
+    if (tag === HEADER) listing.revision = headerRevision(r.message());
+    else if (tag === KVS) listing.records.push(keyValue(r.message()));
+    else r.skip(tag);
   }
   return listing;
 }
