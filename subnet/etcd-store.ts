@@ -99,7 +99,7 @@ export class Etcd3Store implements EtcdStore {
     return listing.records[0]?.value;
   }
 
-  list(prefix: string): Promise<EtcdListing> {
+  async list(prefix: string): Promise<EtcdListing> {
     return this.range({ key: Buffer.from(prefix), range_end: prefixEnd(prefix) });
   }
 
@@ -196,7 +196,7 @@ export class Etcd3Store implements EtcdStore {
    * retries, failover, marking a failed host, etcd3's error classes), but with the response decoded
    * by decodeRangeResponse instead of proto-loader's decoder (see etcd-range-decode.ts for why).
    */
-  private range(request: IRangeRequest): Promise<EtcdListing> {
+  private async range(request: IRangeRequest): Promise<EtcdListing> {
     const pool = this.pool();
     installRawRange(pool);
     return pool.exec<EtcdListing>('KV', RAW_RANGE_METHOD, request);
