@@ -3,8 +3,9 @@
 // The client is made on first use, so that constructing a manager never connects or throws.
 import { readFileSync } from 'node:fs';
 import { circuitBreaker, ConsecutiveBreaker, handleWhen } from 'cockatiel';
-import { CompareResult, CompareTarget, Etcd3, isRecoverableError, type ICallable, type IDuplexStream, type IOptions, type IKeyValue, type IWatchRequest } from 'etcd3';
+import { CompareResult, CompareTarget, Etcd3, isRecoverableError, type ICallable, type IDuplexStream, type IOptions, type IRangeRequest, type IWatchRequest } from 'etcd3';
 import { ConfigError } from './errors.js';
+import { installRawRange, RAW_RANGE_METHOD, type RangePool } from './etcd-range-decode.js';
 import { decodeWatchResponse } from './etcd-watch-decode.js';
 
 export interface EtcdRecord {
@@ -83,6 +84,9 @@ const WATCH_METHOD = '/etcdserverpb.Watch/Watch';
 
 type WatchStream = IDuplexStream<IWatchRequest, EtcdWatchResponse>;
 
+/** etcd3's connection pool. */
+type EtcdPool = ICallable<unknown> & RangePool;
+
 /** etcd3-backed store. */
 export class Etcd3Store implements EtcdStore {
   private client: Etcd3 | undefined;
@@ -91,14 +95,12 @@ export class Etcd3Store implements EtcdStore {
   constructor(private readonly opts: EtcdConnectionOptions) {}
 
   async get(key: string): Promise<string | undefined> {
-    const res = await this.etcd().kv.range({ key: Buffer.from(key) });
-    const kv = res.kvs[0];
-    return kv === undefined ? undefined : kv.value.toString('utf8');
+    const listing = await this.range({ key: Buffer.from(key) });
+    return listing.records[0]?.value;
   }
 
   async list(prefix: string): Promise<EtcdListing> {
-    const res = await this.etcd().kv.range({ key: Buffer.from(prefix), range_end: prefixEnd(prefix) });
-    return { records: res.kvs.map(toRecord), revision: res.header.revision };
+    return this.range({ key: Buffer.from(prefix), range_end: prefixEnd(prefix) });
   }
 
   async grant(ttlSeconds: number): Promise<{ id: string; ttlSeconds: number }> {
@@ -190,13 +192,23 @@ export class Etcd3Store implements EtcdStore {
   }
 
   /**
+   * etcd3's KVClient.range() through etcd3's own call path (pool.exec: auth metadata, call deadline,
+   * retries, failover, marking a failed host, etcd3's error classes), but with the response decoded
+   * by decodeRangeResponse instead of proto-loader's decoder (see etcd-range-decode.ts for why).
+   */
+  private async range(request: IRangeRequest): Promise<EtcdListing> {
+    const pool = this.pool();
+    installRawRange(pool);
+    return pool.exec<EtcdListing>('KV', RAW_RANGE_METHOD, request);
+  }
+
+  /**
    * etcd3's WatchClient.watch() on the same pooled connection (its auth metadata, its marking of a
    * failed host), but with responses decoded by decodeWatchResponse instead of proto-loader's
    * decoder (see etcd-watch-decode.ts for why). Requests are encoded by etcd3's own serializer.
    */
   private watchStream(): Promise<WatchStream> {
-    const pool = (this.etcd() as unknown as { pool?: ICallable<unknown> }).pool;
-    if (typeof pool?.withConnection !== 'function') throw new Error('etcd3 has no connection pool where weft expects it (etcd3 changed: see subnet/etcd-store.ts)');
+    const pool = this.pool();
     return pool.withConnection('Watch', ({ resource, client, metadata }) => {
       const serialize = (client.constructor as { service?: Record<string, { requestSerialize?: (req: IWatchRequest) => Buffer }> })
         .service?.['Watch']?.requestSerialize;
@@ -206,6 +218,12 @@ export class Etcd3Store implements EtcdStore {
       stream.on('error', (err: Error) => { if (stream.writable) pool.markFailed(resource, err); });
       return stream;
     });
+  }
+
+  private pool(): EtcdPool {
+    const pool = (this.etcd() as unknown as { pool?: EtcdPool }).pool;
+    if (typeof pool?.withConnection !== 'function') throw new Error('etcd3 has no connection pool where weft expects it (etcd3 changed: see subnet/etcd-store.ts)');
+    return pool;
   }
 
   close(): void {
@@ -265,15 +283,6 @@ function readTlsFile(flag: string, path: string): Buffer {
   } catch (err) {
     throw new ConfigError(flag, `cannot read ${path}: ${(err as Error).message}`);
   }
-}
-
-function toRecord(kv: IKeyValue): EtcdRecord {
-  return {
-    key: kv.key.toString('utf8'),
-    value: kv.value.toString('utf8'),
-    leaseId: kv.lease,
-    modRevision: kv.mod_revision,
-  };
 }
 
 /** The range end that covers every key starting with `prefix`. */

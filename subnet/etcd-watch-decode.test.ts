@@ -1,9 +1,8 @@
 // decodeWatchResponse against etcd3's own decoder (proto-loader over etcd3's rpc.proto, with etcd3's
 // options): for bytes that protobufjs encodes, the fields the lease watch reads must come out the
 // same, including 64-bit lease IDs and revisions beyond 2^53.
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { decodeWatchResponse } from './etcd-watch-decode.js';
+import { etcd3Method } from './testing/etcd3-rpc.js';
 
 interface KeyValue { key: Buffer; value: Buffer; lease: string; mod_revision: string }
 interface WatchResponse {
@@ -13,19 +12,7 @@ interface WatchResponse {
   compact_revision: string;
   events: { type: string; kv: KeyValue }[];
 }
-interface WatchMethod {
-  responseSerialize(value: object): Buffer;
-  responseDeserialize(bytes: Buffer): WatchResponse;
-}
-interface ProtoLoader { loadSync(file: string, options: object): Record<string, Record<string, WatchMethod>> }
-
-const etcd3 = createRequire(import.meta.url).resolve('etcd3');
-const protoLoader = createRequire(etcd3)('@grpc/proto-loader') as ProtoLoader;
-// etcd3's options (lib/connection-pool.js).
-const OPTIONS = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true };
-const watchMethod = protoLoader.loadSync(join(dirname(etcd3), '..', 'proto', 'rpc.proto'), OPTIONS)['etcdserverpb.Watch']?.['Watch'];
-if (!watchMethod) throw new Error('etcd3\'s rpc.proto has no etcdserverpb.Watch/Watch');
-const watch: WatchMethod = watchMethod;
+const watch = etcd3Method<WatchResponse>('etcdserverpb.Watch', 'Watch');
 
 /** What the store handed the lease watch before, from etcd3's decoded object. */
 function viaEtcd3(bytes: Buffer): unknown {
