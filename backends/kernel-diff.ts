@@ -2,7 +2,7 @@
 // the kernel holds exactly the desired set. Shared by the vxlan and host-gw backends.
 import { IpAddress } from '../subnet/ip-address.js';
 import type { NetlinkError } from './netlink-error.js';
-import { PrefixMap } from './pair-map.js';
+import { addressKey, PrefixMap } from './pair-map.js';
 import type { IpPrefix } from '../subnet/ip-prefix.js';
 import type { FdbEntry, KernelWrite, NeighborEntry, RouteEntry, RouteSpec } from './rtnetlink.js';
 
@@ -31,11 +31,11 @@ export function planKernelWrites(deviceIndex: number, desired: DesiredEntries, a
   // Keys without a string per entry (a pass at 10 000 peers indexes 30 000 entries twice): a
   // neighbour by its address's value (one device holds one family), a route by its network.
   const fdbKey = (f: FdbEntry): string => `${f.mac}>${f.dst.toString()}`;
-  const actualNeighbors = new Map(actual.neighbors.map((n) => [n.ip.value, n]));
+  const actualNeighbors = new Map(actual.neighbors.map((n) => [addressKey(n.ip), n]));
   const actualFdb = new Set(actual.fdb.map(fdbKey));
   const actualRoutes = byNetwork(actual.routes);
   // Indexed only to find what the kernel holds beyond the wanted: nothing to find on an empty device (a first start).
-  const wantedNeighbors = new Set(actual.neighbors.length > 0 ? desired.neighbors.map((n) => n.ip.value) : []);
+  const wantedNeighbors = new Set(actual.neighbors.length > 0 ? desired.neighbors.map((n) => addressKey(n.ip)) : []);
   const wantedFdb = new Set(actual.fdb.length > 0 ? desired.fdb.map(fdbKey) : []);
   const wantedRoutes = byNetwork(actual.routes.length > 0 ? desired.routes : []);
 
@@ -49,12 +49,12 @@ export function planKernelWrites(deviceIndex: number, desired: DesiredEntries, a
     }
   }
   for (const f of actual.fdb) if (!wantedFdb.has(fdbKey(f))) removals.push({ op: 'del-fdb', index: deviceIndex, mac: f.mac, dst: f.dst });
-  for (const n of actual.neighbors) if (!wantedNeighbors.has(n.ip.value)) removals.push({ op: 'del-neighbor', index: deviceIndex, ip: n.ip });
+  for (const n of actual.neighbors) if (!wantedNeighbors.has(addressKey(n.ip))) removals.push({ op: 'del-neighbor', index: deviceIndex, ip: n.ip });
 
   const additions: KernelWrite[] = [];
   const repaired = { neighbor: 0, fdb: 0, route: 0 };
   for (const n of desired.neighbors) {
-    const have = actualNeighbors.get(n.ip.value);
+    const have = actualNeighbors.get(addressKey(n.ip));
     if (!have || have.mac !== n.mac || !have.permanent) {
       additions.push({ op: 'set-neighbor', index: deviceIndex, ip: n.ip, mac: n.mac });
       repaired.neighbor += 1;

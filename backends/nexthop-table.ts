@@ -72,12 +72,12 @@ export class NexthopTable {
     this.taken = new Set(actual.filter((n) => !this.isOurs(n)).map((n) => n.id));
     const held = actual.filter((n) => this.isOurs(n)).sort((a, b) => a.id - b.id);
     const heldByTarget = new PairMap<number>();
-    for (const n of held) if (heldByTarget.get(deviceKey(n), n.gateway.value) === undefined) heldByTarget.set(deviceKey(n), n.gateway.value, n.id);
+    for (const n of held) if (heldByTarget.get(deviceKey(n), n.gateway) === undefined) heldByTarget.set(deviceKey(n), n.gateway, n.id);
     const before: KernelWrite[] = [];
     const planned = routes.map((route) => {
-      let nexthop = this.byTarget.get(deviceKey(route), route.gateway.value);
+      let nexthop = this.byTarget.get(deviceKey(route), route.gateway);
       if (!nexthop) {
-        const id = heldByTarget.get(deviceKey(route), route.gateway.value);
+        const id = heldByTarget.get(deviceKey(route), route.gateway);
         nexthop = this.remember(route, id);
         if (id === undefined) before.push(writeOf(nexthop));
       }
@@ -99,7 +99,7 @@ export class NexthopTable {
     });
     const before: KernelWrite[] = [];
     const routes = wanted.map((route) => {
-      let nexthop = this.byTarget.get(deviceKey(route), route.gateway.value);
+      let nexthop = this.byTarget.get(deviceKey(route), route.gateway);
       const old = this.byDst.get(route.dst);
       if (old !== undefined && old !== nexthop) released.add(this.release(route.dst, old));
       if (!nexthop) {
@@ -171,7 +171,7 @@ export class NexthopTable {
   /** Records a nexthop object of ours, held at `id` or at a new id; the route's gateway is kept, not copied. */
   private remember(target: Target, id: number | undefined): Nexthop {
     const nexthop: Nexthop = { id: id ?? this.freeId(target.gateway), gateway: target.gateway, oif: target.oif, onlink: target.onlink, users: 0 };
-    this.byTarget.set(deviceKey(nexthop), nexthop.gateway.value, nexthop);
+    this.byTarget.set(deviceKey(nexthop), nexthop.gateway, nexthop);
     this.byId.set(nexthop.id, nexthop);
     return nexthop;
   }
@@ -194,7 +194,7 @@ export class NexthopTable {
   private forgetUnused(released: ReadonlySet<Nexthop>): KernelWrite[] {
     return [...released].flatMap((nexthop): KernelWrite[] => {
       if (nexthop.users > 0 || this.byId.get(nexthop.id) !== nexthop) return [];
-      this.byTarget.delete(deviceKey(nexthop), nexthop.gateway.value);
+      this.byTarget.delete(deviceKey(nexthop), nexthop.gateway);
       this.byId.delete(nexthop.id);
       return [{ op: 'del-nexthop', id: nexthop.id }];
     });

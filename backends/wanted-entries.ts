@@ -8,7 +8,7 @@
 //   next one's takes over when it goes.
 import type { DesiredEntries } from './kernel-diff.js';
 import type { FdbEntry, NeighborEntry, RouteEntry, RouteSpec } from './rtnetlink.js';
-import { PrefixMap } from './pair-map.js';
+import { addressKey, PrefixMap } from './pair-map.js';
 import { IpAddress } from '../subnet/ip-address.js';
 
 export interface EntryChanges {
@@ -31,7 +31,7 @@ const isRoute = (e: PeerEntries[number]): e is RouteSpec => 'gateway' in e;
 
 export class WantedEntries {
   private readonly byPeer = new Map<string, PeerEntries>();
-  /** By the neighbour address's value (one device holds one family's neighbours): no key to allocate. */
+  /** By the neighbour's address (one device holds one family's neighbours; addressKey: no string per key). */
   private readonly neighbors = new Map<bigint, NeighborEntry>();
   /** By network, without a key string per route. */
   private readonly routes = new PrefixMap<RouteSpec>();
@@ -53,7 +53,7 @@ export class WantedEntries {
     const { stale, write } = this.delete(peer);
     this.add(peer, entries);
     // What is wanted again is not stale; of the peer's FDB entries only those it holds are written.
-    stale.neighbors = stale.neighbors.filter((n) => !this.neighbors.has(n.ip.value));
+    stale.neighbors = stale.neighbors.filter((n) => !this.neighbors.has(addressKey(n.ip)));
     stale.routes = stale.routes.filter((r) => !this.routes.has(r.dst));
     stale.fdb = stale.fdb.filter((f) => !IpAddress.same(this.fdbDst(f.mac), f.dst));
     const fdb = [...write.fdb, ...entries.fdb].filter((f, i, all) =>
@@ -69,7 +69,7 @@ export class WantedEntries {
     this.byPeer.delete(peer);
     for (const e of entries) {
       if (isNeighbor(e)) {
-        if (this.neighbors.delete(e.ip.value)) changes.stale.neighbors.push(e);
+        if (this.neighbors.delete(addressKey(e.ip))) changes.stale.neighbors.push(e);
       } else if (isRoute(e)) {
         if (this.routes.delete(e.dst)) changes.stale.routes.push(e);
       } else {
@@ -95,7 +95,7 @@ export class WantedEntries {
 
   /** Whether a notified neighbour on our device leaves the kernel other than wanted. */
   neighborNeedsPass(neighbor: NeighborEntry, deleted: boolean): boolean {
-    const want = this.neighbors.get(neighbor.ip.value);
+    const want = this.neighbors.get(addressKey(neighbor.ip));
     if (deleted) return want !== undefined;
     if (!want) return neighbor.permanent; // a stale permanent entry: a pass removes it
     return !neighbor.permanent || neighbor.mac !== want.mac;
@@ -123,7 +123,7 @@ export class WantedEntries {
 
   private add(peer: string, entries: DesiredEntries): void {
     this.byPeer.set(peer, flatten(entries));
-    for (const n of entries.neighbors) this.neighbors.set(n.ip.value, n);
+    for (const n of entries.neighbors) this.neighbors.set(addressKey(n.ip), n);
     for (const r of entries.routes) this.routes.set(r.dst, r);
     for (const f of entries.fdb) {
       const claims = this.fdbClaims.get(f.mac) ?? [];

@@ -61,6 +61,7 @@ function containersByHolder(snap: Snapshot, at: { typeAt: number; nameAt: number
   /** Each container's own bytes plus its backing stores (internal edges to arrays). */
   const containerBytes = new Map<number, number>();
   const holders: [string, number][] = [];
+  const held = new Set<number>();
   for (let n = 0, e = 0; n < snap.nodes.length; n += nodeWidth) {
     const edges = snap.nodes[n + at.edgeCountAt] ?? 0;
     const container = isContainer(n);
@@ -69,7 +70,12 @@ function containersByHolder(snap: Snapshot, at: { typeAt: number; nameAt: number
       const to = snap.edges[e + toAt] ?? 0;
       const type = edgeTypes[snap.edges[e + edgeTypeAt] ?? 0];
       if (container && type === 'internal' && nodeType(to) === 'array') bytes += snap.nodes[to + at.sizeAt] ?? 0;
-      if (type === 'property' && isContainer(to)) holders.push([`${nodeName(n)}.${snap.strings[snap.edges[e + edgeNameAt] ?? 0] ?? '?'}`, to]);
+      const property = type === 'property' ? snap.strings[snap.edges[e + edgeNameAt] ?? 0] ?? '?' : '__proto__';
+      // Each container once, under the first property that holds it (prototypes are not tables).
+      if (property !== '__proto__' && isContainer(to) && !held.has(to)) {
+        held.add(to);
+        holders.push([`${nodeName(n)}.${property}`, to]);
+      }
     }
     if (container) containerBytes.set(n, bytes);
   }
