@@ -39,7 +39,7 @@ export class WantedEntries {
   private readonly fdbClaims = new Map<string, { peer: string; dst: IpAddress }[]>();
 
   /** Replaces everything with these peers' entries; returns the entries to write (FDB: one per MAC). */
-  reset(perPeer: ReadonlyMap<string, DesiredEntries>): DesiredEntries {
+  reset(perPeer: Iterable<readonly [string, DesiredEntries]>): DesiredEntries {
     this.byPeer.clear();
     this.neighbors.clear();
     this.routes.clear();
