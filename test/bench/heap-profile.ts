@@ -4,8 +4,7 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sleep, withEtcdLab } from './convergence.js';
-import { openEtcd, putPeers, writeBenchNetworkConfig } from './fake-leases.js';
+import { sleep, withEtcdLab, writePeers } from './convergence.js';
 import { waitForEntries } from './kernel-state.js';
 import { withKubeLab } from './kube-memory.js';
 import { HEAP_FLAGS, startWeftd, type WeftdRun } from './weftd-process.js';
@@ -117,13 +116,7 @@ async function snapshotOf(lab: LabCluster, node: LabNode, store: WeftdRun['store
 async function snapshotAt(peers: number, mode: HeapMode): Promise<HeapSummary> {
   if (mode === 'kube') return withKubeLab(peers, ({ lab, node, store }) => snapshotOf(lab, node, store, peers));
   return withEtcdLab('h', async (lab) => {
-    const etcd = openEtcd(lab.etcdHostEndpoint);
-    try {
-      await writeBenchNetworkConfig(etcd);
-      await putPeers(etcd, 0, peers);
-    } finally {
-      etcd.close();
-    }
+    await writePeers(lab, 0, peers);
     return snapshotOf(lab, await lab.addNode(1), { etcd: lab.etcdEndpoint }, peers);
   });
 }
