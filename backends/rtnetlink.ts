@@ -3,7 +3,7 @@
 // entries, routes) with typed values, and hides the package's Buffers and flag quirks. Writes can be
 // pipelined: many requests are in flight on one socket at once, each acknowledged on its own, which
 // is what lets thousands of peers converge in a fraction of a second.
-import { createRtNetlink, FlagsGet, FlagsNew, rt, type RtNetlinkSocket } from 'netlink';
+import { createRtNetlink, FlagsGet, FlagsNew, type RtNetlinkSocket } from 'netlink';
 import { formatInfo, formatVxlan, parseInfo } from 'netlink/dist/rt/ifla.js';
 import { AttrStream } from 'netlink/dist/structs.js';
 import { NetlinkError } from './netlink-error.js';
@@ -67,11 +67,10 @@ export class RtNetlink {
 
   /** Main-table routes of one family, optionally only those leaving through `oif`. */
   async listRoutes(family: IpFamily, oif?: number): Promise<RouteEntry[]> {
-    return this.dump('list routes', `main table ${family}`, rt.MessageType.GETROUTE, (out) => {
-      rt.formatRouteMessage({ kind: 'route', data: { family: addressFamily(family) }, attrs: {} }, out);
-    }, (msg) => {
-      const route = msg.kind === 'route' ? routeEntryOf(msg) : undefined;
-      return route && (oif === undefined || route.oif === oif) ? route : undefined;
+    const routes = await this.call('list routes', `main table ${family}`, () => this.socket.getRoutes({ family: addressFamily(family) }));
+    return routes.flatMap((msg) => {
+      const route = routeEntryOf(msg);
+      return route && (oif === undefined || route.oif === oif) ? [route] : [];
     });
   }
 
@@ -106,18 +105,19 @@ export class RtNetlink {
   }
 
   async listNeighbors(family: IpFamily, index: number): Promise<NeighborEntry[]> {
-    return this.dump('list neighbours', index, rt.MessageType.GETNEIGH, (out) => {
-      rt.formatNeighborMessage({ kind: 'neighbor', data: { family: addressFamily(family) }, attrs: {} }, out);
-    }, (msg) => {
-      const entry = msg.kind === 'neighbor' && msg.data.ifindex === index ? neighborEntryOf(msg) : undefined;
-      return entry && entry.mac !== '' ? entry : undefined;
+    const all = await this.call('list neighbours', index, () => this.socket.getNeighbors({ family: addressFamily(family) }));
+    return all.flatMap((msg) => {
+      const entry = msg.data.ifindex === index ? neighborEntryOf(msg) : undefined;
+      return entry && entry.mac !== '' ? [entry] : [];
     });
   }
 
   async listFdb(index: number): Promise<FdbEntry[]> {
-    return this.dump('list fdb', index, rt.MessageType.GETNEIGH, (out) => {
-      rt.formatNeighborMessage({ kind: 'neighbor', data: { family: AF_BRIDGE }, attrs: {} }, out);
-    }, (msg) => (msg.kind === 'neighbor' && msg.data.ifindex === index ? fdbEntryOf(msg) : undefined));
+    const all = await this.call('list fdb', index, () => this.socket.getNeighbors({ family: AF_BRIDGE }));
+    return all.flatMap((msg) => {
+      const entry = msg.data.ifindex === index ? fdbEntryOf(msg) : undefined;
+      return entry ? [entry] : [];
+    });
   }
 
   async createVxlan(spec: VxlanLinkSpec): Promise<void> {
@@ -209,31 +209,6 @@ export class RtNetlink {
   private nextSeq(): number {
     this.seq = (this.seq % 0x7ffffffe) + 1;
     return this.seq;
-  }
-
-  /**
-   * A dump of the kernel's table, each reply parsed and turned into our entry in one step. The
-   * package's own getRoutes/getNeighbors parse every reply before returning any, so all the parsed
-   * messages (an object and Buffers per attribute: 10 000 peers make 30 000 replies) outlived the
-   * 1 MiB young generation together into the old space, on every resync pass.
-   */
-  private async dump<T>(operation: string, object: unknown, type: typeof rt.MessageType.GETROUTE | typeof rt.MessageType.GETNEIGH, request: (out: AttrStream) => void, convert: (msg: rt.Message) => T | undefined): Promise<T[]> {
-    const out = new AttrStream();
-    request(out);
-    const replies = await this.call(operation, object, async () => {
-      const [messages] = await this.socket.socket.request(type, out.bufs, { flags: FlagsGet.DUMP });
-      return messages;
-    });
-    const entries: T[] = [];
-    // Every reply of a dump is of the type the request asks for (its NEW* type).
-    const replyType = type === rt.MessageType.GETROUTE ? rt.MessageType.NEWROUTE : rt.MessageType.NEWNEIGH;
-    const replyNumber: number = replyType;
-    for (const reply of replies) {
-      if (reply.type !== replyNumber) continue;
-      const entry = convert(rt.parseMessage(replyType, reply.data));
-      if (entry !== undefined) entries.push(entry);
-    }
-    return entries;
   }
 
   /** Runs one request, turning the package's errors into NetlinkError; optionally ignoring "not found". */
