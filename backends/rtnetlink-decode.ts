@@ -124,8 +124,13 @@ function unspecified(family: number | undefined): IpAddress {
   return addressOf(new Uint8Array(family === AF_INET6 ? 16 : 4));
 }
 
-export function formatMac(bytes: Uint8Array): string {
-  return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join(':');
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+
+/** aa:bb:cc:dd:ee:ff of the bytes in [start, end): one string per entry of every dump, so no array. */
+export function formatMac(bytes: Uint8Array, start = 0, end = bytes.length): string {
+  let text = '';
+  for (let i = start; i < end; i++) text += (i === start ? '' : ':') + (HEX[bytes[i] ?? 0] ?? '');
+  return text;
 }
 
 function routeProtocolNumber(protocol: rt.Route['protocol']): number {

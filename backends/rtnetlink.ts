@@ -8,7 +8,8 @@ import { formatInfo, formatVxlan, parseInfo } from 'netlink/dist/rt/ifla.js';
 import { AttrStream } from 'netlink/dist/structs.js';
 import { NetlinkError } from './netlink-error.js';
 import { packDatagrams, sendDatagram } from './rtnetlink-datagrams.js';
-import { addressFamily, addressOf, AF_BRIDGE, fdbEntryOf, formatMac, neighborEntryOf, nexthopEntryOf, routeEntryOf, vxlanAttributes } from './rtnetlink-decode.js';
+import { addressFamily, addressOf, AF_BRIDGE, formatMac, nexthopEntryOf, vxlanAttributes } from './rtnetlink-decode.js';
+import { fdbOfDump, neighborDumpRequest, neighborOfDump, routeDumpRequest, routeOfDump, RTM_GETNEIGH, RTM_GETROUTE, RTM_NEWNEIGH, RTM_NEWROUTE } from './rtnetlink-dump.js';
 import { describe, objectOf, parseMac, REPLACE } from './rtnetlink-encode.js';
 import { withMonitorsPaused } from './rtnetlink-monitor.js';
 import type { AddressEntry, FdbEntry, KernelWrite, LinkInfo, NeighborEntry, NexthopEntry, RouteEntry, VxlanLinkSpec } from './rtnetlink-types.js';
@@ -67,11 +68,13 @@ export class RtNetlink {
 
   /** Main-table routes of one family, optionally only those leaving through `oif`. */
   async listRoutes(family: IpFamily, oif?: number): Promise<RouteEntry[]> {
-    const routes = await this.call('list routes', `main table ${family}`, () => this.socket.getRoutes({ family: addressFamily(family) }));
-    return routes.flatMap((msg) => {
-      const route = routeEntryOf(msg);
-      return route && (oif === undefined || route.oif === oif) ? [route] : [];
-    });
+    const replies = await this.dump('list routes', `main table ${family}`, RTM_GETROUTE, routeDumpRequest(addressFamily(family)));
+    const routes: RouteEntry[] = [];
+    for (const msg of replies) {
+      const route = msg.type === RTM_NEWROUTE ? routeOfDump(msg.data) : undefined;
+      if (route && (oif === undefined || route.oif === oif)) routes.push(route);
+    }
+    return routes;
   }
 
   /**
@@ -79,10 +82,7 @@ export class RtNetlink {
    * nexthop objects answers EOPNOTSUPP. The package has no nexthop messages: nhmsg is sent as bytes.
    */
   async listNexthops(): Promise<NexthopEntry[]> {
-    const replies = await this.call('list nexthops', 'all', async () => {
-      const [messages] = await this.socket.socket.request(RTM_GETNEXTHOP, [Buffer.alloc(8)], { flags: FlagsGet.DUMP });
-      return messages;
-    });
+    const replies = await this.dump('list nexthops', 'all', RTM_GETNEXTHOP, Buffer.alloc(8));
     return replies.flatMap((msg) => {
       const entry = msg.type === RTM_NEWNEXTHOP ? nexthopEntryOf(msg.data) : undefined;
       return entry ? [entry] : [];
@@ -104,20 +104,25 @@ export class RtNetlink {
     return { index: attrs.oif, source: attrs.prefsrc ? IpAddress.fromBytes(attrs.prefsrc) : undefined };
   }
 
+  /** The neighbours with a MAC on interface `index`. */
   async listNeighbors(family: IpFamily, index: number): Promise<NeighborEntry[]> {
-    const all = await this.call('list neighbours', index, () => this.socket.getNeighbors({ family: addressFamily(family) }));
-    return all.flatMap((msg) => {
-      const entry = msg.data.ifindex === index ? neighborEntryOf(msg) : undefined;
-      return entry && entry.mac !== '' ? [entry] : [];
-    });
+    const replies = await this.dump('list neighbours', index, RTM_GETNEIGH, neighborDumpRequest(addressFamily(family), index));
+    const entries: NeighborEntry[] = [];
+    for (const msg of replies) {
+      const entry = msg.type === RTM_NEWNEIGH ? neighborOfDump(msg.data, index) : undefined;
+      if (entry) entries.push(entry);
+    }
+    return entries;
   }
 
   async listFdb(index: number): Promise<FdbEntry[]> {
-    const all = await this.call('list fdb', index, () => this.socket.getNeighbors({ family: AF_BRIDGE }));
-    return all.flatMap((msg) => {
-      const entry = msg.data.ifindex === index ? fdbEntryOf(msg) : undefined;
-      return entry ? [entry] : [];
-    });
+    const replies = await this.dump('list fdb', index, RTM_GETNEIGH, neighborDumpRequest(AF_BRIDGE, index));
+    const entries: FdbEntry[] = [];
+    for (const msg of replies) {
+      const entry = msg.type === RTM_NEWNEIGH ? fdbOfDump(msg.data, index) : undefined;
+      if (entry) entries.push(entry);
+    }
+    return entries;
   }
 
   async createVxlan(spec: VxlanLinkSpec): Promise<void> {
@@ -209,6 +214,11 @@ export class RtNetlink {
   private nextSeq(): number {
     this.seq = (this.seq % 0x7ffffffe) + 1;
     return this.seq;
+  }
+
+  /** A dump's raw replies (type and payload after nlmsghdr), for the parsers of rtnetlink-dump.ts. */
+  private async dump(operation: string, object: unknown, type: number, request: Buffer): Promise<{ type: number; data: Buffer }[]> {
+    return this.call(operation, object, async () => (await this.socket.socket.request(type, [request], { flags: FlagsGet.DUMP }))[0]);
   }
 
   /** Runs one request, turning the package's errors into NetlinkError; optionally ignoring "not found". */

@@ -7,7 +7,8 @@
 //   it for every pod: no module resolution and no ESM loader at all).
 // Native binaries load from node_modules: raw-socket stays external, netlink's JavaScript is bundled
 // with its binding path rewritten (build/netlink-plugin.ts).
-// etcd3's .proto files are parsed here, not at each start (build/etcd-proto-plugin.ts).
+// etcd3's .proto files are parsed here, not at each start (build/etcd-proto-plugin.ts); string-width
+// loads on first use (build/lazy-string-width-plugin.ts).
 // `--help` is rendered here by yargs itself (tsc's tree) so the bundle answers it without yargs.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
@@ -16,8 +17,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { etcdProtosParsedAtBuild } from './etcd-proto-plugin.js';
 import { KUBE_CLIENT_BUNDLE, kubeClientApart } from './kube-client-plugin.js';
+import { lazyStringWidth } from './lazy-string-width-plugin.js';
 import { netlinkBindingFromPackage } from './netlink-plugin.js';
-import { openTelemetryStub } from './otel-stub-plugin.js';
+import { dependencyStubs } from './stub-plugin.js';
 import { lazyProtoDescriptors } from './proto-loader-plugin.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -45,7 +47,7 @@ await mkdir(outDir, { recursive: true });
 /** What every bundle shares. */
 const COMMON = { bundle: true, platform: 'node', target: 'node20', legalComments: 'none', logLevel: 'warning' } as const;
 
-const PLUGINS = [netlinkBindingFromPackage, openTelemetryStub, lazyProtoDescriptors, etcdProtosParsedAtBuild];
+const PLUGINS = [netlinkBindingFromPackage, dependencyStubs, lazyProtoDescriptors, etcdProtosParsedAtBuild, lazyStringWidth];
 const MINIFY = { minifyWhitespace: true, minifySyntax: true, sourcemap: 'linked' } as const;
 
 await build({

@@ -80,6 +80,13 @@ describe('values', () => {
     expect(attrs).toEqual({ publicIp: ip('192.0.2.1'), backendType: 'vxlan', backendData: { vni: 7, vtepMac: 'aa:bb:cc:dd:ee:f0' } });
   });
 
+  it('takes the later of two keys that differ only in case, as Go assigns them in order', () => {
+    const value = (first: string, second: string): string =>
+      `{"PublicIP":"${first}","publicip":"${second}","BackendType":"vxlan","BackendData":{"VNI":1,"vni":2,"VtepMAC":"02:00:00:00:00:01"}}`;
+    expect(parseLeaseValue('t', value('192.0.2.1', '192.0.2.2'))).toMatchObject({ publicIp: ip('192.0.2.2'), backendData: { vni: 2 } });
+    expect(parseLeaseValue('t', value('192.0.2.2', '192.0.2.1')).publicIp).toEqual(ip('192.0.2.1'));
+  });
+
   it('parses host-gw and unknown backends without backend data', () => {
     expect(parseLeaseValue('t', '{"PublicIP":"192.0.2.1","PublicIPv6":null,"BackendType":"host-gw","BackendData":null}')).toEqual({
       publicIp: ip('192.0.2.1'),

@@ -126,8 +126,7 @@ function unknownFields(previous: string | undefined, backendType: string): KeptF
     return nothing; // nothing readable to keep
   }
   if (!isPlainObject(json)) return nothing;
-  const fields = lowerCaseKeys(json);
-  const previousType = fields.get('backendtype');
+  const previousType = fieldOf(json, 'backendtype');
   const sameBackend = typeof previousType === 'string' && previousType.toLowerCase() === backendType;
   const keptData = (data: unknown): KeptData => {
     if (!sameBackend || data === undefined || data === null) return { fields: [] };
@@ -136,8 +135,8 @@ function unknownFields(previous: string | undefined, backendType: string): KeptF
   };
   return {
     top: unknownPairs(json, KNOWN_FIELDS),
-    backendData: keptData(fields.get('backenddata')),
-    backendV6Data: keptData(fields.get('backendv6data')),
+    backendData: keptData(fieldOf(json, 'backenddata')),
+    backendV6Data: keptData(fieldOf(json, 'backendv6data')),
   };
 }
 
@@ -164,21 +163,20 @@ export function parseLeaseValue(source: string, text: string): LeaseAttrs {
     throw new RemoteDataError(source, `lease value is not JSON: ${preview(text)}`);
   }
   if (!isPlainObject(json)) throw new RemoteDataError(source, `lease value is not a JSON object: ${preview(text)}`);
-  const fields = lowerCaseKeys(json);
 
-  const publicIpText = fields.get('publicip');
+  const publicIpText = fieldOf(json, 'publicip');
   const publicIp = typeof publicIpText === 'string' ? IpAddress.parse(publicIpText, 'ipv4') : undefined;
   if (publicIp === undefined) {
     throw new RemoteDataError(source, `PublicIP ${show(publicIpText)} is not an IPv4 address`);
   }
   const ipv4Address = publicIp.isUnspecified() ? undefined : publicIp; // IPv6 only: no IPv4 underlay
-  const publicIpv6Value = fields.get('publicipv6') ?? null;
+  const publicIpv6Value = fieldOf(json, 'publicipv6') ?? null;
   const publicIpv6 = typeof publicIpv6Value === 'string' ? IpAddress.parse(publicIpv6Value, 'ipv6') : undefined;
   if (publicIpv6Value !== null && publicIpv6 === undefined) {
     throw new RemoteDataError(source, `PublicIPv6 ${show(publicIpv6Value)} is not an IPv6 address`);
   }
 
-  const backendTypeValue = fields.get('backendtype');
+  const backendTypeValue = fieldOf(json, 'backendtype');
   if (backendTypeValue !== undefined && typeof backendTypeValue !== 'string') {
     throw new RemoteDataError(source, 'BackendType is not a string');
   }
@@ -190,13 +188,13 @@ export function parseLeaseValue(source: string, text: string): LeaseAttrs {
   if (ipv4Address !== undefined) attrs.publicIp = ipv4Address;
   if (publicIpv6 !== undefined) attrs.publicIpv6 = publicIpv6;
   // Other backends' data (host-gw has none) is not ours to interpret.
-  if (backendType === 'vxlan') Object.assign(attrs, parseVxlanData(source, fields));
+  if (backendType === 'vxlan') Object.assign(attrs, parseVxlanData(source, json));
   return attrs;
 }
 
 /** A vxlan lease has BackendData (IPv4), BackendV6Data (IPv6), or both. */
-function parseVxlanData(source: string, fields: Map<string, unknown>): Pick<LeaseAttrs, 'backendData' | 'backendV6Data'> {
-  const [v4, v6] = [fields.get('backenddata') ?? null, fields.get('backendv6data') ?? null];
+function parseVxlanData(source: string, fields: Record<string, unknown>): Pick<LeaseAttrs, 'backendData' | 'backendV6Data'> {
+  const [v4, v6] = [fieldOf(fields, 'backenddata') ?? null, fieldOf(fields, 'backendv6data') ?? null];
   if (v4 === null && v6 === null) throw new RemoteDataError(source, 'vxlan lease has no BackendData object (nor BackendV6Data)');
   return {
     ...(v4 !== null && { backendData: parseVxlanBackendData(source, 'BackendData', v4) }),
@@ -207,12 +205,11 @@ function parseVxlanData(source: string, fields: Map<string, unknown>): Pick<Leas
 function parseVxlanBackendData(source: string, field: string, data: unknown): VxlanBackendData {
   if (!isPlainObject(data)) throw new RemoteDataError(source, `vxlan lease has no ${field} object`);
   const label = field === 'BackendData' ? '' : `${field} `; // IPv4 messages stay as they were
-  const fields = lowerCaseKeys(data);
-  const vni = fields.get('vni');
+  const vni = fieldOf(data, 'vni');
   if (typeof vni !== 'number' || !Number.isInteger(vni) || vni < 0 || vni > 0xffffff) {
     throw new RemoteDataError(source, `${label}VNI ${show(vni)} is not an integer in 0..16777215`);
   }
-  const mac = fields.get('vtepmac');
+  const mac = fieldOf(data, 'vtepmac');
   if (typeof mac !== 'string' || !/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(mac)) {
     throw new RemoteDataError(source, `${label}VtepMAC ${show(mac)} is not a MAC address`);
   }
@@ -290,8 +287,13 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function lowerCaseKeys(obj: Record<string, unknown>): Map<string, unknown> {
-  const map = new Map<string, unknown>();
-  for (const [key, value] of Object.entries(obj)) map.set(key.toLowerCase(), value);
-  return map;
+/**
+ * The value of the field `name` (lower case), matched case-insensitively as Go's encoding/json
+ * matches flannel's fields; of two keys that differ only in case, the later wins, as in Go. No map
+ * of lower-cased keys: every lease of every listing and watch event comes through here.
+ */
+function fieldOf(obj: Record<string, unknown>, name: string): unknown {
+  let value: unknown;
+  for (const key in obj) if (key.length === name.length && key.toLowerCase() === name) value = obj[key];
+  return value;
 }

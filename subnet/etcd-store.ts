@@ -3,8 +3,9 @@
 // The client is made on first use, so that constructing a manager never connects or throws.
 import { readFileSync } from 'node:fs';
 import { circuitBreaker, ConsecutiveBreaker, handleWhen } from 'cockatiel';
-import { CompareResult, CompareTarget, Etcd3, isRecoverableError, type IOptions, type IKeyValue, type IWatchResponse } from 'etcd3';
+import { CompareResult, CompareTarget, Etcd3, isRecoverableError, type ICallable, type IDuplexStream, type IOptions, type IKeyValue, type IWatchRequest } from 'etcd3';
 import { ConfigError } from './errors.js';
+import { decodeWatchResponse } from './etcd-watch-decode.js';
 
 export interface EtcdRecord {
   key: string;
@@ -77,6 +78,11 @@ export interface EtcdConnectionOptions {
   callTimeoutMs?: number | undefined;
 }
 
+/** etcd's Watch RPC (rpc.proto: service Watch, rpc Watch). */
+const WATCH_METHOD = '/etcdserverpb.Watch/Watch';
+
+type WatchStream = IDuplexStream<IWatchRequest, EtcdWatchResponse>;
+
 /** etcd3-backed store. */
 export class Etcd3Store implements EtcdStore {
   private client: Etcd3 | undefined;
@@ -139,8 +145,7 @@ export class Etcd3Store implements EtcdStore {
       cancel?.();
       handlers.onClosed(err);
     };
-    this.etcd()
-      .watchClient.watch()
+    this.watchStream()
       .then((stream) => {
         // End our side first: etcd3 marks the host failed (closing every client of it and counting
         // towards its circuit breaker) on a stream error while the stream is still writable, and
@@ -154,8 +159,8 @@ export class Etcd3Store implements EtcdStore {
           return;
         }
         stream
-          .on('data', (res: IWatchResponse) => {
-            if (!done) handlers.onResponse(toWatchResponse(res));
+          .on('data', (res: EtcdWatchResponse) => {
+            if (!done) handlers.onResponse(res);
           })
           .on('error', (err: Error) => {
             close(err);
@@ -182,6 +187,25 @@ export class Etcd3Store implements EtcdStore {
         cancel?.();
       },
     };
+  }
+
+  /**
+   * etcd3's WatchClient.watch() on the same pooled connection (its auth metadata, its marking of a
+   * failed host), but with responses decoded by decodeWatchResponse instead of proto-loader's
+   * decoder (see etcd-watch-decode.ts for why). Requests are encoded by etcd3's own serializer.
+   */
+  private watchStream(): Promise<WatchStream> {
+    const pool = (this.etcd() as unknown as { pool?: ICallable<unknown> }).pool;
+    if (typeof pool?.withConnection !== 'function') throw new Error('etcd3 has no connection pool where weft expects it (etcd3 changed: see subnet/etcd-store.ts)');
+    return pool.withConnection('Watch', ({ resource, client, metadata }) => {
+      const serialize = (client.constructor as { service?: Record<string, { requestSerialize?: (req: IWatchRequest) => Buffer }> })
+        .service?.['Watch']?.requestSerialize;
+      if (!serialize) throw new Error('etcd3\'s Watch client has no request serializer (etcd3 changed: see subnet/etcd-store.ts)');
+      // No call options: a stream has no deadline (clientOptions gives streams none either).
+      const stream = client.makeBidiStreamRequest(WATCH_METHOD, serialize, decodeWatchResponse, metadata, {});
+      stream.on('error', (err: Error) => { if (stream.writable) pool.markFailed(resource, err); });
+      return stream;
+    });
   }
 
   close(): void {
@@ -249,16 +273,6 @@ function toRecord(kv: IKeyValue): EtcdRecord {
     value: kv.value.toString('utf8'),
     leaseId: kv.lease,
     modRevision: kv.mod_revision,
-  };
-}
-
-function toWatchResponse(res: IWatchResponse): EtcdWatchResponse {
-  return {
-    events: res.events.map((ev) => ({ type: ev.type.toUpperCase() === 'DELETE' ? 'delete' : 'put', record: toRecord(ev.kv) })),
-    revision: res.header.revision,
-    created: res.created,
-    canceled: res.canceled,
-    compactRevision: res.compact_revision,
   };
 }
 

@@ -24,6 +24,12 @@ export interface ChurnFigures {
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
+  /** The etcd write itself (the bench's put or delete, sent to acknowledged): part of every lag above. */
+  writeP50Ms: number;
+  writeP99Ms: number;
+  /** Lag from etcd's acknowledgement instead (0 when the kernel was first): what the watcher adds, at most. */
+  afterAckP50Ms: number;
+  afterAckP99Ms: number;
   /** CPU seconds per second of churn. */
   cpuPerSecond: number;
   /** weftd only: RSS samples [s, MiB] over the churn and their slope in MiB per minute. */
@@ -57,6 +63,8 @@ function monitorRoutes(lab: LabCluster, ns: string): { seen: Map<string, number>
 interface ChurnWrite {
   routes: string[];
   at: number;
+  /** When etcd acknowledged it (committed: the watch may deliver it before the client hears). */
+  ackedAt: number;
 }
 
 /** Even steps add peer N+i, odd steps remove peer i: the peer count stays near N. */
@@ -73,7 +81,7 @@ async function driveChurn(etcd: Etcd3, peers: number, opsPerSecond: number, seco
     if (k % 2 === 0) await withRetries(() => etcd.put(leaseKey(peer)).value(leaseValue(peer)));
     else await withRetries(() => etcd.delete().key(leaseKey(peer)));
     const verb = k % 2 === 0 ? 'add' : 'del';
-    writes.push({ routes: [peer.subnet, ...(peer.ipv6 ? [peer.ipv6.subnet] : [])].map((subnet) => `${verb} ${subnet}`), at });
+    writes.push({ routes: [peer.subnet, ...(peer.ipv6 ? [peer.ipv6.subnet] : [])].map((subnet) => `${verb} ${subnet}`), at, ackedAt: nowMs() });
   }
   return writes;
 }
@@ -92,13 +100,18 @@ async function churnAgainst(
   const cpuSpent = (await cpu()) - cpuBefore;
   monitor.stop();
   // A write is done when the last of its routes changed in the kernel.
-  const lags = writes.flatMap((w) => {
+  const done = writes.flatMap((w) => {
     const kernelAt = w.routes.map((r) => monitor.seen.get(r));
-    return kernelAt.includes(undefined) ? [] : [Math.max(0, ...kernelAt.map((t) => (t ?? 0) - w.at))];
+    return kernelAt.includes(undefined) ? [] : [{ w, at: Math.max(...kernelAt.map((t) => t ?? 0)) }];
   });
+  const lags = done.map(({ w, at }) => Math.max(0, at - w.at));
+  const afterAck = done.map(({ w, at }) => Math.max(0, at - w.ackedAt));
+  const writeMs = writes.map((w) => w.ackedAt - w.at);
   return {
     peers, stack, opsPerSecond, seconds, operations: writes.length, matched: lags.length, cpuSeconds: cpuSpent,
     p50Ms: percentile(lags, 50), p99Ms: percentile(lags, 99), maxMs: lags.length > 0 ? Math.max(...lags) : NaN,
+    writeP50Ms: percentile(writeMs, 50), writeP99Ms: percentile(writeMs, 99),
+    afterAckP50Ms: percentile(afterAck, 50), afterAckP99Ms: percentile(afterAck, 99),
   };
 }
 
@@ -128,12 +141,15 @@ async function kernelWokenPasses(lab: LabCluster, node: LabNode): Promise<number
 }
 
 export async function measureWeftdChurn(
-  peers: number, opsPerSecond: number, seconds: number, progress: (l: string) => void, stack: BenchStack = 'ipv4', nodeFlags?: string[],
+  peers: number, opsPerSecond: number, seconds: number, progress: (l: string) => void, stack: BenchStack = 'ipv4',
+  run: { nodeFlags?: string[]; entry?: string; weftdArgs?: string[] } = {},
 ): Promise<ChurnFigures> {
   return withPeers(peers, async (lab, etcd) => {
     const node = await lab.addNode(1);
-    const extraArgs = ['--healthz-ip', '127.0.0.1', '--healthz-port', String(METRICS_PORT)];
-    const daemon = startWeftd(lab, node, { store: { etcd: lab.etcdEndpoint }, extraArgs, ...(nodeFlags && { nodeFlags }) });
+    const extraArgs = ['--healthz-ip', '127.0.0.1', '--healthz-port', String(METRICS_PORT), ...(run.weftdArgs ?? [])];
+    const daemon = startWeftd(lab, node, {
+      store: { etcd: lab.etcdEndpoint }, extraArgs, ...(run.entry && { entry: run.entry }), ...(run.nodeFlags && { nodeFlags: run.nodeFlags }),
+    });
     await waitForEntries(lab.scope, node.ns, peers, performance.now(), 120_000, stackFamilies(stack));
     await sleep(5000); // start-up garbage collected before the RSS samples begin
     const wokenBefore = await kernelWokenPasses(lab, node);
@@ -144,7 +160,8 @@ export async function measureWeftdChurn(
       ...f, who: 'weftd', cpuPerSecond: f.cpuSeconds / seconds, rss, rssSlopeMibPerMinute: slope(rss) * 60,
       kernelWokenPasses: (await kernelWokenPasses(lab, node)) - wokenBefore,
     };
-    progress(`  weftd ${stack === 'dual' ? 'dual-stack ' : ''}churn: ${f.matched}/${f.operations} seen, p50 ${f.p50Ms.toFixed(1)} ms, p99 ${f.p99Ms.toFixed(1)} ms, ` +
+    progress(`  weftd ${stack === 'dual' ? 'dual-stack ' : ''}churn: ${f.matched}/${f.operations} seen, p50 ${f.p50Ms.toFixed(1)} ms, p99 ${f.p99Ms.toFixed(1)} ms ` +
+      `(the etcd write itself ${f.writeP50Ms.toFixed(1)} / ${f.writeP99Ms.toFixed(1)}, after its ack ${f.afterAckP50Ms.toFixed(1)} / ${f.afterAckP99Ms.toFixed(1)}), ` +
       `CPU ${f.cpuSeconds.toFixed(1)} s in ${seconds} s, RSS ${rss[0]?.[1].toFixed(0)} -> ${(await rssMib(daemon.pid)).toFixed(0)} MiB ` +
       `(slope ${figures.rssSlopeMibPerMinute?.toFixed(2)} MiB/min), ${figures.kernelWokenPasses} full passes woken by the kernel`);
     return figures;
@@ -159,7 +176,8 @@ export async function measurePipelineChurn(peers: number, opsPerSecond: number, 
     try {
       await sleep(1000); // etcdctl connected and watching
       const f = await churnAgainst(lab, etcd, ns, () => pipeline.cpuSeconds(), peers, opsPerSecond, seconds, 'ipv4');
-      progress(`  pipeline churn: ${f.matched}/${f.operations} seen, p50 ${f.p50Ms.toFixed(1)} ms, p99 ${f.p99Ms.toFixed(1)} ms, CPU ${f.cpuSeconds.toFixed(2)} s in ${seconds} s`);
+      progress(`  pipeline churn: ${f.matched}/${f.operations} seen, p50 ${f.p50Ms.toFixed(1)} ms, p99 ${f.p99Ms.toFixed(1)} ms ` +
+        `(the etcd write itself ${f.writeP50Ms.toFixed(1)} / ${f.writeP99Ms.toFixed(1)}, after its ack ${f.afterAckP50Ms.toFixed(1)} / ${f.afterAckP99Ms.toFixed(1)}), CPU ${f.cpuSeconds.toFixed(2)} s in ${seconds} s`);
       return { ...f, who: 'pipeline', cpuPerSecond: f.cpuSeconds / seconds };
     } finally {
       pipeline.stop();
