@@ -13,8 +13,10 @@
 import type { Logger } from 'winston';
 import { WEFT_ROUTE_PROTOCOL } from './backend.js';
 import { NetlinkError } from './netlink-error.js';
+import { PairMap, PrefixMap } from './pair-map.js';
 import type { KernelWrite, NexthopEntry, NexthopSpec, RouteEntry, RouteSpec } from './rtnetlink-types.js';
 import type { IpAddress, IpFamily } from '../subnet/ip-address.js';
+import type { IpPrefix } from '../subnet/ip-prefix.js';
 
 export interface NexthopPlan {
   /** The routes to write, each through its nexthop object (unchanged while the table is off). */
@@ -30,17 +32,24 @@ const REFUSALS = new Set(['EOPNOTSUPP', 'EINVAL', 'EPROTONOSUPPORT', 'EAFNOSUPPO
 const MAX_ID = 0x7fffffff;
 
 type Target = Pick<NexthopSpec, 'gateway' | 'oif' | 'onlink'>;
-const keyOf = (t: Target): string => `${t.oif} ${t.gateway.toString()}${t.onlink ? ' onlink' : ''}`;
+/** One record per object of ours (at 10 000 peers, one per peer): its target, its id, how many wanted routes use it. */
+interface Nexthop extends Target {
+  readonly id: number;
+  users: number;
+}
+
+/** The part of a target's key beside its gateway's value: device and onlink. */
+const deviceKey = (t: Target): number => t.oif * 2 + (t.onlink ? 1 : 0);
+const sameTarget = (a: Target, b: Target): boolean => a.oif === b.oif && a.onlink === b.onlink && a.gateway.equals(b.gateway);
 
 export class NexthopTable {
   private on: boolean;
   /** A nexthop write has succeeded: later errors are failures, not a kernel without them. */
   private accepted = false;
-  private readonly idByKey = new Map<string, number>();
-  private readonly specById = new Map<number, NexthopSpec>();
-  /** Per wanted route (by destination) the key of its nexthop, and per key how many routes use it. */
-  private readonly keyByDst = new Map<string, string>();
-  private readonly users = new Map<string, number>();
+  /** Ours by target (device + onlink, gateway) and by id; per wanted route (by destination) the one it goes through. */
+  private readonly byTarget = new PairMap<Nexthop>();
+  private readonly byId = new Map<number, Nexthop>();
+  private readonly byDst = new PrefixMap<Nexthop>();
   /** Ids others hold (other owners, other families), as of the last dump. */
   private taken = new Set<number>();
 
@@ -59,42 +68,45 @@ export class NexthopTable {
   /** A full pass: adopts ours from `actual` (every nexthop object the kernel holds) and plans `routes` through them. */
   planAll(routes: readonly RouteSpec[], actual: readonly NexthopEntry[]): NexthopPlan {
     if (!this.on) return { routes: [...routes], before: [], after: [] };
-    for (const map of [this.idByKey, this.specById, this.keyByDst, this.users]) map.clear();
+    this.forgetAll();
     this.taken = new Set(actual.filter((n) => !this.isOurs(n)).map((n) => n.id));
     const held = actual.filter((n) => this.isOurs(n)).sort((a, b) => a.id - b.id);
-    const heldByKey = new Map<string, number>();
-    for (const n of held) if (!heldByKey.has(keyOf(n))) heldByKey.set(keyOf(n), n.id);
+    const heldByTarget = new PairMap<number>();
+    for (const n of held) if (heldByTarget.get(deviceKey(n), n.gateway) === undefined) heldByTarget.set(deviceKey(n), n.gateway, n.id);
     const before: KernelWrite[] = [];
     const planned = routes.map((route) => {
-      const key = keyOf(route);
-      if (!this.idByKey.has(key)) {
-        const id = heldByKey.get(key);
-        const write = this.remember(key, route, id);
-        if (id === undefined) before.push(write);
+      let nexthop = this.byTarget.get(deviceKey(route), route.gateway);
+      if (!nexthop) {
+        const id = heldByTarget.get(deviceKey(route), route.gateway);
+        nexthop = this.remember(route, id);
+        if (id === undefined) before.push(writeOf(nexthop));
       }
-      return this.use(route, key);
+      return this.use(route, nexthop);
     });
-    const after = held.filter((n) => !this.specById.has(n.id)).map((n): KernelWrite => ({ op: 'del-nexthop', id: n.id }));
+    const after = held.filter((n) => !this.byId.has(n.id)).map((n): KernelWrite => ({ op: 'del-nexthop', id: n.id }));
     return { routes: planned, before, after };
   }
 
   /** Lease changes without a dump: routes that go (returned with their nexthop, to delete them by it) and routes to write. */
   planChanges(gone: readonly RouteSpec[], wanted: readonly RouteSpec[]): NexthopPlan & { gone: RouteSpec[] } {
     if (!this.on) return { routes: [...wanted], gone: [...gone], before: [], after: [] };
-    const released = new Set<string>();
+    const released = new Set<Nexthop>();
     const goneRoutes = gone.map((route) => {
-      const key = this.keyByDst.get(route.dst.toString());
-      const id = key === undefined ? undefined : this.idByKey.get(key);
-      if (key !== undefined) released.add(this.release(route.dst.toString(), key));
-      return id === undefined ? route : { ...route, nexthopId: id };
+      const nexthop = this.byDst.get(route.dst);
+      if (nexthop === undefined) return route;
+      released.add(this.release(route.dst, nexthop));
+      return { ...route, nexthopId: nexthop.id };
     });
     const before: KernelWrite[] = [];
     const routes = wanted.map((route) => {
-      const key = keyOf(route);
-      const old = this.keyByDst.get(route.dst.toString());
-      if (old !== undefined && old !== key) released.add(this.release(route.dst.toString(), old));
-      if (!this.idByKey.has(key)) before.push(this.remember(key, route, undefined));
-      return this.use(route, key);
+      let nexthop = this.byTarget.get(deviceKey(route), route.gateway);
+      const old = this.byDst.get(route.dst);
+      if (old !== undefined && old !== nexthop) released.add(this.release(route.dst, old));
+      if (!nexthop) {
+        nexthop = this.remember(route, undefined);
+        before.push(writeOf(nexthop));
+      }
+      return this.use(route, nexthop);
     });
     return { routes, gone: goneRoutes, before, after: this.forgetUnused(released) };
   }
@@ -102,16 +114,16 @@ export class NexthopTable {
   /** Whether a notified nexthop object leaves ours other than wanted (deleted, changed, or an unwanted one of ours). */
   needsPass(nexthop: NexthopEntry, deleted: boolean): boolean {
     if (!this.on) return false;
-    const want = this.specById.get(nexthop.id);
+    const want = this.byId.get(nexthop.id);
     if (deleted) return want !== undefined;
     if (!want) return this.isOurs(nexthop);
-    return nexthop.protocol !== want.protocol || !this.isOurs(nexthop) || keyOf(nexthop) !== keyOf(want);
+    return !this.isOurs(nexthop) || !sameTarget(nexthop, want);
   }
 
   /** Whether a notified route we want goes through another nexthop than ours (or its own gateway). */
   routeNeedsPass(route: RouteEntry): boolean {
-    const key = this.on ? this.keyByDst.get(route.dst.toString()) : undefined;
-    return key !== undefined && route.nexthopId !== this.idByKey.get(key);
+    const nexthop = this.on ? this.byDst.get(route.dst) : undefined;
+    return nexthop !== undefined && route.nexthopId !== nexthop.id;
   }
 
   /** The kernel's nexthop objects for a full pass: none while the table is off, or when the kernel refuses the dump (which turns it off). */
@@ -140,56 +152,66 @@ export class NexthopTable {
     const refusal = errors.find((e) => REFUSALS.has(e.errno));
     if (!this.on || this.accepted || refusal === undefined) return false;
     this.on = false;
-    for (const map of [this.idByKey, this.specById, this.keyByDst, this.users]) map.clear();
+    this.forgetAll();
     this.logger.warn('the kernel refuses nexthop objects; peer routes carry their own gateway', { family: this.family, errno: refusal.errno });
     return true;
   }
 
+  private forgetAll(): void {
+    this.byTarget.clear();
+    this.byId.clear();
+    this.byDst.clear();
+  }
+
+  /** Ours: our protocol, our family, one gateway (the protocol check also covers a notified change of it). */
   private isOurs(n: NexthopEntry): n is NexthopEntry & NexthopSpec {
     return n.protocol === WEFT_ROUTE_PROTOCOL && n.family === this.family && n.gateway !== undefined && n.oif !== undefined;
   }
 
-  /** Records a nexthop object of ours (held at `id`, or a new id) and returns the write that makes it. */
-  private remember(key: string, target: Target, id: number | undefined): KernelWrite {
-    const nexthop: NexthopSpec = { id: id ?? this.freeId(target.gateway), gateway: target.gateway, oif: target.oif, onlink: target.onlink, protocol: WEFT_ROUTE_PROTOCOL };
-    this.idByKey.set(key, nexthop.id);
-    this.specById.set(nexthop.id, nexthop);
-    return { op: 'set-nexthop', nexthop, exclusive: true };
+  /** Records a nexthop object of ours, held at `id` or at a new id; the route's gateway is kept, not copied. */
+  private remember(target: Target, id: number | undefined): Nexthop {
+    const nexthop: Nexthop = { id: id ?? this.freeId(target.gateway), gateway: target.gateway, oif: target.oif, onlink: target.onlink, users: 0 };
+    this.byTarget.set(deviceKey(nexthop), nexthop.gateway, nexthop);
+    this.byId.set(nexthop.id, nexthop);
+    return nexthop;
   }
 
-  private use(route: RouteSpec, key: string): RouteSpec {
-    const dst = route.dst.toString();
-    if (this.keyByDst.get(dst) !== key) {
-      this.keyByDst.set(dst, key);
-      this.users.set(key, (this.users.get(key) ?? 0) + 1);
+  private use(route: RouteSpec, nexthop: Nexthop): RouteSpec {
+    if (this.byDst.get(route.dst) !== nexthop) {
+      this.byDst.set(route.dst, nexthop);
+      nexthop.users += 1;
     }
-    return { ...route, nexthopId: this.idByKey.get(key) };
+    return { ...route, nexthopId: nexthop.id };
   }
 
-  private release(dst: string, key: string): string {
-    this.keyByDst.delete(dst);
-    this.users.set(key, (this.users.get(key) ?? 1) - 1);
-    return key;
+  private release(dst: IpPrefix, nexthop: Nexthop): Nexthop {
+    this.byDst.delete(dst);
+    nexthop.users -= 1;
+    return nexthop;
   }
 
-  /** Forgets the objects of `keys` that no route uses any more; returns their deletions. */
-  private forgetUnused(keys: ReadonlySet<string>): KernelWrite[] {
-    return [...keys].flatMap((key): KernelWrite[] => {
-      const id = this.idByKey.get(key);
-      if ((this.users.get(key) ?? 0) > 0 || id === undefined) return [];
-      this.users.delete(key);
-      this.idByKey.delete(key);
-      this.specById.delete(id);
-      return [{ op: 'del-nexthop', id }];
+  /** Forgets those of `released` that no route uses any more; returns their deletions. */
+  private forgetUnused(released: ReadonlySet<Nexthop>): KernelWrite[] {
+    return [...released].flatMap((nexthop): KernelWrite[] => {
+      if (nexthop.users > 0 || this.byId.get(nexthop.id) !== nexthop) return [];
+      this.byTarget.delete(deviceKey(nexthop), nexthop.gateway);
+      this.byId.delete(nexthop.id);
+      return [{ op: 'del-nexthop', id: nexthop.id }];
     });
   }
 
   /** The first id from a hash of family and gateway that nobody holds. */
   private freeId(gateway: IpAddress): number {
     let id = (fnv1a(`${this.family} ${gateway.toString()}`) % MAX_ID) + 1;
-    while (this.taken.has(id) || this.specById.has(id)) id = (id % MAX_ID) + 1;
+    while (this.taken.has(id) || this.byId.has(id)) id = (id % MAX_ID) + 1;
     return id;
   }
+}
+
+/** The write that makes an object of ours (a spec of its own: the kernel adapter and tests keep what they are given). */
+function writeOf(nexthop: Nexthop): KernelWrite {
+  const { id, gateway, oif, onlink } = nexthop;
+  return { op: 'set-nexthop', nexthop: { id, gateway, oif, onlink, protocol: WEFT_ROUTE_PROTOCOL }, exclusive: true };
 }
 
 /** 32-bit FNV-1a: a spread of ids that does not depend on the order peers arrive in. */

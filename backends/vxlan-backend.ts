@@ -98,11 +98,7 @@ export class VxlanDatapath implements FamilyDatapath {
     }
     this.deviceIndex = device.index;
     const index = device.index;
-    const perPeer = new Map([...peers].flatMap(([key, lease]) => {
-      const entries = this.peerEntries(index, lease);
-      return entries ? [[key, entries] as const] : [];
-    }));
-    const desired = this.wanted.reset(perPeer);
+    const desired = this.wanted.reset(this.entriesOfPeers(index, peers));
     const [neighbors, fdb, familyRoutes, nexthops] = await Promise.all([
       this.netlink.listNeighbors(this.family, device.index),
       this.netlink.listFdb(device.index),
@@ -170,6 +166,14 @@ export class VxlanDatapath implements FamilyDatapath {
     if (route.dst.family !== this.family) return false;
     return (route.oif !== undefined && route.oif === this.deviceIndex) ||
       (route.oif === this.external.index && route.protocol === WEFT_ROUTE_PROTOCOL);
+  }
+
+  /** Each peer's entries as the table of wanted entries takes them in: no copy of the peer map per pass. */
+  private *entriesOfPeers(deviceIndex: number, peers: ReadonlyMap<string, Lease>): Generator<[string, DesiredEntries]> {
+    for (const [key, lease] of peers) {
+      const entries = this.peerEntries(deviceIndex, lease);
+      if (entries) yield [key, entries];
+    }
   }
 
   /** One peer's neighbour, FDB entry and route (or its DirectRouting route); undefined when it has none of this family. */

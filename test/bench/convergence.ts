@@ -43,7 +43,8 @@ export async function withEtcdLab<T>(tag: string, body: (lab: LabCluster) => Pro
   }
 }
 
-async function writePeers(lab: LabCluster, from: number, to: number, stack: BenchStack = 'ipv4'): Promise<void> {
+/** The bench's network config and peers from..to-1 written to the lab's etcd. */
+export async function writePeers(lab: LabCluster, from: number, to: number, stack: BenchStack = 'ipv4'): Promise<void> {
   const etcd = openEtcd(lab.etcdHostEndpoint);
   try {
     await writeBenchNetworkConfig(etcd, stack);

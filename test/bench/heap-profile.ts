@@ -4,16 +4,16 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sleep, withEtcdLab } from './convergence.js';
-import { openEtcd, putPeers, writeBenchNetworkConfig } from './fake-leases.js';
+import { sleep, withEtcdLab, writePeers } from './convergence.js';
 import { waitForEntries } from './kernel-state.js';
 import { withKubeLab } from './kube-memory.js';
 import { HEAP_FLAGS, startWeftd, type WeftdRun } from './weftd-process.js';
 import type { LabCluster, LabNode } from '../lab/cluster.js';
 
 interface Snapshot {
-  snapshot: { meta: { node_fields: string[]; node_types: [string[]] } };
+  snapshot: { meta: { node_fields: string[]; node_types: [string[]]; edge_fields: string[]; edge_types: [string[]] } };
   nodes: number[];
+  edges: number[];
   strings: string[];
 }
 
@@ -21,13 +21,17 @@ interface Snapshot {
 export interface HeapSummary {
   totalBytes: number;
   byKind: Record<string, number>;
+  /** Maps, Sets and Arrays (with their backing stores) by the property holding them, "Owner.property". */
+  byHolder: Record<string, number>;
 }
+
+const CONTAINERS = new Set(['Map', 'Set', 'Array']);
 
 export function summarize(text: string): HeapSummary {
   const snap = JSON.parse(text) as Snapshot;
   const fields = snap.snapshot.meta.node_fields;
   const types = snap.snapshot.meta.node_types[0];
-  const [typeAt, nameAt, sizeAt] = ['type', 'name', 'self_size'].map((f) => fields.indexOf(f)) as [number, number, number];
+  const [typeAt, nameAt, sizeAt, edgeCountAt] = ['type', 'name', 'self_size', 'edge_count'].map((f) => fields.indexOf(f)) as [number, number, number, number];
   const byKind: Record<string, number> = {};
   let totalBytes = 0;
   for (let i = 0; i < snap.nodes.length; i += fields.length) {
@@ -38,7 +42,45 @@ export function summarize(text: string): HeapSummary {
     byKind[kind] = (byKind[kind] ?? 0) + size;
     totalBytes += size;
   }
-  return { totalBytes, byKind };
+  return { totalBytes, byKind, byHolder: containersByHolder(snap, { typeAt, nameAt, sizeAt, edgeCountAt }) };
+}
+
+/**
+ * Each Map, Set and Array of the heap with the backing stores it points at (its hash table or
+ * elements), summed by the named property that holds it: which of weft's tables hold the peers.
+ */
+function containersByHolder(snap: Snapshot, at: { typeAt: number; nameAt: number; sizeAt: number; edgeCountAt: number }): Record<string, number> {
+  const nodeWidth = snap.snapshot.meta.node_fields.length;
+  const edgeFields = snap.snapshot.meta.edge_fields;
+  const edgeTypes = snap.snapshot.meta.edge_types[0];
+  const [edgeTypeAt, edgeNameAt, toAt] = ['type', 'name_or_index', 'to_node'].map((f) => edgeFields.indexOf(f)) as [number, number, number];
+  const nodeType = (n: number): string => snap.snapshot.meta.node_types[0][snap.nodes[n + at.typeAt] ?? 0] ?? '?';
+  const nodeName = (n: number): string => snap.strings[snap.nodes[n + at.nameAt] ?? 0] ?? '?';
+  const isContainer = (n: number): boolean => nodeType(n) === 'object' && CONTAINERS.has(nodeName(n));
+  /** Each container's own bytes plus its backing stores (internal edges to arrays). */
+  const containerBytes = new Map<number, number>();
+  const holders: [string, number][] = [];
+  const held = new Set<number>();
+  for (let n = 0, e = 0; n < snap.nodes.length; n += nodeWidth) {
+    const edges = snap.nodes[n + at.edgeCountAt] ?? 0;
+    const container = isContainer(n);
+    let bytes = snap.nodes[n + at.sizeAt] ?? 0;
+    for (let k = 0; k < edges; k++, e += edgeFields.length) {
+      const to = snap.edges[e + toAt] ?? 0;
+      const type = edgeTypes[snap.edges[e + edgeTypeAt] ?? 0];
+      if (container && type === 'internal' && nodeType(to) === 'array') bytes += snap.nodes[to + at.sizeAt] ?? 0;
+      const property = type === 'property' ? snap.strings[snap.edges[e + edgeNameAt] ?? 0] ?? '?' : '__proto__';
+      // Each container once, under the first property that holds it (prototypes are not tables).
+      if (property !== '__proto__' && isContainer(to) && !held.has(to)) {
+        held.add(to);
+        holders.push([`${nodeName(n)}.${property}`, to]);
+      }
+    }
+    if (container) containerBytes.set(n, bytes);
+  }
+  const byHolder: Record<string, number> = {};
+  for (const [label, node] of holders) byHolder[label] = (byHolder[label] ?? 0) + (containerBytes.get(node) ?? 0);
+  return byHolder;
 }
 
 /** Which lease store weftd runs against while profiled. */
@@ -74,13 +116,7 @@ async function snapshotOf(lab: LabCluster, node: LabNode, store: WeftdRun['store
 async function snapshotAt(peers: number, mode: HeapMode): Promise<HeapSummary> {
   if (mode === 'kube') return withKubeLab(peers, ({ lab, node, store }) => snapshotOf(lab, node, store, peers));
   return withEtcdLab('h', async (lab) => {
-    const etcd = openEtcd(lab.etcdHostEndpoint);
-    try {
-      await writeBenchNetworkConfig(etcd);
-      await putPeers(etcd, 0, peers);
-    } finally {
-      etcd.close();
-    }
+    await writePeers(lab, 0, peers);
     return snapshotOf(lab, await lab.addNode(1), { etcd: lab.etcdEndpoint }, peers);
   });
 }
@@ -92,6 +128,8 @@ export interface HeapPerPeer {
   bytesPerPeer: number;
   /** The kinds that grew most, bytes per peer. */
   top: [string, number][];
+  /** The containers (by holding property) that grew most, bytes per peer. */
+  topHolders: [string, number][];
 }
 
 export async function measureHeapPerPeer(peers: number, progress: (l: string) => void, mode: HeapMode = 'etcd'): Promise<HeapPerPeer> {
@@ -99,8 +137,11 @@ export async function measureHeapPerPeer(peers: number, progress: (l: string) =>
   const full = await snapshotAt(peers, mode);
   const growth = Object.entries(full.byKind).map(([kind, bytes]): [string, number] => [kind, (bytes - (zero.byKind[kind] ?? 0)) / peers]);
   const top = growth.sort((a, b) => b[1] - a[1]).slice(0, 12);
-  const result = { peers, zeroBytes: zero.totalBytes, atPeersBytes: full.totalBytes, bytesPerPeer: (full.totalBytes - zero.totalBytes) / peers, top };
+  const held = Object.entries(full.byHolder).map(([holder, bytes]): [string, number] => [holder, (bytes - (zero.byHolder[holder] ?? 0)) / peers]);
+  const topHolders = held.sort((a, b) => b[1] - a[1]).slice(0, 12);
+  const result = { peers, zeroBytes: zero.totalBytes, atPeersBytes: full.totalBytes, bytesPerPeer: (full.totalBytes - zero.totalBytes) / peers, top, topHolders };
   progress(`  heap (${mode} mode): ${(zero.totalBytes / 2 ** 20).toFixed(1)} MiB at 0 peers, ${(full.totalBytes / 2 ** 20).toFixed(1)} MiB at ${peers}: ` +
-    `${result.bytesPerPeer.toFixed(0)} B per peer; most: ${top.slice(0, 6).map(([k, b]) => `${k} ${b.toFixed(0)}`).join(', ')}`);
+    `${result.bytesPerPeer.toFixed(0)} B per peer; most: ${top.slice(0, 6).map(([k, b]) => `${k} ${b.toFixed(0)}`).join(', ')}; ` +
+    `tables: ${topHolders.slice(0, 8).map(([k, b]) => `${k} ${b.toFixed(0)}`).join(', ')}`);
   return result;
 }
