@@ -69,24 +69,32 @@ export function nexthopEntryOf(data: Buffer): NexthopEntry | undefined {
   if (data.length < NH_BODY) return undefined;
   const family = data[0] === AF_INET ? 'ipv4' : data[0] === AF_INET6 ? 'ipv6' : undefined;
   const entry: NexthopEntry = { id: 0, family, gateway: undefined, oif: undefined, protocol: data[2] ?? 0, onlink: (readU32(data, 4) & RTNH_F_ONLINK) !== 0 };
-  for (let at = NH_BODY; at + 4 <= data.length; ) {
-    const length = readU16(data, at);
-    const type = readU16(data, at + 2) & 0x3fff; // without NLA_F_NESTED / NLA_F_NET_BYTEORDER
-    if (length < 4 || at + length > data.length) break;
-    const value = data.subarray(at + 4, at + length);
-    if (type === NHA_ID && value.length === 4) entry.id = readU32(value, 0);
-    if (type === NHA_OIF && value.length === 4) entry.oif = readU32(value, 0);
-    if (type === NHA_GATEWAY && (value.length === 4 || value.length === 16)) entry.gateway = addressOf(value);
-    at += (length + 3) & ~3;
-  }
+  eachAttribute(data, NH_BODY, (type, start, end) => {
+    if (type === NHA_ID && end - start === 4) entry.id = readU32(data, start);
+    else if (type === NHA_OIF && end - start === 4) entry.oif = readU32(data, start);
+    else if (type === NHA_GATEWAY && (end - start === 4 || end - start === 16)) entry.gateway = addressOf(data.subarray(start, end));
+  });
   return entry.id === 0 ? undefined : entry;
 }
 
 /** Netlink speaks the host's byte order (the encoder writes in it too). */
 export const HOST_LITTLE_ENDIAN = endianness() === 'LE';
 const LE = HOST_LITTLE_ENDIAN;
-const readU16 = (buf: Buffer, at: number): number => LE ? buf.readUInt16LE(at) : buf.readUInt16BE(at);
-const readU32 = (buf: Buffer, at: number): number => LE ? buf.readUInt32LE(at) : buf.readUInt32BE(at);
+export const readU16 = (buf: Buffer, at: number): number => LE ? buf.readUInt16LE(at) : buf.readUInt16BE(at);
+export const readU32 = (buf: Buffer, at: number): number => LE ? buf.readUInt32LE(at) : buf.readUInt32BE(at);
+
+/**
+ * Calls `each(type, start, end)` for every attribute from offset `from` (after the message's fixed
+ * struct), stopping at a malformed one: a truncated message cannot be trusted past that point.
+ */
+export function eachAttribute(data: Buffer, from: number, each: (type: number, start: number, end: number) => void): void {
+  for (let at = from; at + 4 <= data.length; ) {
+    const length = readU16(data, at);
+    if (length < 4 || at + length > data.length) return;
+    each(readU16(data, at + 2) & 0x3fff, at + 4, at + length); // without NLA_F_NESTED / NLA_F_NET_BYTEORDER
+    at += (length + 3) & ~3;
+  }
+}
 
 /** The neighbour; its MAC is '' when the kernel announced none (e.g. the FAILED state of a deletion). */
 export function neighborEntryOf(msg: NeighborMessage): NeighborEntry | undefined {

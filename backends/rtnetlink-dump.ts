@@ -3,7 +3,8 @@
 // (a Buffer view, a name and a parsed value each); a full pass at 5000 peers dumps 15 000 such
 // entries every resync, and that garbage was most of weftd's idle CPU and of its RSS over the live
 // heap. These parsers read only the fields the datapath compares and allocate only the result.
-import { addressOf, AF_INET6, formatMac, HOST_LITTLE_ENDIAN, MAIN_TABLE, RTNH_F_ONLINK } from './rtnetlink-decode.js';
+import { addressOf, AF_INET6, eachAttribute, formatMac, MAIN_TABLE, readU16, readU32, RTNH_F_ONLINK } from './rtnetlink-decode.js';
+import { writeU16, writeU32 } from './rtnetlink-encode.js';
 import type { FdbEntry, NeighborEntry, RouteEntry } from './rtnetlink-types.js';
 import { IpAddress } from '../subnet/ip-address.js';
 import { IpPrefix } from '../subnet/ip-prefix.js';
@@ -27,24 +28,6 @@ const NUD_PERMANENT = 0x80;
 /** struct rtmsg and struct ndmsg are both 12 bytes. */
 const HEADER = 12;
 
-const readU16 = (buf: Buffer, at: number): number => HOST_LITTLE_ENDIAN ? buf.readUInt16LE(at) : buf.readUInt16BE(at);
-const readU32 = (buf: Buffer, at: number): number => HOST_LITTLE_ENDIAN ? buf.readUInt32LE(at) : buf.readUInt32BE(at);
-const writeU16 = (buf: Buffer, value: number, at: number): number => HOST_LITTLE_ENDIAN ? buf.writeUInt16LE(value, at) : buf.writeUInt16BE(value, at);
-const writeU32 = (buf: Buffer, value: number, at: number): number => HOST_LITTLE_ENDIAN ? buf.writeUInt32LE(value, at) : buf.writeUInt32BE(value, at);
-
-/**
- * Calls `each(type, start, end)` for every attribute after the header, stopping at a malformed one
- * (a truncated message cannot be trusted past that point).
- */
-function eachAttribute(data: Buffer, each: (type: number, start: number, end: number) => void): void {
-  for (let at = HEADER; at + 4 <= data.length; ) {
-    const length = readU16(data, at);
-    if (length < 4 || at + length > data.length) return;
-    each(readU16(data, at + 2) & 0x3fff, at + 4, at + length); // without NLA_F_NESTED / NLA_F_NET_BYTEORDER
-    at += (length + 3) & ~3;
-  }
-}
-
 /** A route of a dump (RTM_NEWROUTE payload), or undefined when it is not in the main table. */
 export function routeOfDump(data: Buffer): RouteEntry | undefined {
   if (data.length < HEADER) return undefined;
@@ -53,7 +36,7 @@ export function routeOfDump(data: Buffer): RouteEntry | undefined {
   let gateway: IpAddress | undefined;
   let oif: number | undefined;
   let nexthopId: number | undefined;
-  eachAttribute(data, (type, start, end) => {
+  eachAttribute(data, HEADER, (type, start, end) => {
     if (type === RTA_TABLE && end - start === 4) table = readU32(data, start);
     else if (type === RTA_DST) dst = addressOf(data.subarray(start, end));
     else if (type === RTA_GATEWAY) gateway = addressOf(data.subarray(start, end));
@@ -86,7 +69,7 @@ interface NeighborFields {
 function neighborFields(data: Buffer): NeighborFields | undefined {
   if (data.length < HEADER) return undefined;
   const fields: NeighborFields = { ifindex: readU32(data, 4), permanent: (readU16(data, 8) & NUD_PERMANENT) !== 0, dst: undefined, mac: '' };
-  eachAttribute(data, (type, start, end) => {
+  eachAttribute(data, HEADER, (type, start, end) => {
     if (type === NDA_DST && (end - start === 4 || end - start === 16)) fields.dst = addressOf(data.subarray(start, end));
     else if (type === NDA_LLADDR) fields.mac = formatMac(data, start, end);
   });

@@ -35,8 +35,8 @@ const NH_BODY = 8;
 const RT_SCOPE_UNIVERSE = 0;
 const RTN_UNICAST = 1;
 const LE = HOST_LITTLE_ENDIAN;
-const writeU16 = (buf: Buffer, value: number, at: number): number => LE ? buf.writeUInt16LE(value, at) : buf.writeUInt16BE(value, at);
-const writeU32 = (buf: Buffer, value: number, at: number): number => LE ? buf.writeUInt32LE(value, at) : buf.writeUInt32BE(value, at);
+export const writeU16 = (buf: Buffer, value: number, at: number): number => LE ? buf.writeUInt16LE(value, at) : buf.writeUInt16BE(value, at);
+export const writeU32 = (buf: Buffer, value: number, at: number): number => LE ? buf.writeUInt32LE(value, at) : buf.writeUInt32BE(value, at);
 const writeS32 = (buf: Buffer, value: number, at: number): number => LE ? buf.writeInt32LE(value, at) : buf.writeInt32BE(value, at);
 /** The largest message written here, an IPv6 route: header 16, rtmsg 12, two addresses 2 x 20, oif 8. */
 export const MAX_WRITE_BYTES = 76;
